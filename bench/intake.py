@@ -1,0 +1,160 @@
+"""Selfie intake time for a 12 MP phone photo, as HEIC and as JPEG.
+
+    .venv/bin/python bench/intake.py [--runs N] [--cache-dir DIR] [--face NAME]
+
+Measures the code an upload runs (generation.intake): decoding, normalising
+(orientation, colour, downscale to SELFIE_LONG_SIDE, clean JPEG re-encode, hash)
+and face QA, each separately, and the total, as median and p95 over N runs after
+one warm-up run. Needs no database: it sets up Django with the embedded settings
+only to read the intake settings. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FACES = ROOT.parent / "shared" / "faces"
+SIZE = (4000, 3000)  # 12 MP, a phone's main camera
+JPEG_QUALITY = 92
+HEIC_QUALITY = 80
+
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import pillow_heif  # noqa: E402
+from PIL import Image, ImageCms, ImageFilter  # noqa: E402
+
+from generation.intake.decode import ALLOWED_FORMATS, image_normalise  # noqa: E402
+from generation.intake.qa import selfie_qa  # noqa: E402
+from generation.services.selfies import intake_limits  # noqa: E402
+
+
+def twelve_megapixels(face: Path) -> Image.Image:
+    """The portrait upscaled to fill a 4000×3000 frame, with sensor-like noise.
+
+    The photo keeps its proportions (centred, full height) over a blurred, stretched
+    copy of itself, so the face is undistorted and QA judges a real face. The noise
+    gives the encoders the fine detail of a real sensor instead of smooth upscaling.
+    """
+    photo = Image.open(face).convert("RGB")
+    frame = photo.resize(SIZE, Image.Resampling.BILINEAR).filter(ImageFilter.BoxBlur(40))
+    height = SIZE[1]
+    width = round(photo.width * height / photo.height)
+    frame.paste(photo.resize((width, height), Image.Resampling.LANCZOS),
+                ((SIZE[0] - width) // 2, 0))
+    noise = np.random.default_rng(12).normal(0, 2, (SIZE[1], SIZE[0], 3))
+    pixels = np.clip(np.asarray(frame, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def inputs(face: Path, cache: Path) -> dict[str, bytes]:
+    """The 12 MP JPEG and HEIC, built once and kept in ``cache`` (HEIC encoding is slow)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    stem = f"{face.stem}-{SIZE[0]}x{SIZE[1]}"
+    paths = {"HEIC": cache / f"{stem}-q{HEIC_QUALITY}-heif{pillow_heif.__version__}.heic",
+             "JPEG": cache / f"{stem}-q{JPEG_QUALITY}.jpg"}
+    if not all(p.exists() for p in paths.values()):
+        image = twelve_megapixels(face)
+        # An embedded ICC profile, as phones write (Display P3 on iPhones): intake
+        # converts to sRGB, and that conversion is part of what is measured.
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        if not paths["JPEG"].exists():
+            image.save(paths["JPEG"], format="JPEG", quality=JPEG_QUALITY, icc_profile=icc)
+        if not paths["HEIC"].exists():
+            print(f"Encoding the 12 MP HEIC once (slow) into {paths['HEIC']} …", flush=True)
+            started = time.perf_counter()
+            image.info["icc_profile"] = icc
+            heif = pillow_heif.from_pillow(image)
+            partial = paths["HEIC"].with_suffix(".partial")
+            heif.save(partial, quality=HEIC_QUALITY)
+            partial.rename(paths["HEIC"])
+            print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
+    return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decoding alone, as image_normalise does it (same allow-list of decoders)."""
+    image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    image.load()
+    return image
+
+
+def one_run(data: bytes) -> dict[str, float]:
+    limits = intake_limits()
+    started = time.perf_counter()
+    decode(data)
+    decoded = time.perf_counter()
+    clean = image_normalise(data, limits=limits)  # decodes again, then normalises
+    normalised = time.perf_counter()
+    qa = selfie_qa(clean.image)
+    done = time.perf_counter()
+    if not qa.accepted:
+        raise SystemExit(f"QA refused the benchmark photo: {qa.reasons}")
+    intake = (normalised - decoded) + (done - normalised)  # what an upload runs
+    return {"decode": decoded - started,
+            "normalise": (normalised - decoded) - (decoded - started),
+            "qa": done - normalised,
+            "total": intake}
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per format (default 5)")
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/likeness-bench"),
+                        help="where the 12 MP inputs are kept between runs")
+    parser.add_argument("--face", default="obama.jpg", help="portrait in ../shared/faces")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    face = FACES / args.face
+    if not face.exists():
+        raise SystemExit(f"{face} not found: the benchmark needs ../shared/faces")
+
+    files = inputs(face, args.cache_dir)
+    limits = intake_limits()
+    print(f"Selfie intake, {SIZE[0]}×{SIZE[1]} ({SIZE[0] * SIZE[1] / 1e6:.0f} MP) from "
+          f"{args.face}; {args.runs} runs after 1 warm-up")
+    print(f"Python {platform.python_version()}, Pillow {Image.__version__}, pillow-heif "
+          f"{pillow_heif.__version__}, {os.cpu_count()} CPUs; normalised to long side "
+          f"{limits.long_side} px")
+    phases = ("decode", "normalise", "qa", "total")
+    header = f"{'input':<22}" + "".join(f"{p:>20}" for p in phases)
+    print()
+    print(header)
+    print(f"{'':<22}" + "".join(f"{'median / p95 (ms)':>20}" for _ in phases))
+    for name, data in files.items():
+        one_run(data)  # warm-up: loads the face models, fills caches
+        runs = [one_run(data) for _ in range(args.runs)]
+        clean = image_normalise(data, limits=limits)
+        label = f"{name} {len(data) / 1e6:.1f} MB"
+        cells = []
+        for phase in phases:
+            values = [r[phase] * 1000 for r in runs]
+            cells.append(f"{statistics.median(values):8.0f} / {p95(values):6.0f}")
+        print(f"{label:<22}" + "".join(f"{c:>20}" for c in cells))
+        print(f"{'':<22}→ {clean.width}×{clean.height} JPEG, {len(clean.jpeg) / 1e3:.0f} kB")
+    print()
+    print("decode: Image.open + load. normalise: the rest of image_normalise (orientation,")
+    print("sRGB, downscale, clean JPEG, hash). qa: selfie_qa (face detection, landmarks,")
+    print("sharpness, light). total: image_normalise + selfie_qa, as an upload runs them.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The Celery app. Queues and routes are declared here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("likeness")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# One worker deployment per queue (see platform/): a slow GPU job can never
+# starve e-mail, and the privacy sweeper always has a worker of its own.
+QUEUE_DEFAULT = "default"
+QUEUE_REPLICATE = "replicate"
+QUEUE_GPU = "gpu"
+QUEUE_OFFLINE = "offline"
+QUEUE_PRIVACY = "privacy"
+QUEUES = (QUEUE_DEFAULT, QUEUE_REPLICATE, QUEUE_GPU, QUEUE_OFFLINE, QUEUE_PRIVACY)
+
+app.conf.task_queues = tuple(Queue(name) for name in QUEUES)
+app.conf.task_default_queue = QUEUE_DEFAULT
+# Task name prefix -> queue. Apps name their tasks "<app>.<verb>".
+app.conf.task_routes = {
+    "teams.*": {"queue": QUEUE_DEFAULT},
+    "privacy.*": {"queue": QUEUE_PRIVACY},
+    # Generation: one queue per backend (generation/routing.py chooses the backend).
+    "generation.run_replicate_job": {"queue": QUEUE_REPLICATE},
+    "generation.sync_prediction": {"queue": QUEUE_REPLICATE},
+    "generation.poll_predictions": {"queue": QUEUE_REPLICATE},
+    "generation.run_gpu_job": {"queue": QUEUE_GPU},
+    "generation.run_offline_job": {"queue": QUEUE_OFFLINE},
+    "generation.*": {"queue": QUEUE_DEFAULT},
+}
+app.conf.task_acks_late = False
+app.conf.worker_prefetch_multiplier = 1
+app.conf.task_serializer = "json"
+app.conf.accept_content = ["json"]
+app.conf.broker_connection_retry_on_startup = True
+app.conf.beat_schedule = {
+    "replicate-poll": {
+        # The fallback for webhooks that never arrive.
+        "task": "generation.poll_predictions",
+        "schedule": 60,
+    },
+    "generation-requeue-stalled": {
+        "task": "generation.requeue_stalled_jobs",
+        "schedule": 120,
+    },
+    "invitation-reminders": {
+        "task": "teams.send_invitation_reminders",
+        "schedule": 60 * 60,  # hourly; each company decides after how many days
+    },
+}
+
+app.autodiscover_tasks()

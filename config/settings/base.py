@@ -1,0 +1,311 @@
+"""Settings shared by every environment.
+
+Every value that comes from the environment is read here, in one place, with
+django-environ. The defaults are the *embedded* platform: SQLite, local files,
+Celery tasks run in-process, e-mail to the console. ``production.py`` refuses
+to start without the variables a real deployment needs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+# A .env file is optional; real deployments set the environment directly.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The embedded default has a fixed, clearly marked development key; production
+# overrides this with a required variable.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="embedded-dev-key-not-for-production-use")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "axes",
+    "teams",
+    "generation",
+    "billing",
+    "privacy",
+]
+
+MIDDLEWARE = [
+    # First: probes hit /healthz by pod IP, which is no allowed host, over plain HTTP.
+    "teams.middleware.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires, so it sees the outcome of authentication.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "teams.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ---------------------------------------------------------------
+AUTH_USER_MODEL = "teams.User"
+AUTHENTICATION_BACKENDS = [
+    # Throttles password logins; must come first.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # also the lifetime of createcompany's set-password link
+
+# Login throttling (django-axes): lock an e-mail+IP pair after repeated failures.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "teams.throttle.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Employees sign in with links, never passwords.
+MAGIC_LINK_TTL = timedelta(minutes=env.int("MAGIC_LINK_TTL_MINUTES", default=15))
+MAGIC_LINKS_PER_HOUR = env.int("MAGIC_LINKS_PER_HOUR", default=5)
+INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=14))
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
+
+# --- Files ------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# No MEDIA_URL is served: private files are only ever returned by views that
+# check access (local) or through short-lived signed URLs (S3).
+MEDIA_URL = "/media-not-public/"
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("SIGNED_URL_TTL_SECONDS", default=300),
+            # botocore presigns with SigV2 unless told otherwise, which new buckets,
+            # SigV4-only regions and SSE-KMS objects refuse.
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"}
+            if env.bool("AWS_S3_SSE", default=True)
+            else {},
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # form fields only; files are capped separately
+
+# --- Cache, Celery ----------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+# The embedded default has no broker process: tasks run in-process.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+# A message a worker took but never acknowledged (it died) is handed out again after
+# this long: longer than the longest job, or a slow job would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 60 * 60),
+}
+
+# --- E-mail -----------------------------------------------------------------
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <no-reply@likeness.local>")
+
+# --- Internationalisation -----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- API ----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Likeness API", "VERSION": "1"}
+
+# --- Product defaults ---------------------------------------------------------
+# Number of reminders sent automatically to an invitee who has not joined.
+INVITATION_MAX_AUTO_REMINDERS = env.int("INVITATION_MAX_AUTO_REMINDERS", default=2)
+CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=20000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# --- Selfie intake --------------------------------------------------------------
+SELFIE_MAX_BYTES = env.int("SELFIE_MAX_BYTES", default=25 * 1024 * 1024)
+SELFIE_MAX_PIXELS = env.int("SELFIE_MAX_PIXELS", default=50_000_000)
+# Long side of the normalised copy we keep (the original is not kept).
+SELFIE_LONG_SIDE = env.int("SELFIE_LONG_SIDE", default=2048)
+SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
+# dlib model files; empty: the ones shipped in the face-recognition-models wheel.
+FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
+
+# --- Generation -------------------------------------------------------------------
+# Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.
+# --- Billing (Stripe) ---------------------------------------------------------------------
+# Empty key: billing is off (self-hosted without Stripe: no credit limits at all).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=15.0)
+BILLING_ENABLED = env.bool("BILLING_ENABLED", default=bool(STRIPE_SECRET_KEY))
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd")
+# Packs as "credits:price in cents", comma-separated; and the per-seat price for any number.
+CREDIT_PACKS = [
+    (int(credits), int(cents)) for credits, cents in
+    (pack.split(":") for pack in env.list("CREDIT_PACKS", default=["10:39000", "50:175000"]))
+]
+CREDIT_SEAT_PRICE_CENTS = env.int("CREDIT_SEAT_PRICE_CENTS", default=4000)
+CREDITS_PER_JOB = env.int("CREDITS_PER_JOB", default=1)
+LOW_BALANCE_CREDITS = env.int("LOW_BALANCE_CREDITS", default=3)
+
+REPLICATE_API_TOKEN = env.str("REPLICATE_API_TOKEN", default="")
+REPLICATE_BASE_URL = env.str("REPLICATE_BASE_URL", default="https://api.replicate.com")
+REPLICATE_MODEL = env.str("REPLICATE_MODEL", default="flux-kontext-apps/professional-headshot")
+# "whsec_…" from Replicate's webhook settings; verifies webhook-signature headers.
+REPLICATE_WEBHOOK_SECRET = env.str("REPLICATE_WEBHOOK_SECRET", default="")
+REPLICATE_WEBHOOK_TOLERANCE_SECONDS = env.int("REPLICATE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+REPLICATE_TIMEOUT_SECONDS = env.float("REPLICATE_TIMEOUT_SECONDS", default=15.0)
+# Token bucket on prediction creates (Replicate allows 600 creates a minute).
+REPLICATE_CREATES_PER_SECOND = env.float("REPLICATE_CREATES_PER_SECOND", default=5.0)
+REPLICATE_CREATE_BURST = env.int("REPLICATE_CREATE_BURST", default=10)
+# Predictions without news for this long are polled (a webhook may never come).
+REPLICATE_POLL_AFTER_SECONDS = env.int("REPLICATE_POLL_AFTER_SECONDS", default=120)
+# Seeds per job (candidates), per backend; the best are kept after scoring.
+SEEDS_PER_JOB = {
+    "replicate": env.int("REPLICATE_SEEDS_PER_JOB", default=4),
+    "offline": env.int("OFFLINE_SEEDS_PER_JOB", default=4),
+    "gpu": env.int("GPU_SEEDS_PER_JOB", default=8),
+}
+# Oversampling: of a job's candidates, at most this many (the best) are shown, per backend.
+KEEP_PER_JOB = {
+    "replicate": env.int("REPLICATE_KEEP_PER_JOB", default=3),
+    "offline": env.int("OFFLINE_KEEP_PER_JOB", default=4),
+    "gpu": env.int("GPU_KEEP_PER_JOB", default=6),
+}
+# Likeness: a candidate is shown only when its face-embedding distance to the person's selfies
+# (median over the selfies) is at most this; calibrated by bench/likeness_calibration.py.
+# Companies may set their own (Company.likeness_threshold).
+LIKENESS_THRESHOLD = env.float("LIKENESS_THRESHOLD", default=0.5)
+# Fewer good likenesses than this and the job asks its backend for more seeds...
+LIKENESS_MIN_SHOWN = env.int("LIKENESS_MIN_SHOWN", default=2)
+# ...at most this many times; then it says honestly that it could not, and is not charged.
+LIKENESS_MAX_REGENERATIONS = env.int("LIKENESS_MAX_REGENERATIONS", default=2)
+# The GPU worker (consistent batches): the SDXL (or SD) base model, from a local folder only.
+# "tiny:sdxl" / "tiny:sd" build a tiny random model in code, for smoke tests without a GPU.
+GPU_BASE_MODEL_PATH = env.str("GPU_BASE_MODEL_PATH", default="")
+GPU_LORA_RANK = env.int("GPU_LORA_RANK", default=16)
+GPU_LORA_STEPS = env.int("GPU_LORA_STEPS", default=200)
+GPU_LORA_BATCH_SIZE = env.int("GPU_LORA_BATCH_SIZE", default=4)
+GPU_LORA_LEARNING_RATE = env.float("GPU_LORA_LEARNING_RATE", default=1e-4)
+GPU_LORA_RESOLUTION = env.int("GPU_LORA_RESOLUTION", default=1024)
+GPU_LORA_CHECKPOINT_EVERY = env.int("GPU_LORA_CHECKPOINT_EVERY", default=50)
+GPU_LORA_GRADIENT_CHECKPOINTING = env.bool("GPU_LORA_GRADIENT_CHECKPOINTING", default=False)
+GPU_LORA_8BIT_ADAM = env.bool("GPU_LORA_8BIT_ADAM", default=False)
+GPU_GENERATION_SIZE = env.int("GPU_GENERATION_SIZE", default=1024)  # long side, px
+GPU_GENERATION_STEPS = env.int("GPU_GENERATION_STEPS", default=30)
+# A job whose worker died this many times (out of memory, a crash) is parked, not retried.
+GPU_MAX_KILLS = env.int("GPU_MAX_KILLS", default=3)
+# A worker holds a running job this long between signs of life; then another may take it.
+GENERATION_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=300)
+# A job that keeps failing on transient errors gives up after this many attempts.
+GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=5)

@@ -1,0 +1,40 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from billing.webhooks import stripe_webhook
+from generation.webhooks import replicate_webhook
+from teams.forms import EmailLoginForm
+from teams.views import public
+
+urlpatterns = [
+    path("", public.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailLoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/link/", public.login_link_request_view, name="login_link_request"),
+    path("login/link/<str:token>/", public.login_link_consume_view, name="login_link_consume"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(
+        email_template_name="emails/password_reset.txt",
+        html_email_template_name="emails/password_reset.html",
+        subject_template_name="emails/password_reset.subject.txt",
+    ), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(),
+         name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(),
+         name="password_reset_complete"),
+    path("invite/<str:token>/", public.invitation_accept_view, name="invitation_accept"),
+    path("join/<str:token>/", public.invite_link_join_view, name="invite_link_join"),
+    path("webhooks/replicate/", replicate_webhook, name="replicate_webhook"),
+    path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
+    path("c/<slug:company_slug>/", include("teams.urls")),
+    path("c/<slug:company_slug>/", include("privacy.urls")),
+    path("c/<slug:company_slug>/", include("generation.urls")),
+    path("c/<slug:company_slug>/", include("billing.urls")),
+]

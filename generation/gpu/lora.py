@@ -1,0 +1,521 @@
+"""Per-person LoRA on an SD / SDXL base model: train on the selfies, then generate the batch.
+
+Why a LoRA per person: the company's look (prompt, seeds, base model) is fixed, so what differs
+between two people's batches is only their identity, which a small DreamBooth-style adapter on
+the UNet's attention learns from a handful of selfies ("a photo of ohwx person"). Everything
+that is written goes through Django's ``default_storage`` (local disk, S3), so a job killed on
+one worker resumes from its last checkpoint on another.
+
+The pipeline object is shared between jobs (loading SDXL takes minutes), so both
+``lora_train`` and ``lora_generate`` leave its UNet as they found it: no adapter, eval mode,
+no gradients, even when they fail or the caller stops early.
+
+torch, diffusers and peft are imported inside the functions: this module imports without the
+``gpu`` extra (settings checks, the web process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from ..intake.faces import Face
+
+log = logging.getLogger(__name__)
+
+LORA_TARGET_MODULES = ["to_q", "to_k", "to_v", "to_out.0"]
+ADAPTER_NAME = "default"  # the name ``add_adapter`` uses when none is given
+CHECKPOINT_NAME = "checkpoint.pt"
+WEIGHTS_NAME = "lora.safetensors"
+DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # what save/load_lora_weights use
+# Face crop: the square's side in face heights, and how far below the face centre (in face
+# heights) it is centred, so that the chin, neck and some shoulders are in the picture.
+CROP_FACE_HEIGHTS = 2.5
+CROP_DROP_FACE_HEIGHTS = 0.15
+MAX_GRAD_NORM = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one person's LoRA is trained. Defaults aim at SDXL on one H100 (< 3 min)."""
+
+    rank: int = 16
+    alpha: int = 16
+    # 200 steps of 4 (800 samples) train in ~105 s on one H100 (bench/README.md): at batch 1
+    # the step is bound by Python queueing kernels, so a bigger batch costs almost nothing.
+    steps: int = 200
+    learning_rate: float = 1e-4
+    resolution: int = 1024
+    batch_size: int = 4
+    checkpoint_every: int = 50
+    # Doubles the step time; only for GPUs with much less memory than an H100 (12 GiB is
+    # enough at batch 1 without it, 34 GiB at batch 4).
+    gradient_checkpointing: bool = False
+    use_8bit_adam: bool = False  # only if bitsandbytes imports; else torch AdamW
+    mixed_precision: str = "bf16"  # "bf16" (CUDA with bf16 only) or "no"
+    identity_token: str = "ohwx"
+    class_word: str = "person"
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls) -> TrainConfig:
+        """The ``GPU_LORA_*`` settings, with this class's defaults for any that are unset.
+
+        ``alpha`` follows ``rank`` (scale 1), so that changing the rank does not silently
+        change the effective learning rate.
+        """
+        defaults = cls()
+        rank = int(getattr(settings, "GPU_LORA_RANK", defaults.rank))
+        return cls(
+            rank=rank,
+            alpha=rank,
+            steps=int(getattr(settings, "GPU_LORA_STEPS", defaults.steps)),
+            learning_rate=float(getattr(settings, "GPU_LORA_LEARNING_RATE", defaults.learning_rate)),
+            resolution=int(getattr(settings, "GPU_LORA_RESOLUTION", defaults.resolution)),
+            batch_size=int(getattr(settings, "GPU_LORA_BATCH_SIZE", defaults.batch_size)),
+            checkpoint_every=int(getattr(settings, "GPU_LORA_CHECKPOINT_EVERY", defaults.checkpoint_every)),
+            gradient_checkpointing=bool(getattr(settings, "GPU_LORA_GRADIENT_CHECKPOINTING",
+                                                defaults.gradient_checkpointing)),
+            use_8bit_adam=bool(getattr(settings, "GPU_LORA_8BIT_ADAM", defaults.use_8bit_adam)),
+        )
+
+
+@dataclass(frozen=True)
+class LoraResult:
+    weights_key: str  # storage key of the diffusers-format safetensors
+    steps_run: int  # optimisation steps run by this call (not counting resumed ones)
+    resumed_from: int  # the checkpoint's step this call started after; 0 when from scratch
+    seconds: float
+    final_loss: float | None  # loss of the last step run; None when no step ran
+
+
+# --- Prompts -----------------------------------------------------------------------------------
+
+
+def caption(config: TrainConfig) -> str:
+    """The training caption: the rare identity token bound to the class word."""
+    return f"a photo of {config.identity_token} {config.class_word}"
+
+
+def identity_prompt(look_prompt: str, config: TrainConfig) -> str:
+    """The look's prompt for one person: starts with the training caption's words, so the
+    identity token comes first (CLIP truncates at 77 tokens, the look's tail goes first)."""
+    look = look_prompt.strip().rstrip(",").strip()
+    head = f"photo of {config.identity_token} {config.class_word}"
+    return f"{head}, {look}" if look else head
+
+
+# --- Training images ---------------------------------------------------------------------------
+
+
+def face_crop_box(face: Face, width: int, height: int) -> tuple[int, int, int, int]:
+    """A square of ~2.5 face heights, centred a little below the face centre, moved (not
+    shrunk) to lie inside the image; only an image smaller than the square shrinks it."""
+    side = min(CROP_FACE_HEIGHTS * face.height, width, height)
+    centre_x = (face.left + face.right) / 2
+    centre_y = (face.top + face.bottom) / 2 + CROP_DROP_FACE_HEIGHTS * face.height
+    left = min(max(centre_x - side / 2, 0.0), width - side)
+    top = min(max(centre_y - side / 2, 0.0), height - side)
+    left_px, top_px, side_px = round(left), round(top), max(1, round(side))
+    side_px = min(side_px, width - left_px, height - top_px)
+    return left_px, top_px, left_px + side_px, top_px + side_px
+
+
+def _largest_face(image: Image.Image) -> Face | None:
+    """Fast detection first (faces ≥ ~80 px), the slower upsampled pass only when needed."""
+    from ..intake.faces import faces_detect
+
+    faces = faces_detect(image, upsample=0) or faces_detect(image)
+    return faces[0] if faces else None
+
+
+def training_images_prepare(images: list[Image.Image], *, resolution: int) -> list[Image.Image]:
+    """Face-centred square RGB crops at ``resolution``: the LoRA should learn the face, not the
+    selfie's background or framing. Images without a face are skipped (logged)."""
+    prepared: list[Image.Image] = []
+    for index, original in enumerate(images):
+        image = ImageOps.exif_transpose(original).convert("RGB")
+        face = _largest_face(image)
+        if face is None:
+            log.info("training image %d: no face found, skipped", index)
+            continue
+        box = face_crop_box(face, image.width, image.height)
+        prepared.append(image.crop(box).resize((resolution, resolution), Image.Resampling.LANCZOS))
+    if not prepared:
+        raise ValueError(f"No face found in any of the {len(images)} training images; "
+                         "a LoRA needs at least one photo with a detectable face.")
+    return prepared
+
+
+# --- Base model --------------------------------------------------------------------------------
+
+
+def base_pipeline_load(path: str, *, device: str, dtype: torch.dtype) -> DiffusionPipeline:
+    """An SD or SDXL pipeline from a local diffusers folder. ``local_files_only``: a worker
+    must never reach for the hub (no network, and the model must be the approved one)."""
+    from diffusers import DiffusionPipeline
+
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"Base model folder {path!r} does not exist (GPU_BASE_MODEL_PATH).")
+    pipeline = DiffusionPipeline.from_pretrained(path, local_files_only=True, **{_dtype_keyword(): dtype})
+    if getattr(pipeline, "unet", None) is None or getattr(pipeline, "text_encoder", None) is None:
+        raise ValueError(f"{path!r} holds a {type(pipeline).__name__}; an SD or SDXL pipeline "
+                         "(UNet + CLIP text encoder) is needed.")
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline.to(device)
+
+
+def _dtype_keyword() -> str:
+    """Recent diffusers renamed ``torch_dtype`` to ``dtype`` (the old name warns); older
+    releases, which ``diffusers>=0.31`` allows, know only ``torch_dtype``."""
+    from diffusers.utils import deprecation_utils
+
+    return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
+
+
+def _is_sdxl(pipeline: DiffusionPipeline) -> bool:
+    return getattr(pipeline, "text_encoder_2", None) is not None
+
+
+# --- Training ----------------------------------------------------------------------------------
+
+
+def _autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractContextManager:
+    """bf16 autocast where it is supported (CUDA with bf16); float32 elsewhere (the CPU)."""
+    import torch
+
+    if (config.mixed_precision == "bf16" and device.type == "cuda"
+            and torch.cuda.is_bf16_supported()):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _pixels(images: list[Image.Image], resolution: int) -> torch.Tensor:
+    """(N, 3, H, W) in [-1, 1], the VAE's input range."""
+    import numpy as np
+    import torch
+
+    arrays = []
+    for image in images:
+        if image.size != (resolution, resolution):
+            image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        arrays.append(np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0)
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def _latent_distribution(pipeline: DiffusionPipeline, images: list[Image.Image],
+                         resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The VAE posterior's mean and std per image, computed once: the VAE is frozen, so
+    encoding every step would only cost time; a fresh sample is drawn from them each step."""
+    import torch
+
+    vae = pipeline.vae
+    original_dtype = vae.dtype
+    # SDXL's VAE overflows in float16 (``force_upcast``); bf16 and float32 are fine.
+    upcast = original_dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        means, stds = [], []
+        with torch.no_grad():
+            for pixel in _pixels(images, resolution).split(1):
+                dist = vae.encode(pixel.to(vae.device, vae.dtype)).latent_dist
+                means.append(dist.mean.float())
+                stds.append(dist.std.float())
+    finally:
+        if upcast:
+            vae.to(original_dtype)
+    return torch.cat(means), torch.cat(stds)
+
+
+def _text_condition(pipeline: DiffusionPipeline, prompt: str, resolution: int) -> dict[str, Any]:
+    """The UNet's conditioning for the caption, computed once (the text encoders are frozen
+    and the caption never changes). SDXL also needs the pooled embedding of its second
+    encoder and the size/crop ``time_ids`` (full image, no crop, at the training size)."""
+    import torch
+
+    device = pipeline.device
+    with torch.no_grad():
+        encoded = pipeline.encode_prompt(prompt=prompt, device=device, num_images_per_prompt=1,
+                                         do_classifier_free_guidance=False)
+    embeds = encoded[0]
+    if not _is_sdxl(pipeline):
+        return {"encoder_hidden_states": embeds}
+    pooled = encoded[2]
+    r = resolution
+    time_ids = torch.tensor([[r, r, 0, 0, r, r]], dtype=embeds.dtype, device=device)
+    return {"encoder_hidden_states": embeds,
+            "added_cond_kwargs": {"text_embeds": pooled, "time_ids": time_ids}}
+
+
+def _batched(condition: dict[str, Any], batch_size: int) -> dict[str, Any]:
+    def expand(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: expand(v) for k, v in value.items()}
+        return value.expand(batch_size, *value.shape[1:])
+
+    return expand(condition)
+
+
+def _adapter_add(unet: Any, config: TrainConfig) -> list[torch.nn.Parameter]:
+    """LoRA on the attention projections; only its parameters train, in float32 even when
+    the base weights are bf16 (bf16 updates of 1e-4 round away). Returns them in a fixed
+    order, which the optimizer's saved state relies on."""
+    import torch
+    from peft import LoraConfig
+
+    unet.requires_grad_(False)
+    lora_config = LoraConfig(r=config.rank, lora_alpha=config.alpha, init_lora_weights="gaussian",
+                             target_modules=LORA_TARGET_MODULES)
+    # Seeded without touching the caller's RNG: the same seed gives the same initial LoRA.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        unet.add_adapter(lora_config)
+    params = []
+    for name, param in unet.named_parameters():
+        if "lora_" in name:
+            param.data = param.data.float()
+            param.requires_grad_(True)
+            params.append(param)
+    if not params:
+        raise RuntimeError("The LoRA adapter added no trainable parameters.")
+    return params
+
+
+def _adapter_remove(unet: Any) -> None:
+    """Back to the plain base UNet (the pipeline is reused for the next person)."""
+    if getattr(unet, "peft_config", None):
+        unet.unload_lora()
+    unet.requires_grad_(False)
+    if getattr(unet, "is_gradient_checkpointing", False):
+        unet.disable_gradient_checkpointing()
+    unet.eval()
+
+
+def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; bitsandbytes' 8-bit AdamW when asked for and importable (saves ~3/4 of the
+    optimizer memory, which matters only for large ranks)."""
+    import torch
+
+    if config.use_8bit_adam:
+        try:
+            import bitsandbytes as bnb
+
+            return bnb.optim.AdamW8bit(params, lr=config.learning_rate, weight_decay=1e-2)
+        except ImportError:
+            log.warning("GPU_LORA_8BIT_ADAM is set but bitsandbytes is not installed: using torch AdamW")
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=1e-2)
+
+
+def _storage_replace(key: str, data: bytes) -> None:
+    """Write ``key`` with ``data``; Django storages would otherwise save under a new name
+    when the key exists. (Delete then save: storages have no atomic rename; a kill in the
+    moment between loses the checkpoint, and that job's training starts over.)"""
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    saved = default_storage.save(key, ContentFile(data))
+    if saved != key:
+        raise RuntimeError(f"storage saved {key!r} as {saved!r}")
+
+
+def _checkpoint_save(key: str, *, step: int, unet: Any, optimizer: torch.optim.Optimizer,
+                     config: TrainConfig) -> None:
+    import torch
+    from peft.utils import get_peft_model_state_dict
+
+    lora = {name: tensor.detach().cpu() for name, tensor in get_peft_model_state_dict(unet).items()}
+    buffer = io.BytesIO()
+    torch.save({"step": step, "rank": config.rank, "alpha": config.alpha, "lora": lora,
+                "optimizer": optimizer.state_dict()}, buffer)
+    _storage_replace(key, buffer.getvalue())
+
+
+def _checkpoint_resume(key: str, *, unet: Any, optimizer: torch.optim.Optimizer,
+                       config: TrainConfig) -> int:
+    """The step of the stored checkpoint, with its LoRA weights and optimizer state loaded;
+    0 when there is none, or when it is unreadable or from another rank (logged; the
+    training then starts over rather than failing the job)."""
+    import torch
+    from peft.utils import set_peft_model_state_dict
+
+    if not default_storage.exists(key):
+        return 0
+    try:
+        with default_storage.open(key, "rb") as handle:
+            state = torch.load(io.BytesIO(handle.read()), map_location="cpu", weights_only=True)
+        if (state["rank"], state["alpha"]) != (config.rank, config.alpha):
+            raise ValueError(f"checkpoint has rank/alpha {state['rank']}/{state['alpha']}")
+        result = set_peft_model_state_dict(unet, state["lora"], adapter_name=ADAPTER_NAME)
+        if getattr(result, "unexpected_keys", None):
+            raise ValueError(f"unexpected LoRA keys {result.unexpected_keys[:3]}")
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["step"])
+    except Exception as error:  # any unusable checkpoint means "start over"
+        log.warning("LoRA checkpoint %s is unusable (%s): training from scratch", key, error)
+        return 0
+
+
+def _step_generator(config: TrainConfig, step: int) -> torch.Generator:
+    """Randomness from (seed, step) alone: a resumed run draws what the uninterrupted run
+    would have drawn, so a kill does not change the result."""
+    import torch
+
+    return torch.Generator("cpu").manual_seed(config.seed * 1_000_003 + step)
+
+
+def _training_target(scheduler: Any, latents: torch.Tensor, noise: torch.Tensor,
+                     timesteps: torch.Tensor) -> torch.Tensor:
+    prediction_type = scheduler.config.prediction_type
+    if prediction_type == "epsilon":
+        return noise
+    if prediction_type == "v_prediction":
+        return scheduler.get_velocity(latents, noise, timesteps)
+    raise ValueError(f"unsupported prediction_type {prediction_type!r}")
+
+
+def _train_step(*, unet: Any, scheduler: Any, means: torch.Tensor, stds: torch.Tensor,
+                condition: dict[str, Any], latent_scale: tuple[float, float], config: TrainConfig,
+                step: int) -> torch.Tensor:
+    """One noise-prediction MSE loss (not yet backpropagated) on a random image and timestep."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = _step_generator(config, step)
+    device = means.device
+    picks = torch.randint(len(means), (config.batch_size,), generator=generator)
+    sample = torch.randn(means[picks].shape, generator=generator).to(device)
+    scaling, shift = latent_scale
+    latents = (means[picks] + stds[picks] * sample - shift) * scaling
+    noise = torch.randn(latents.shape, generator=generator).to(device)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (config.batch_size,),
+                              generator=generator).to(device)
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    prediction = unet(noisy.to(unet.dtype), timesteps, **condition, return_dict=False)[0]
+    target = _training_target(scheduler, latents, noise, timesteps)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+def _weights_save(pipeline: DiffusionPipeline, key: str) -> None:
+    """The trained LoRA in diffusers' format (what ``load_lora_weights`` reads), with the
+    adapter's config as metadata so that alpha survives the round trip."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    unet = pipeline.unet
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    metadata = unet.peft_config[ADAPTER_NAME].to_dict()
+    with tempfile.TemporaryDirectory() as folder:
+        type(pipeline).save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True,
+                                         weight_name=DIFFUSERS_WEIGHT_NAME,
+                                         unet_lora_adapter_metadata=metadata)
+        _storage_replace(key, (Path(folder) / DIFFUSERS_WEIGHT_NAME).read_bytes())
+
+
+def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config: TrainConfig,
+               checkpoint_prefix: str, progress: Callable[[int, int, float], None] | None = None
+               ) -> LoraResult:
+    """Train one person's LoRA on ``images`` (from ``training_images_prepare``) and store it at
+    ``{checkpoint_prefix}/lora.safetensors``.
+
+    Resumes after ``{checkpoint_prefix}/checkpoint.pt`` when it exists (a killed job), writes
+    it every ``checkpoint_every`` steps, deletes it at the end. ``progress(step, total, loss)``
+    is called after every step and may raise to stop (the checkpoint stays). The pipeline's
+    UNet is returned to its plain state whatever happens.
+    """
+    import torch
+
+    if not images:
+        raise ValueError("lora_train needs at least one training image")
+    if config.batch_size < 1 or config.steps < 0 or config.checkpoint_every < 1:
+        raise ValueError(f"invalid TrainConfig {config}")
+    started = time.monotonic()
+    unet = pipeline.unet
+    checkpoint_key = f"{checkpoint_prefix}/{CHECKPOINT_NAME}"
+    weights_key = f"{checkpoint_prefix}/{WEIGHTS_NAME}"
+    if getattr(unet, "peft_config", None):
+        log.warning("the pipeline's UNet still had a LoRA adapter: removed before training")
+        _adapter_remove(unet)
+    means, stds = _latent_distribution(pipeline, images, config.resolution)
+    condition = _batched(_text_condition(pipeline, caption(config), config.resolution),
+                         config.batch_size)
+    vae_config = pipeline.vae.config
+    latent_scale = (float(vae_config.scaling_factor), float(getattr(vae_config, "shift_factor", None) or 0.0))
+    from diffusers import DDPMScheduler
+
+    scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+    loss_value: float | None = None
+    try:
+        params = _adapter_add(unet, config)
+        optimizer = _optimizer(params, config)
+        resumed_from = _checkpoint_resume(checkpoint_key, unet=unet, optimizer=optimizer, config=config)
+        if config.gradient_checkpointing:
+            unet.enable_gradient_checkpointing()
+        unet.train()
+        for step in range(resumed_from + 1, config.steps + 1):
+            with _autocast(pipeline.device, config):
+                loss = _train_step(unet=unet, scheduler=scheduler, means=means, stds=stds,
+                                   condition=condition, latent_scale=latent_scale, config=config,
+                                   step=step)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = float(loss.detach())
+            if step % config.checkpoint_every == 0 and step < config.steps:
+                _checkpoint_save(checkpoint_key, step=step, unet=unet, optimizer=optimizer, config=config)
+            if progress is not None:
+                progress(step, config.steps, loss_value)
+        _weights_save(pipeline, weights_key)
+        if default_storage.exists(checkpoint_key):
+            default_storage.delete(checkpoint_key)
+    finally:
+        _adapter_remove(unet)
+    return LoraResult(weights_key=weights_key, steps_run=max(0, config.steps - resumed_from),
+                      resumed_from=resumed_from, seconds=time.monotonic() - started,
+                      final_loss=loss_value)
+
+
+# --- Generation --------------------------------------------------------------------------------
+
+
+def lora_generate(*, pipeline: DiffusionPipeline, weights_key: str, prompt: str, negative_prompt: str,
+                  seeds: list[int], width: int, height: int, steps: int = 30, guidance: float = 5.0
+                  ) -> Iterator[tuple[int, Image.Image]]:
+    """Load the person's LoRA from storage and yield ``(seed, image)`` per seed, one at a time
+    (the caller stores each at once, so a killed job redoes only the seeds not yet stored).
+
+    Each seed has its own CPU ``torch.Generator``: the starting noise depends on the seed
+    alone, not on the order of the seeds or the device, which keeps a company's batches
+    consistent. The LoRA is unloaded when the iteration ends, fails or is abandoned.
+    """
+    import torch
+
+    with tempfile.TemporaryDirectory() as folder:
+        with default_storage.open(weights_key, "rb") as handle:
+            (Path(folder) / DIFFUSERS_WEIGHT_NAME).write_bytes(handle.read())
+        pipeline.load_lora_weights(folder, weight_name=DIFFUSERS_WEIGHT_NAME)
+    try:
+        for seed in seeds:
+            generator = torch.Generator("cpu").manual_seed(seed)
+            result = pipeline(prompt=prompt, negative_prompt=negative_prompt or None, width=width,
+                              height=height, num_inference_steps=steps, guidance_scale=guidance,
+                              generator=generator)
+            yield seed, result.images[0]
+    finally:
+        pipeline.unload_lora_weights()

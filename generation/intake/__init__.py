@@ -1,0 +1,1 @@
+"""Selfie intake: safe decoding, normalisation and face QA."""

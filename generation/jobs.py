@@ -1,0 +1,82 @@
+"""The generation job's state machine: the only way a job's status changes.
+
+queued → running → scoring → ready, or failed / cancelled from any open state.
+A running job may go back to queued when it is handed to another backend, and a scoring
+job when it needs more candidates for a good likeness.
+Every change is one conditional UPDATE, so two workers racing for the same job
+cannot both win, and an illegal move is refused instead of overwriting state.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import GenerationJob
+
+Status = GenerationJob.Status
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED, Status.CANCELLED, Status.DEAD}),
+    Status.RUNNING: frozenset({Status.SCORING, Status.QUEUED, Status.FAILED, Status.CANCELLED,
+                               Status.DEAD}),
+    # Back to queued: scoring found too few good likenesses and asks for more seeds.
+    Status.SCORING: frozenset({Status.READY, Status.QUEUED, Status.FAILED, Status.CANCELLED}),
+    Status.READY: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.DEAD: frozenset(),
+}
+TERMINAL = frozenset({Status.READY, Status.FAILED, Status.CANCELLED, Status.DEAD})
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
+    """Move ``job`` to ``to`` if its current state allows it. Returns False if it lost a race.
+
+    Raises IllegalTransition when the move is never allowed from the state the
+    job is in (e.g. ready → running).
+    """
+    allowed_from = [state for state, targets in TRANSITIONS.items() if to in targets]
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to, "updated_at": now, **fields}
+    if to in TERMINAL:
+        updates.setdefault("finished_at", now)
+        updates.setdefault("lease_until", None)
+    changed = GenerationJob.objects.for_company(job.company_id).filter(
+        pk=job.pk, status__in=allowed_from
+    ).update(**updates)
+    if changed:
+        job.refresh_from_db()
+        return True
+    job.refresh_from_db()
+    if to not in TRANSITIONS[job.status] and job.status != to:
+        raise IllegalTransition(f"A {job.get_status_display().lower()} job cannot become {to}.")
+    return False
+
+
+def job_claim(job: GenerationJob, *, lease: timedelta) -> bool:
+    """Take a job for this worker: queued, or running with an expired lease (its worker died)."""
+    now = timezone.now()
+    claimed = GenerationJob.objects.for_company(job.company_id).filter(
+        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
+        | Q(status=Status.RUNNING, lease_until__isnull=True),
+        pk=job.pk,
+    ).update(status=Status.RUNNING, lease_until=now + lease, attempts=F("attempts") + 1,
+             started_at=now, updated_at=now)
+    job.refresh_from_db()
+    return bool(claimed)
+
+
+def job_lease_renew(job: GenerationJob, *, lease: timedelta) -> bool:
+    """Keep holding a running job; False if it was cancelled or taken meanwhile."""
+    now = timezone.now()
+    return bool(GenerationJob.objects.for_company(job.company_id).filter(
+        pk=job.pk, status=Status.RUNNING
+    ).update(lease_until=now + lease, updated_at=now))

@@ -1,0 +1,327 @@
+"""Creating, running, finishing and cancelling generation jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from PIL import Image
+
+from billing.hooks import (
+    BillingLimitReached,
+    billing_free_preview,
+    billing_job_release,
+    billing_job_reserve,
+)
+from privacy.services import consent_is_granted
+from teams.emails import email_send
+from teams.errors import NotAllowed, ServiceError
+from teams.models import Company, Membership, User
+
+from ..jobs import job_transition
+from ..looks import LookSpec
+from ..models import Candidate, GenerationJob, JobSelfie, LookVersion, Selfie
+from ..routing import Route, backend_route, fallback_route, job_route
+from ..scoring import job_score
+from .looks import look_version_for_member
+
+log = logging.getLogger(__name__)
+Status = GenerationJob.Status
+Kind = GenerationJob.Kind
+MStatus = Membership.Status
+
+MIN_SELFIES = {Kind.SINGLE_SELFIE: 1, Kind.PREVIEW: 1, Kind.CONSISTENT_BATCH: 4}
+THUMB_SIZE = 384
+
+
+def seed_schedule(*, company: Company, count: int, start: int = 0) -> list[int]:
+    """The company's fixed seeds: everyone in a company is generated with the same ones,
+    so a team's photos share their randomness and look like one shoot."""
+    seeds = []
+    for index in range(start, start + count):
+        digest = hashlib.sha256(f"likeness-seed:{company.pk}:{index}".encode()).digest()
+        seeds.append(int.from_bytes(digest[:4], "big") % 2_000_000_000)
+    return seeds
+
+
+def look_spec(version: LookVersion) -> LookSpec:
+    return LookSpec(
+        backdrop_color=version.backdrop_color, backdrop_description=version.backdrop_description,
+        wardrobe=version.wardrobe, lighting=version.lighting, framing=version.framing,
+        aspect_ratio=version.aspect_ratio, output_size=version.output_size,
+        prompt=version.prompt,
+    )
+
+
+def job_create(
+    *,
+    company: Company,
+    membership: Membership,
+    requested_by: User,
+    kind: str = Kind.SINGLE_SELFIE,
+    look_version: LookVersion | None = None,
+    selfies: list[Selfie] | None = None,
+) -> GenerationJob:
+    """Queue a job for one person. Checks consent, selfies, the approved look and billing."""
+    if membership.company_id != company.pk:
+        raise NotAllowed("That person belongs to another company.")
+    if not consent_is_granted(company=company, user=membership.user):
+        raise ServiceError(f"{membership.user.get_full_name()} has not given consent.")
+    if kind == Kind.PREVIEW:
+        if look_version is None:
+            raise ServiceError("A preview needs a look version.")
+    else:
+        look_version = look_version_for_member(company=company, membership=membership)
+        if look_version is None:
+            raise ServiceError("Your company has not approved a look yet. Your admin will let "
+                               "you know when headshots can be made.")
+    if look_version.company_id != company.pk:
+        raise NotAllowed("That look belongs to another company.")
+    if selfies is None:
+        selfies = list(Selfie.objects.for_company(company).filter(
+            membership=membership, status=Selfie.Status.ACCEPTED))
+    if any(s.company_id != company.pk or s.membership_id != membership.pk for s in selfies):
+        raise NotAllowed("Those photos belong to someone else.")
+    if len(selfies) < MIN_SELFIES[kind]:
+        raise ServiceError(f"At least {MIN_SELFIES[kind]} usable selfie(s) are needed.")
+    if kind != Kind.PREVIEW and GenerationJob.objects.for_company(company).filter(
+        membership=membership, kind=kind, status__in=[Status.QUEUED, Status.RUNNING,
+                                                       Status.SCORING]
+    ).exists():
+        raise ServiceError("Headshots are already being made for this person.")
+    route = job_route(kind=kind)
+    # Before buying, a company may see its look on a real face once, watermarked.
+    watermarked = kind == Kind.PREVIEW and billing_free_preview(company=company)
+    with transaction.atomic():
+        job = GenerationJob.objects.create(
+            company=company, membership=membership, kind=kind, look_version=look_version,
+            watermarked=watermarked,
+            backend=route.backend, backend_reason=route.reason, requested_by=requested_by,
+            seeds=seed_schedule(company=company, count=settings.SEEDS_PER_JOB[route.backend]),
+        )
+        JobSelfie.objects.bulk_create(
+            [JobSelfie(company=company, job=job, selfie=selfie) for selfie in selfies])
+        try:
+            billing_job_reserve(company=company, job=job)
+        except BillingLimitReached as exc:
+            raise ServiceError(str(exc)) from exc
+        if kind != Kind.PREVIEW:
+            Membership.objects.for_company(company).filter(pk=membership.pk).update(
+                status=MStatus.GENERATING)
+        _dispatch(job, route)
+    return job
+
+
+def _dispatch(job: GenerationJob, route: Route) -> None:
+    from config.celery import app
+    from generation import tasks  # noqa: F401  registers the tasks where autodiscovery has not
+
+    job_id = job.pk
+    # Through the task object, so the embedded default (eager) runs it in-process.
+    transaction.on_commit(
+        lambda: app.tasks[route.task].apply_async(args=[job_id], queue=route.queue))
+
+
+def job_reroute(job: GenerationJob, *, reason: str) -> None:
+    """Hand a job whose backend gave up to the offline backend; keep what it made."""
+    route = fallback_route(reason=reason)
+    with transaction.atomic():
+        if not job_transition(job, Status.QUEUED, backend=route.backend,
+                              backend_reason=route.reason, lease_until=None):
+            return
+        _dispatch(job, route)
+    log.warning("job %s rerouted to %s: %s", job.pk, route.backend, reason)
+
+
+def candidate_store(
+    *, job: GenerationJob, seed: int, output_index: int, source_id: str, data: bytes
+) -> Candidate | None:
+    """Keep one produced image. Returns None if this (seed, output) was already stored.
+
+    Decodes what the backend sent (never trusting it), writes a clean JPEG and a
+    thumbnail, and relies on the unique constraint so a redelivered task or a
+    duplicated webhook cannot add the same image twice.
+    """
+    if Candidate.objects.for_company(job.company_id).filter(
+        job=job, seed=seed, output_index=output_index).exists():
+        return None
+    image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP"))
+    image.load()
+    image = image.convert("RGB")
+    if job.watermarked:
+        image = watermark(image)  # before any size is made: every size carries it
+    full, thumb = io.BytesIO(), io.BytesIO()
+    image.save(full, format="JPEG", quality=92)
+    preview = image.copy()
+    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    preview.save(thumb, format="JPEG", quality=85)
+    base = f"candidates/c{job.company_id}/j{job.pk}/{seed}-{output_index}-{uuid.uuid4().hex[:8]}"
+    image_key = default_storage.save(f"{base}.jpg", ContentFile(full.getvalue()))
+    thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(thumb.getvalue()))
+    try:
+        with transaction.atomic():
+            return Candidate.objects.create(
+                company_id=job.company_id, job=job, membership_id=job.membership_id, seed=seed,
+                output_index=output_index, source_id=source_id[:200], image_key=image_key,
+                thumb_key=thumb_key, width=image.width, height=image.height,
+            )
+    except IntegrityError:
+        default_storage.delete(image_key)
+        default_storage.delete(thumb_key)
+        return None
+
+
+WATERMARK_TEXT = "PREVIEW · LIKENESS"
+
+
+def watermark(image: Image.Image) -> Image.Image:
+    """A visible diagonal watermark across the whole photo, readable at thumbnail size."""
+    from PIL import ImageDraw, ImageFont
+
+    width, height = image.size
+    size = max(12, width // 12)
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without scalable default font
+        font = ImageFont.load_default()
+    tile = Image.new("RGBA", (width * 2, height * 2), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(tile)
+    text_width = int(draw.textlength(WATERMARK_TEXT + "   ", font=font))
+    line_height = int(size * 2.2)
+    # Tiled across the whole photo, rows offset, so no crop of it escapes the mark.
+    for row, y in enumerate(range(0, height * 2, line_height)):
+        for x in range(-((row % 2) * text_width // 2), width * 2, text_width):
+            draw.text((x, y), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 170),
+                      stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0, 120))
+    tile = tile.rotate(30, resample=Image.Resampling.BICUBIC)
+    left, top = (tile.width - width) // 2, (tile.height - height) // 2
+    overlay = tile.crop((left, top, left + width, top + height))
+    marked = image.convert("RGBA")
+    marked.alpha_composite(overlay)
+    return marked.convert("RGB")
+
+
+def job_finish(job: GenerationJob) -> None:
+    """All images are in: score them; then the job is ready, makes more, or honestly fails."""
+    if job.status == Status.RUNNING and not job_transition(job, Status.SCORING):
+        return
+    if job.status != Status.SCORING:
+        return
+    candidates = list(Candidate.objects.for_company(job.company_id).filter(job=job))
+    if not candidates:
+        job_fail(job, reason="No images were produced.")
+        return
+    outcome = job_score(job, candidates)
+    wanted = min(settings.LIKENESS_MIN_SHOWN, settings.KEEP_PER_JOB.get(job.backend, 1))
+    if outcome.passing < wanted:
+        if job.regenerations < settings.LIKENESS_MAX_REGENERATIONS:
+            job_regenerate(job)
+            return
+        if outcome.passing == 0:
+            job_fail(job, reason=NO_LIKENESS_REASON)
+            return
+    if not job_transition(job, Status.READY):
+        return
+    billing_job_release(company=job.company, job=job, consumed=True)
+    if job.kind == Kind.PREVIEW:
+        return
+    Membership.objects.for_company(job.company_id).filter(
+        pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.REVIEW)
+    _notify_ready(job)
+
+
+NO_LIKENESS_REASON = (
+    "We could not make photos that look enough like you from these selfies, so none are "
+    "shown and you are not charged. Clear, well-lit selfies from the front usually help; "
+    "then try again."
+)
+
+
+def job_regenerate(job: GenerationJob) -> None:
+    """Too few good likenesses: ask the same backend for a fresh set of seeds."""
+    count = settings.SEEDS_PER_JOB[job.backend]
+    seeds = [*job.seeds, *seed_schedule(company=job.company, count=count,
+                                        start=len(job.seeds))]
+    with transaction.atomic():
+        if not job_transition(job, Status.QUEUED, seeds=seeds, lease_until=None,
+                              regenerations=job.regenerations + 1):
+            return
+        _dispatch(job, backend_route(backend=job.backend))
+    log.info("job %s: too few good likenesses, making %s more", job.pk, count)
+
+
+def job_fail(job: GenerationJob, *, reason: str) -> None:
+    if job_transition(job, Status.FAILED, failure_reason=reason[:2000]):
+        billing_job_release(company=job.company, job=job, consumed=False)
+        Membership.objects.for_company(job.company_id).filter(
+            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+
+
+def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
+    """Park a job that keeps killing its workers: not retried, not charged, shown to admins."""
+    if job_transition(job, Status.DEAD, failure_reason=reason[:2000]):
+        billing_job_release(company=job.company, job=job, consumed=False)
+        Membership.objects.for_company(job.company_id).filter(
+            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+        log.error("job %s parked: %s", job.pk, reason)
+
+
+def job_cancel(*, company: Company, job: GenerationJob, reason: str) -> bool:
+    """Cancel an open job, at the backend too. Images already made stay hidden."""
+    if job.company_id != company.pk:
+        raise NotAllowed("That job belongs to another company.")
+    if not job.is_open:
+        return False
+    if not job_transition(job, Status.CANCELLED, failure_reason=reason[:2000]):
+        return False
+    if job.backend == GenerationJob.Backend.REPLICATE:
+        from ..backends.replicate_api import ReplicateError, prediction_cancel
+
+        for prediction_id in job.external_ids.values():
+            try:
+                prediction_cancel(prediction_id)
+            except ReplicateError:
+                log.warning("could not cancel prediction %s", prediction_id)
+    Candidate.objects.for_company(company).filter(job=job).update(
+        visible=False, hidden_reason="job cancelled")
+    billing_job_release(company=company, job=job, consumed=False)
+    return True
+
+
+def processing_stop_for_member(*, company: Company, membership: Membership) -> None:
+    """Consent was withdrawn: nothing more may be done with this person's data.
+
+    Open jobs are cancelled (at Replicate too), uploads are refused by the
+    consent check, and the privacy sweeper erases what is stored.
+    """
+    open_jobs = GenerationJob.objects.for_company(company).filter(
+        membership=membership, status__in=[Status.QUEUED, Status.RUNNING, Status.SCORING])
+    for job in open_jobs:
+        job_cancel(company=company, job=job, reason="Consent withdrawn.")
+
+
+def _notify_ready(job: GenerationJob) -> None:
+    membership = Membership.objects.for_company(job.company_id).select_related(
+        "user", "team", "company").get(pk=job.membership_id)
+    email_send(to=membership.user.email, template="candidates_ready",
+               context={"membership": membership, "company": membership.company, "job": job})
+    team = membership.team
+    if team is None:
+        return
+    team_members = Membership.objects.for_company(job.company_id).filter(team=team)
+    if team_members.filter(status=MStatus.GENERATING).exists():
+        return
+    if not team_members.filter(status=MStatus.REVIEW).exists():
+        return
+    admins = Membership.objects.for_company(job.company_id).filter(
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
+    for admin in admins:
+        email_send(to=admin.user.email, template="team_ready_for_review",
+                   context={"team": team, "company": membership.company,
+                            "count": team_members.filter(status=MStatus.REVIEW).count()})

@@ -1,0 +1,114 @@
+"""Review: the employee picks, the admin approves or rejects; every decision is kept."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from teams.errors import NotAllowed, ServiceError
+from teams.models import Company, Membership
+
+from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
+from .jobs import job_create
+
+Action = ReviewDecision.Action
+MStatus = Membership.Status
+
+
+def _decision(*, company: Company, membership: Membership, action: str, actor: Membership,
+              candidate: Candidate | None = None, job: GenerationJob | None = None,
+              reason: str = "") -> ReviewDecision:
+    return ReviewDecision.objects.create(
+        company=company, membership=membership, candidate=candidate, job=job, action=action,
+        reason=reason.strip()[:500], actor=actor.user,
+    )
+
+
+def _check_candidate(company: Company, candidate: Candidate) -> None:
+    if candidate.company_id != company.pk:
+        raise NotAllowed("That photo belongs to another company.")
+    if not candidate.visible:
+        raise ServiceError("That photo is not available.")
+
+
+@transaction.atomic
+def candidate_favourite_set(*, company: Company, actor: Membership, candidate: Candidate,
+                            favourite: bool) -> Candidate:
+    _check_candidate(company, candidate)
+    if actor.pk != candidate.membership_id:
+        raise NotAllowed("Only the person in the photo picks their favourites.")
+    Candidate.objects.for_company(company).filter(pk=candidate.pk).update(is_favourite=favourite)
+    candidate.is_favourite = favourite
+    _decision(company=company, membership=actor, candidate=candidate, job=candidate.job,
+              action=Action.FAVOURITE if favourite else Action.UNFAVOURITE, actor=actor)
+    return candidate
+
+
+def redos_used(*, company: Company, membership: Membership) -> int:
+    return ReviewDecision.objects.for_company(company).filter(
+        membership=membership, action=Action.REDO).count()
+
+
+@transaction.atomic
+def redo_request(*, company: Company, actor: Membership, reason: str = "") -> GenerationJob:
+    """The employee asks for new candidates, within the company's limit."""
+    if redos_used(company=company, membership=actor) >= company.redo_limit:
+        raise ServiceError(f"You have used all {company.redo_limit} redos. Ask your admin if "
+                           "you need more.")
+    latest = GenerationJob.objects.for_company(company).filter(
+        membership=actor, kind=GenerationJob.Kind.SINGLE_SELFIE).order_by("-queued_at").first()
+    if latest is None or latest.is_open:
+        raise ServiceError("Wait for your current photos before asking for new ones.")
+    job = job_create(company=company, membership=actor, requested_by=actor.user)
+    _decision(company=company, membership=actor, action=Action.REDO, actor=actor, job=job,
+              reason=reason)
+    return job
+
+
+@transaction.atomic
+def headshot_approve(*, company: Company, actor: Membership, candidate: Candidate) -> Headshot:
+    """The admin approves a person's pick: it becomes their current headshot."""
+    if not actor.is_admin:
+        raise NotAllowed("Only admins approve headshots.")
+    _check_candidate(company, candidate)
+    membership = Membership.objects.for_company(company).select_for_update().get(
+        pk=candidate.membership_id)
+    headshot, _ = Headshot.objects.for_company(company).update_or_create(
+        company=company, membership=membership,
+        defaults={"candidate": candidate, "approved_by": actor.user,
+                  "approved_at": timezone.now()},
+    )
+    Membership.objects.for_company(company).filter(pk=membership.pk).update(
+        status=MStatus.APPROVED)
+    _decision(company=company, membership=membership, candidate=candidate, job=candidate.job,
+              action=Action.APPROVE, actor=actor)
+    return headshot
+
+
+@transaction.atomic
+def headshot_reject(*, company: Company, actor: Membership, candidate: Candidate,
+                    reason: str) -> None:
+    """The admin rejects a pick with a reason; the person sees it and can pick again or redo."""
+    if not actor.is_admin:
+        raise NotAllowed("Only admins review headshots.")
+    _check_candidate(company, candidate)
+    if len(reason.strip()) < 3:
+        raise ServiceError("Say why, so the person knows what to change.")
+    Candidate.objects.for_company(company).filter(pk=candidate.pk).update(is_favourite=False)
+    _decision(company=company, membership=candidate.membership, candidate=candidate,
+              job=candidate.job, action=Action.REJECT, actor=actor, reason=reason)
+    Membership.objects.for_company(company).filter(
+        pk=candidate.membership_id, status=MStatus.APPROVED).update(status=MStatus.REVIEW)
+
+
+def look_preview_create(*, company: Company, actor: Membership, version, selfie: Selfie
+                        ) -> GenerationJob:
+    """Sample previews of a look version on a reference selfie, before approving it."""
+    if not actor.is_admin:
+        raise NotAllowed("Only the company's admins can preview looks.")
+    if selfie.company_id != company.pk or version.company_id != company.pk:
+        raise NotAllowed("That belongs to another company.")
+    if selfie.status != Selfie.Status.ACCEPTED:
+        raise ServiceError("Choose a usable selfie as the reference.")
+    return job_create(company=company, membership=selfie.membership, requested_by=actor.user,
+                      kind=GenerationJob.Kind.PREVIEW, look_version=version, selfies=[selfie])

@@ -1,0 +1,226 @@
+"""Admin pages: looks (versions, previews, approval), generating, and team review."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from teams.decorators import company_view
+from teams.errors import ServiceError
+from teams.models import Membership, Team
+from teams.selectors import team_list
+
+from ..looks import PRESETS
+from ..models import Candidate, GenerationJob, LookVersion, Selfie
+from ..selectors import (
+    UNIFORMITY_METRICS,
+    batch_candidates,
+    batch_progress,
+    candidate_get,
+    look_version_get,
+    look_versions,
+    review_history,
+    review_rows,
+    uniformity_report,
+)
+from ..services.jobs import job_create
+from ..services.looks import look_version_approve, look_version_create
+from ..services.review import headshot_approve, headshot_reject, look_preview_create
+
+
+class LookForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False,
+                                  empty_label="Whole company")
+    preset = forms.ChoiceField(choices=[("", "Custom")] + [(k, p.label) for k, p in PRESETS.items()],
+                               required=False)
+    backdrop_color = forms.CharField(label="Backdrop colour", required=False, max_length=7,
+                                     widget=forms.TextInput(attrs={"type": "color"}))
+    backdrop_description = forms.CharField(label="Backdrop", required=False, max_length=200)
+    wardrobe = forms.CharField(required=False, max_length=200)
+    lighting = forms.CharField(required=False, max_length=200)
+    framing = forms.ChoiceField(choices=[("", "Preset's")] + LookVersion.Framing.choices,
+                                required=False)
+    aspect_ratio = forms.ChoiceField(choices=[("", "Preset's")] + LookVersion.Aspect.choices,
+                                     required=False)
+    output_size = forms.IntegerField(label="Output size (px, long side)", initial=1024,
+                                     min_value=512, max_value=2048)
+    backdrop_delta_e_max = forms.FloatField(
+        label="Backdrop tolerance (ΔE)", required=False, min_value=0.5, max_value=30,
+        help_text="How far a photo's backdrop may drift from the colour. Empty: 5.")
+    roll_degrees_max = forms.FloatField(
+        label="Head tilt tolerance (degrees)", required=False, min_value=0.5, max_value=30,
+        help_text="Empty: 5.")
+
+    def __init__(self, *args, company, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.for_company(company)
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def looks(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    form = LookForm(request.POST or None, company=company)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = look_version_create(
+                company=company, actor=request.membership, team=data["team"],
+                preset=data["preset"], backdrop_color=data["backdrop_color"],
+                backdrop_description=data["backdrop_description"], wardrobe=data["wardrobe"],
+                lighting=data["lighting"], framing=data["framing"],
+                aspect_ratio=data["aspect_ratio"], output_size=data["output_size"],
+                tolerances={"backdrop_delta_e_max": data["backdrop_delta_e_max"],
+                            "roll_degrees_max": data["roll_degrees_max"]})
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Version {version.version} saved as a draft: preview it, "
+                                      "then approve it.")
+            return redirect("generation:look_version", company_slug=company.slug, pk=version.pk)
+    return render(request, "generation/looks.html",
+                  {"form": form, "versions": look_versions(company=company), "presets": PRESETS},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def look_version(request: HttpRequest, pk: int) -> HttpResponse:
+    company = request.company
+    version = look_version_get(company=company, pk=pk)
+    if version is None:
+        raise Http404("No such page.")
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "approve":
+                look_version_approve(company=company, actor=request.membership, version=version)
+                messages.success(request, "Approved. New headshots use this look.")
+            else:
+                selfie = Selfie.objects.for_company(company).filter(
+                    pk=request.POST.get("selfie") or 0).first()
+                if selfie is None:
+                    raise ServiceError("Choose a reference selfie.")
+                look_preview_create(company=company, actor=request.membership, version=version,
+                                    selfie=selfie)
+                messages.success(request, "Preview is being made.")
+        except ServiceError as error:
+            messages.error(request, str(error))
+        return redirect("generation:look_version", company_slug=company.slug, pk=version.pk)
+    previews = GenerationJob.objects.for_company(company).filter(
+        look_version=version, kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at")
+    preview_candidates = Candidate.objects.for_company(company).filter(
+        job__in=previews, visible=True)
+    references = Selfie.objects.for_company(company).filter(
+        status=Selfie.Status.ACCEPTED).select_related("membership__user")[:50]
+    return render(request, "generation/look_version.html", {
+        "version": version, "previews": previews, "preview_candidates": preview_candidates,
+        "references": references,
+    })
+
+
+@require_POST
+@company_view(role="admin")
+def generate_for_team(request: HttpRequest) -> HttpResponse:
+    """Order headshots for everyone who has uploaded selfies (optionally one team).
+
+    ``kind=consistent_batch`` asks for one consistent shoot on the in-house GPU workers
+    (a personal model each, so at least four selfies each); the default makes single-selfie
+    jobs.
+    """
+    company = request.company
+    kind = request.POST.get("kind") or GenerationJob.Kind.SINGLE_SELFIE
+    if kind not in (GenerationJob.Kind.SINGLE_SELFIE, GenerationJob.Kind.CONSISTENT_BATCH):
+        messages.error(request, "Choose how the headshots should be made.")
+        return redirect("generation:review", company_slug=company.slug)
+    team = request.POST.get("team", "")
+    people = Membership.objects.for_company(company).filter(
+        status=Membership.Status.UPLOADED).select_related("user")
+    if team:
+        if not team.isdigit() or not team_list(company=company).filter(pk=team).exists():
+            raise Http404("No such team.")
+        people = people.filter(team_id=int(team))
+    started, problems = 0, []
+    for person in people:
+        try:
+            job_create(company=company, membership=person, requested_by=request.user,
+                       kind=kind)
+            started += 1
+        except ServiceError as error:
+            problems.append(f"{person.user.get_full_name()}: {error}")
+    messages.success(request, f"Started headshots for {started} people.")
+    for problem in problems[:10]:
+        messages.warning(request, problem)
+    if kind == GenerationJob.Kind.CONSISTENT_BATCH:
+        url = reverse("generation:batches", kwargs={"company_slug": company.slug})
+        return redirect(f"{url}?team={team}" if team else url)
+    return redirect("generation:review", company_slug=company.slug)
+
+
+@require_http_methods(["GET"])
+@company_view(role="admin")
+def review(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    team = request.GET.get("team", "")
+    team_id = int(team) if team.isdigit() else None
+    return render(request, "generation/review.html", {
+        "rows": review_rows(company=company, team_id=team_id), "teams": team_list(company=company),
+        "team_id": team_id, "history": review_history(company=company),
+    })
+
+
+@require_POST
+@company_view(role="admin")
+def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    company = request.company
+    candidate = candidate_get(company=company, pk=pk)
+    if candidate is None or not candidate.visible:
+        raise Http404("No such page.")
+    try:
+        if request.POST.get("action") == "approve":
+            headshot_approve(company=company, actor=request.membership, candidate=candidate)
+            messages.success(request, "Approved.")
+        else:
+            headshot_reject(company=company, actor=request.membership, candidate=candidate,
+                            reason=request.POST.get("reason", ""))
+            messages.success(request, "Rejected; the person will see your reason.")
+    except ServiceError as error:
+        messages.error(request, str(error))
+    url = request.POST.get("next", "")
+    if url.startswith(f"/c/{company.slug}/"):
+        return redirect(url)
+    return redirect("generation:review", company_slug=company.slug)
+
+
+@require_GET
+@company_view(role="admin")
+def uniformity(request: HttpRequest) -> HttpResponse:
+    """Does each team look like one shoot? Spread per metric, outliers, photos side by side."""
+    company = request.company
+    team = request.GET.get("team", "")
+    team_id = int(team) if team.isdigit() else None
+    return render(request, "generation/uniformity.html", {
+        "report": uniformity_report(company=company, team_id=team_id),
+        "metrics": UNIFORMITY_METRICS, "teams": team_list(company=company), "team_id": team_id,
+    })
+
+
+@require_GET
+@company_view(role="admin")
+def batches(request: HttpRequest) -> HttpResponse:
+    """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
+    from ..gpu.estimate import batch_estimate
+    from ..routing import gpu_workers_available
+
+    company = request.company
+    team = request.GET.get("team", "")
+    team_id = int(team) if team.isdigit() else None
+    candidates = batch_candidates(company=company, team_id=team_id)
+    return render(request, "generation/batches.html", {
+        **candidates, "estimate": batch_estimate(people=len(candidates["ready"])),
+        "gpu_available": gpu_workers_available(), "teams": team_list(company=company),
+        "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),
+    })

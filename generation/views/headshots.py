@@ -1,0 +1,130 @@
+"""The employee's headshots: progress, candidates, favourites, redo."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from teams.decorators import company_view
+from teams.errors import ServiceError
+
+from ..files import private_file_response
+from ..models import Candidate, GenerationJob, Headshot, ReviewDecision
+from ..scoring import HIDDEN_LIKENESS, HIDDEN_NO_FACE
+from ..selectors import candidate_get, candidates_visible, job_latest
+from ..services.jobs import job_create
+from ..services.looks import look_version_for_member
+from ..services.review import candidate_favourite_set, redo_request, redos_used
+
+
+def _progress(request: HttpRequest, job: GenerationJob | None) -> dict:
+    if job is None:
+        return {"job": None}
+    made = Candidate.objects.for_company(request.company).filter(job=job).count()
+    # How many were held back as not a good likeness: a number, never the photos.
+    not_alike = Candidate.objects.for_company(request.company).filter(
+        job=job, visible=False, hidden_reason__in=[HIDDEN_LIKENESS, HIDDEN_NO_FACE]).count()
+    slug = request.company.slug
+    return {
+        "job": job.pk, "status": job.status, "status_label": job.get_status_display(),
+        "open": job.is_open, "made": made, "expected": len(job.seeds), "not_alike": not_alike,
+        "backend": job.get_backend_display(), "backend_reason": job.backend_reason,
+        "candidates": [
+            {"id": c.pk, "favourite": c.is_favourite,
+             "thumb_url": reverse("generation:candidate_thumb",
+                                  kwargs={"company_slug": slug, "pk": c.pk})}
+            for c in candidates_visible(company=request.company, job=job)
+        ],
+    }
+
+
+@require_GET
+@company_view(role="member")
+def headshots(request: HttpRequest) -> HttpResponse:
+    company, membership = request.company, request.membership
+    job = job_latest(company=company, membership=membership)
+    last_reject = ReviewDecision.objects.for_company(company).filter(
+        membership=membership, action__in=[ReviewDecision.Action.REJECT,
+                                           ReviewDecision.Action.APPROVE]).first()
+    return render(request, "generation/headshots.html", {
+        "job": job,
+        "progress": _progress(request, job),
+        "candidates": list(candidates_visible(company=company, job=job)) if job else [],
+        "look": look_version_for_member(company=company, membership=membership),
+        "headshot": Headshot.objects.for_company(company).filter(
+            membership=membership).select_related("candidate").first(),
+        "redos_left": max(0, company.redo_limit - redos_used(company=company,
+                                                             membership=membership)),
+        "last_decision": last_reject,
+    })
+
+
+@require_GET
+@company_view(role="member")
+def headshots_progress(request: HttpRequest) -> JsonResponse:
+    job = job_latest(company=request.company, membership=request.membership)
+    return JsonResponse(_progress(request, job))
+
+
+@require_POST
+@company_view(role="member")
+def headshots_start(request: HttpRequest) -> HttpResponse:
+    try:
+        job = job_create(company=request.company, membership=request.membership,
+                         requested_by=request.user)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Your headshots are being made ({job.get_backend_display()}).")
+    return redirect("generation:headshots", company_slug=request.company.slug)
+
+
+@require_POST
+@company_view(role="member")
+def headshots_redo(request: HttpRequest) -> HttpResponse:
+    try:
+        redo_request(company=request.company, actor=request.membership,
+                     reason=request.POST.get("reason", ""))
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "New photos are being made.")
+    return redirect("generation:headshots", company_slug=request.company.slug)
+
+
+def _visible_candidate(request: HttpRequest, pk: int) -> Candidate:
+    """Shown to the person in it and to admins, and only once scoring let it through."""
+    candidate = candidate_get(company=request.company, pk=pk)
+    if candidate is None or not candidate.visible:
+        raise Http404("No such page.")
+    if candidate.membership_id != request.membership.pk and not request.membership.is_admin:
+        raise Http404("No such page.")
+    return candidate
+
+
+@require_POST
+@company_view(role="member")
+def candidate_favourite(request: HttpRequest, pk: int) -> HttpResponse:
+    candidate = _visible_candidate(request, pk)
+    try:
+        candidate_favourite_set(company=request.company, actor=request.membership,
+                                candidate=candidate,
+                                favourite=request.POST.get("favourite", "1") == "1")
+    except ServiceError as error:
+        messages.error(request, str(error))
+    return redirect("generation:headshots", company_slug=request.company.slug)
+
+
+@require_GET
+@company_view(role="member")
+def candidate_image(request: HttpRequest, pk: int) -> HttpResponse:
+    return private_file_response(_visible_candidate(request, pk).image_key)
+
+
+@require_GET
+@company_view(role="member")
+def candidate_thumb(request: HttpRequest, pk: int) -> HttpResponse:
+    return private_file_response(_visible_candidate(request, pk).thumb_key)

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from privacy.services import consent_is_granted
+from teams.decorators import company_view
+from teams.errors import ServiceError
+from teams.models import Membership
+from teams.selectors import member_get
+
+from ..files import private_file_response
+from ..intake.decode import mb
+from ..models import Selfie
+from ..selectors import selfie_get, selfie_list
+from ..services import selfie_delete, selfie_upload
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _selfie_json(request: HttpRequest, selfie: Selfie) -> dict:
+    slug = request.company.slug
+    return {
+        "id": selfie.pk, "status": selfie.status, "reasons": selfie.qa_reasons,
+        "warnings": selfie.qa_warnings, "metrics": selfie.qa_metrics,
+        "thumb_url": reverse("generation:selfie_thumb", kwargs={"company_slug": slug,
+                                                                "pk": selfie.pk}),
+    }
+
+
+def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | None:
+    """Take each uploaded file; JSON for the page's uploader, messages for plain forms."""
+    files = request.FILES.getlist("photos")
+    if not files:
+        error = "Choose at least one photo."
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "error": error}, status=400)
+        messages.error(request, error)
+        return None
+    results = []
+    for upload in files:
+        try:
+            if upload.size > settings.SELFIE_MAX_BYTES:
+                raise ServiceError(f"The file is {mb(upload.size)}; the limit is "
+                                   f"{mb(settings.SELFIE_MAX_BYTES)}.")
+            selfie = selfie_upload(company=request.company, actor=request.membership,
+                                   membership=owner, data=upload.read())
+        except ServiceError as error:
+            results.append({"ok": False, "error": str(error)})
+        else:
+            results.append({"ok": True, "selfie": _selfie_json(request, selfie)})
+    if _wants_json(request):
+        failed = [r for r in results if not r["ok"]]
+        status = 400 if len(failed) == len(results) else 200
+        return JsonResponse({"ok": not failed, "results": results,
+                             "error": failed[0]["error"] if failed else None}, status=status)
+    for result in results:
+        if result["ok"]:
+            verdict = result["selfie"]
+            if verdict["status"] == Selfie.Status.ACCEPTED:
+                messages.success(request, "Photo added.")
+            else:
+                messages.warning(request, "Photo not usable: " + " ".join(verdict["reasons"]))
+        else:
+            messages.error(request, result["error"])
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="member")
+def selfies(request: HttpRequest) -> HttpResponse:
+    company, membership = request.company, request.membership
+    if not consent_is_granted(company=company, user=request.user):
+        if request.method == "POST":
+            error = "Photos can only be uploaded after consent is given."
+            if _wants_json(request):
+                return JsonResponse({"ok": False, "error": error}, status=403)
+            messages.error(request, error)
+        return redirect("privacy:consent", company_slug=company.slug)
+    if request.method == "POST":
+        response = _handle_uploads(request, membership)
+        if response is not None:
+            return response
+        return redirect("generation:selfies", company_slug=company.slug)
+    items = list(selfie_list(company=company, membership=membership))
+    return render(request, "generation/selfies.html", {
+        "selfies": items, "owner": membership,
+        "accepted": sum(s.status == Selfie.Status.ACCEPTED for s in items),
+        "max_selfies": settings.SELFIES_MAX_PER_PERSON,
+        "max_mb": settings.SELFIE_MAX_BYTES // (1024 * 1024),
+        "upload_url": reverse("generation:selfies", kwargs={"company_slug": company.slug}),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def member_selfies(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin uploads on an employee's behalf (the employee's consent is still required)."""
+    company = request.company
+    member = member_get(company=company, pk=pk)
+    if member is None or not member.has_joined:
+        raise Http404("No such page.")
+    granted = consent_is_granted(company=company, user=member.user)
+    if request.method == "POST":
+        if not granted:
+            error = "This person has not given consent: record their signed release first."
+            if _wants_json(request):
+                return JsonResponse({"ok": False, "error": error}, status=403)
+            messages.error(request, error)
+        else:
+            response = _handle_uploads(request, member)
+            if response is not None:
+                return response
+        return redirect("generation:member_selfies", company_slug=company.slug, pk=member.pk)
+    items = list(selfie_list(company=company, membership=member))
+    return render(request, "generation/selfies.html", {
+        "selfies": items, "owner": member, "on_behalf": True, "granted": granted,
+        "accepted": sum(s.status == Selfie.Status.ACCEPTED for s in items),
+        "max_selfies": settings.SELFIES_MAX_PER_PERSON,
+        "max_mb": settings.SELFIE_MAX_BYTES // (1024 * 1024),
+        "upload_url": reverse("generation:member_selfies",
+                              kwargs={"company_slug": company.slug, "pk": member.pk}),
+    })
+
+
+def _visible_selfie(request: HttpRequest, pk: int) -> Selfie:
+    """A selfie is seen by its owner and by the company's admins, by nobody else."""
+    selfie = selfie_get(company=request.company, pk=pk)
+    if selfie is None:
+        raise Http404("No such page.")
+    if selfie.membership_id != request.membership.pk and not request.membership.is_admin:
+        raise Http404("No such page.")
+    return selfie
+
+
+@require_GET
+@company_view(role="member")
+def selfie_image(request: HttpRequest, pk: int) -> HttpResponse:
+    return private_file_response(_visible_selfie(request, pk).image_key)
+
+
+@require_GET
+@company_view(role="member")
+def selfie_thumb(request: HttpRequest, pk: int) -> HttpResponse:
+    return private_file_response(_visible_selfie(request, pk).thumb_key)
+
+
+@require_POST
+@company_view(role="member")
+def selfie_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    selfie = _visible_selfie(request, pk)
+    try:
+        selfie_delete(company=request.company, actor=request.membership, selfie=selfie)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Photo deleted.")
+    if selfie.membership_id != request.membership.pk:
+        return redirect("generation:member_selfies", company_slug=request.company.slug,
+                        pk=selfie.membership_id)
+    return redirect("generation:selfies", company_slug=request.company.slug)

@@ -1,0 +1,46 @@
+"""Replicate's webhook: verify, de-duplicate, then let a task fetch the truth."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .models import ReplicateWebhook
+
+log = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def replicate_webhook(request: HttpRequest) -> JsonResponse:
+    """Safe to receive twice or out of order.
+
+    A delivery seen before (same webhook-id) is acknowledged and dropped. The body
+    is not trusted for state: the task re-fetches the prediction from Replicate,
+    so a late "processing" after "succeeded" changes nothing.
+    """
+    from .backends.replicate_api import WebhookInvalid, webhook_verify
+
+    try:
+        payload = webhook_verify(headers=request.headers, body=request.body)
+    except WebhookInvalid as error:
+        log.warning("refused a Replicate webhook: %s", error.reason)
+        return JsonResponse({"error": f"invalid webhook: {error.reason}"}, status=400)
+    prediction_id = str(payload.get("id") or "")
+    if not prediction_id:
+        return JsonResponse({"error": "the payload names no prediction"}, status=400)
+    try:
+        with transaction.atomic():
+            ReplicateWebhook.objects.create(
+                webhook_id=request.headers["webhook-id"], prediction_id=prediction_id,
+                status=str(payload.get("status") or "")[:20])
+    except IntegrityError:
+        return JsonResponse({"ok": True, "duplicate": True})
+    from .tasks import sync_prediction
+
+    transaction.on_commit(lambda: sync_prediction.delay(prediction_id))
+    return JsonResponse({"ok": True})

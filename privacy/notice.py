@@ -1,0 +1,37 @@
+"""The consent notice's text: the company's own words plus sections we always add."""
+
+from __future__ import annotations
+
+from teams.models import Company
+
+from .retention import retention_schedule_text
+
+
+def notice_default_body(*, company: Company) -> str:
+    return (
+        f"{company.name} is making professional headshots of its team with Likeness.\n\n"
+        "Purpose: to create your professional headshot for company use (directory, "
+        "e-mail, website) in the company's approved look.\n\n"
+        "What is collected: the selfies you upload (face photos) and face data derived from "
+        "them (face measurements and a face embedding used to check that every generated "
+        "photo looks like you). This is biometric data.\n\n"
+        "Taking part is voluntary. If you decline, nothing is collected and you can ask your "
+        "admin for a non-AI option, such as a photographer."
+    )
+
+
+def notice_full_text(*, company: Company, body: str) -> str:
+    """What the person reads and signs; its SHA-256 goes into the consent log."""
+    return (
+        f"{body.strip()}\n\n"
+        "Who processes your data:\n"
+        f"- {company.name}, which decides why your data is used;\n"
+        "- Likeness, which runs this platform for the company;\n"
+        "- Replicate, Inc., which generates headshots from a single selfie;\n"
+        f"- {company.name}'s own GPU workers, which train a personal model for batches of "
+        "consistent headshots.\n\n"
+        "How long it is kept:\n"
+        f"{retention_schedule_text()}\n\n"
+        "How to withdraw: at any time, on your Likeness page (\"Withdraw consent\"). "
+        "Processing stops immediately and your photos and face data are deleted."
+    )

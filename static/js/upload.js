@@ -1,0 +1,70 @@
+// Uploads each chosen photo on its own request so every file gets a progress
+// bar and its own verdict; without JavaScript the form posts all files at once.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-uploader]");
+  if (!form || !window.XMLHttpRequest || !window.FormData) return;
+  var input = form.querySelector("input[type=file]");
+  var list = form.querySelector(".uploads");
+  var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  function row(name) {
+    var li = document.createElement("li");
+    li.className = "upload";
+    var label = document.createElement("span");
+    label.textContent = name;
+    var bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    bar.setAttribute("aria-label", "Uploading " + name);
+    var status = document.createElement("span");
+    status.className = "status";
+    li.appendChild(label); li.appendChild(bar); li.appendChild(status);
+    list.appendChild(li);
+    return { li: li, bar: bar, status: status };
+  }
+
+  function send(file) {
+    return new Promise(function (resolve) {
+      var ui = row(file.name);
+      var data = new FormData();
+      data.append("photos", file);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) ui.bar.value = Math.round((e.loaded / e.total) * 90);
+      };
+      xhr.onload = function () {
+        ui.bar.value = 100;
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (err) { body = { error: "Upload failed." }; }
+        var result = (body.results || [])[0] || body;
+        if (result.ok && result.selfie) {
+          var ok = result.selfie.status === "accepted";
+          ui.status.textContent = ok ? " Usable" : " Not usable: " + result.selfie.reasons.join(" ");
+          ui.li.className = "upload " + (ok ? "done" : "failed");
+        } else {
+          ui.status.textContent = " " + (result.error || body.error || "Upload failed.");
+          ui.li.className = "upload failed";
+        }
+        resolve();
+      };
+      xhr.onerror = function () {
+        ui.status.textContent = " Network error: try again.";
+        ui.li.className = "upload failed";
+        resolve();
+      };
+      xhr.send(data);
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    if (!input.files.length) return;
+    event.preventDefault();
+    var files = Array.prototype.slice.call(input.files);
+    var chain = Promise.resolve();
+    files.forEach(function (file) { chain = chain.then(function () { return send(file); }); });
+    chain.then(function () { window.location.reload(); });
+  });
+})();

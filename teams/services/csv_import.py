@@ -1,0 +1,184 @@
+"""Importing employees from a CSV file: all rows valid, or nothing changes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from billing.hooks import BillingLimitReached, billing_seats_check
+
+from ..errors import ServiceError
+from ..models import Company, Invitation, Membership, Team, User
+from .invitations import email_normalise, invitation_create
+
+MAX_BYTES = 5 * 1024 * 1024
+COLUMNS = ("email", "name", "team", "job_title")
+_ALIASES = {
+    "e-mail": "email", "email address": "email", "full name": "name", "full_name": "name",
+    "job title": "job_title", "title": "job_title", "department": "team",
+}
+
+
+@dataclass
+class CsvRow:
+    line: int
+    email: str
+    name: str
+    team: str
+    job_title: str
+
+
+@dataclass
+class CsvImportResult:
+    rows: list[CsvRow] = field(default_factory=list)
+    # (line number, message); line 1 is the header.
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    new_teams: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class CsvImportInvalid(ServiceError):
+    def __init__(self, result: CsvImportResult) -> None:
+        self.result = result
+        super().__init__(f"{len(result.errors)} problem(s) in the file; nothing was imported.")
+
+
+def csv_import_check(*, company: Company, data: bytes) -> CsvImportResult:
+    """Validate every row; report each problem with its line number. Changes nothing."""
+    result = CsvImportResult()
+    if len(data) > MAX_BYTES:
+        result.errors.append((0, "The file is larger than 5 MB."))
+        return result
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append((0, "The file is not UTF-8 text. Save it as “CSV UTF-8” and retry."))
+        return result
+    if "\x00" in text:
+        result.errors.append((0, "This is not a CSV file."))
+        return result
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        result.errors.append((1, "The file is empty. The first line must name the columns."))
+        return result
+    names = [_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    if "email" not in names:
+        result.errors.append((1, "No “email” column. Expected columns: " + ", ".join(COLUMNS)))
+        return result
+    unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
+    if unknown:
+        result.errors.append((1, "Unknown column(s): " + ", ".join(unknown)))
+        return result
+
+    existing_teams = {
+        t.name.lower(): t.name for t in Team.objects.for_company(company).only("name")
+    }
+    members = set(
+        Membership.objects.for_company(company)
+        .filter(joined_at__isnull=False)
+        .values_list("user__email", flat=True)
+    )
+    seen: dict[str, int] = {}
+    # A record starts on the line after the previous one ended: a quoted cell may
+    # hold line breaks, so records and lines are not the same count.
+    end_of_previous = reader.line_num
+    try:
+        for values in reader:
+            index, end_of_previous = end_of_previous + 1, reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(result.rows) + len(result.errors) >= settings.CSV_IMPORT_MAX_ROWS:
+                result.errors.append(
+                    (index, f"More than {settings.CSV_IMPORT_MAX_ROWS} rows; split the file.")
+                )
+                break
+            if len(values) != len(names):
+                result.errors.append(
+                    (index, f"Expected {len(names)} values, found {len(values)}.")
+                )
+                continue
+            row = dict(zip(names, (v.strip() for v in values), strict=True))
+            try:
+                email = email_normalise(row["email"]) if row["email"] else ""
+            except ServiceError as exc:
+                result.errors.append((index, str(exc)))
+                continue
+            if not email:
+                result.errors.append((index, "The e-mail address is missing."))
+                continue
+            if email in seen:
+                result.errors.append((index, f"{email} is already on line {seen[email]}."))
+                continue
+            seen[email] = index
+            if not company.domain_allowed(email):
+                result.errors.append(
+                    (index, f"{email}: only {', '.join(company.allowed_domains)} may join.")
+                )
+                continue
+            if email in members:
+                result.errors.append((index, f"{email} is already a member."))
+                continue
+            problems = [
+                f"{label} is longer than {limit} characters."
+                for key, label, limit in (("name", "The name", 200), ("team", "The team", 120),
+                                          ("job_title", "The job title", 120))
+                if len(row.get(key, "")) > limit
+            ]
+            if problems:
+                result.errors.append((index, " ".join(problems)))
+                continue
+            team = row.get("team", "")
+            if team and team.lower() not in existing_teams:
+                existing_teams[team.lower()] = team
+                result.new_teams.append(team)
+            result.rows.append(
+                CsvRow(line=index, email=email, name=row.get("name", ""),
+                       team=existing_teams[team.lower()] if team else "",
+                       job_title=row.get("job_title", ""))
+            )
+    except csv.Error as exc:
+        result.errors.append((reader.line_num, f"The file is not valid CSV: {exc}."))
+    if not result.rows and not result.errors:
+        result.errors.append((2, "The file has no rows under its header."))
+    if result.ok:
+        try:
+            billing_seats_check(company=company, additional=len(result.rows))
+        except BillingLimitReached as exc:
+            result.errors.append((0, str(exc)))
+    return result
+
+
+def csv_import_run(
+    *, company: Company, created_by: User, data: bytes, send_now: bool = True
+) -> CsvImportResult:
+    """Import the file in one transaction, or raise CsvImportInvalid having changed nothing."""
+    result = csv_import_check(company=company, data=data)
+    if not result.ok:
+        raise CsvImportInvalid(result)
+    with transaction.atomic():
+        teams = {t.name.lower(): t for t in Team.objects.for_company(company)}
+        for name in result.new_teams:
+            teams[name.lower()] = Team.objects.create(company=company, name=name)
+        for row in result.rows:
+            try:
+                invitation_create(
+                    company=company, email=row.email, full_name=row.name,
+                    team=teams[row.team.lower()] if row.team else None,
+                    job_title=row.job_title, created_by=created_by,
+                    source=Invitation.Source.CSV, send=send_now, check_seats=False,
+                )
+            except ServiceError as exc:
+                # Something changed between the check and now: undo the whole import.
+                result.errors.append((row.line, str(exc)))
+                transaction.set_rollback(True)
+                raise CsvImportInvalid(result) from exc
+    return result

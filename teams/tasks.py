@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+
+@shared_task(
+    name="teams.send_email",
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=30,
+    retry_backoff_max=60 * 30,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_email(*, to: str, subject: str, text: str, html: str) -> None:
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+@shared_task(name="teams.send_invitation_reminders")
+def send_invitation_reminders() -> int:
+    from .services.invitations import invitation_reminders_send_due
+
+    return invitation_reminders_send_due()

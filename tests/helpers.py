@@ -1,0 +1,105 @@
+"""Helpers that let a test prove a denied request changed nothing."""
+
+from __future__ import annotations
+
+import re
+
+from django.apps import apps
+from django.core import mail
+
+from teams.tenancy import TenantModel
+
+_OUR_APPS = ("teams", "generation", "billing", "privacy")
+
+
+def db_fingerprint() -> dict[str, list[tuple]]:
+    """Every row of every model of ours (and sessions excluded), for before/after comparisons."""
+    state: dict[str, list[tuple]] = {}
+    for model in apps.get_models():
+        if model._meta.app_label not in _OUR_APPS:
+            continue
+        qs = model._base_manager.all()
+        state[model._meta.label] = sorted(
+            tuple(sorted((k, repr(v)) for k, v in row.items())) for row in qs.values()
+        )
+    return state
+
+
+def tenant_models() -> list[type[TenantModel]]:
+    return [m for m in apps.get_models() if issubclass(m, TenantModel)]
+
+
+def mailed_links(pattern: str) -> list[str]:
+    """Links matching ``pattern`` in every e-mail sent so far."""
+    found: list[str] = []
+    for message in mail.outbox:
+        found += re.findall(pattern, message.body)
+    return found
+
+
+def token_from(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def image_bytes(size: tuple[int, int] = (400, 400), fmt: str = "JPEG", color=(120, 140, 160),
+                **save_kwargs) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt, **save_kwargs)
+    return buffer.getvalue()
+
+
+def consent_for(membership) -> None:
+    """Give ``membership`` a valid consent record, as signing online would."""
+    from privacy.services import RequestInfo, consent_grant, notice_current
+
+    notice = notice_current(company=membership.company)
+    consent_grant(company=membership.company, membership=membership, notice=notice,
+                  signed_name=membership.user.full_name or "Test Person", agreed=True,
+                  request_info=RequestInfo(ip_address="127.0.0.1", user_agent="pytest"))
+
+
+def selfie_for(membership, data: bytes | None = None):
+    """Store a selfie for ``membership`` (consenting first if needed)."""
+    from generation.services import selfie_upload
+    from privacy.services import consent_is_granted
+
+    if not consent_is_granted(company=membership.company, user=membership.user):
+        consent_for(membership)
+    return selfie_upload(company=membership.company, actor=membership, membership=membership,
+                         data=data or image_bytes())
+
+
+def approved_look(company, *, preset: str = "corporate", team=None):
+    """An approved look version for ``company`` (or one of its teams)."""
+    from generation.services.looks import look_version_approve, look_version_create
+    from teams.models import Membership
+
+    owner = Membership.objects.for_company(company).get(role=Membership.Role.OWNER)
+    version = look_version_create(company=company, actor=owner, team=team, preset=preset)
+    return look_version_approve(company=company, actor=owner, version=version,
+                                require_preview=False)
+
+
+def candidate_for(membership, *, visible: bool = True, seed: int = 7):
+    """A finished job with one stored candidate for ``membership``, made without a backend."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from generation.models import Candidate, GenerationJob, LookVersion
+
+    company = membership.company
+    version = (LookVersion.objects.for_company(company).filter(status="approved").first()
+               or approved_look(company))
+    job = GenerationJob.objects.create(
+        company=company, membership=membership, kind=GenerationJob.Kind.SINGLE_SELFIE,
+        look_version=version, backend=GenerationJob.Backend.OFFLINE,
+        status=GenerationJob.Status.READY, seeds=[seed])
+    data = image_bytes((512, 640))
+    key = default_storage.save(f"candidates/c{company.pk}/j{job.pk}/x.jpg", ContentFile(data))
+    return Candidate.objects.create(
+        company=company, job=job, membership=membership, seed=seed, source_id="test",
+        image_key=key, thumb_key=key, width=512, height=640, visible=visible)

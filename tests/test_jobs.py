@@ -1,0 +1,113 @@
+"""The job state machine, claims and leases, and where jobs are routed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from generation.jobs import IllegalTransition, job_claim, job_transition
+from generation.models import GenerationJob
+from generation.routing import (
+    gpu_worker_heartbeat,
+    job_route,
+    replicate_failure_record,
+    replicate_success_record,
+)
+
+from .helpers import candidate_for
+
+Status = GenerationJob.Status
+Kind = GenerationJob.Kind
+
+
+@pytest.fixture
+def job(tenant_a) -> GenerationJob:
+    ready = candidate_for(tenant_a.member).job
+    return GenerationJob.objects.create(
+        company=tenant_a.company, membership=tenant_a.member, kind=Kind.SINGLE_SELFIE,
+        look_version=ready.look_version, backend="offline", seeds=[1, 2])
+
+
+def test_the_happy_path(job):
+    assert job_transition(job, Status.RUNNING)
+    assert job_transition(job, Status.SCORING)
+    assert job_transition(job, Status.READY)
+    assert job.finished_at is not None
+
+
+@pytest.mark.parametrize(("path", "illegal"), [
+    ([], Status.SCORING),
+    ([], Status.READY),
+    ([Status.RUNNING, Status.SCORING, Status.READY], Status.RUNNING),
+    ([Status.CANCELLED], Status.RUNNING),
+    ([Status.FAILED], Status.READY),
+    ([Status.RUNNING, Status.SCORING], Status.RUNNING),
+    ([Status.RUNNING, Status.SCORING, Status.READY], Status.QUEUED),
+])
+def test_illegal_transitions_are_refused(job, path, illegal):
+    for state in path:
+        assert job_transition(job, state)
+    before = job.status
+    with pytest.raises(IllegalTransition):
+        job_transition(job, illegal)
+    job.refresh_from_db()
+    assert job.status == before
+
+
+def test_only_one_of_two_racing_claims_wins(job):
+    twin = GenerationJob.objects.for_company(job.company).get(pk=job.pk)
+    assert job_claim(job, lease=timedelta(minutes=5))
+    assert not job_claim(twin, lease=timedelta(minutes=5))
+    assert job.attempts == 1
+
+
+def test_a_dead_workers_job_is_taken_over_after_its_lease(job):
+    assert job_claim(job, lease=timedelta(minutes=5))
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert job_claim(job, lease=timedelta(minutes=5))
+    assert job.attempts == 2 and job.status == Status.RUNNING
+
+
+def test_routing_without_replicate_goes_offline_and_says_why(settings, db):
+    settings.REPLICATE_API_TOKEN = ""
+    route = job_route(kind=Kind.SINGLE_SELFIE)
+    assert (route.backend, route.queue, route.task) == ("offline", "offline",
+                                                         "generation.run_offline_job")
+    assert "not configured" in route.reason
+
+
+def test_routing_with_replicate(settings, db):
+    settings.REPLICATE_API_TOKEN = "r8_test"
+    route = job_route(kind=Kind.SINGLE_SELFIE)
+    assert (route.backend, route.queue, route.reason) == ("replicate", "replicate", "")
+    assert job_route(kind=Kind.PREVIEW).backend == "replicate"
+
+
+def test_replicate_that_keeps_failing_is_routed_around_until_it_recovers(settings, db):
+    settings.REPLICATE_API_TOKEN = "r8_test"
+    for _ in range(5):
+        replicate_failure_record()
+    route = job_route(kind=Kind.SINGLE_SELFIE)
+    assert route.backend == "offline" and "not answering" in route.reason
+    replicate_success_record()
+    assert job_route(kind=Kind.SINGLE_SELFIE).backend == "replicate"
+
+
+def test_batches_go_to_gpu_workers_only_while_one_is_alive(db):
+    route = job_route(kind=Kind.CONSISTENT_BATCH)
+    assert route.backend == "offline" and "No GPU workers" in route.reason
+    gpu_worker_heartbeat(hostname="gpu-1", ttl=60)
+    route = job_route(kind=Kind.CONSISTENT_BATCH)
+    assert (route.backend, route.queue, route.task) == ("gpu", "gpu", "generation.run_gpu_job")
+
+
+def test_queues_are_declared_once_and_routes_point_at_them():
+    from config.celery import QUEUES, app
+
+    declared = {q.name for q in app.conf.task_queues}
+    assert declared == set(QUEUES)
+    for route in app.conf.task_routes.values():
+        assert route["queue"] in declared

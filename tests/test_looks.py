@@ -1,0 +1,104 @@
+"""Looks: presets, versions, previews before approval, team looks."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.models import GenerationJob, LookVersion
+from generation.services.looks import (
+    look_version_approve,
+    look_version_create,
+    look_version_for_member,
+)
+from teams.errors import ServiceError
+
+from .helpers import approved_look, db_fingerprint
+
+VS = LookVersion.Status
+
+
+def test_a_preset_fills_the_look(tenant_a):
+    version = look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                                  preset="executive")
+    assert version.version == 1 and version.status == VS.DRAFT
+    assert version.backdrop_color == "#1E2A38" and version.framing == "chest_up"
+    assert "Rembrandt" in version.prompt and "navy" in version.prompt
+
+
+def test_custom_values_are_validated(tenant_a):
+    with pytest.raises(ServiceError, match="#5B6770"):
+        look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                            backdrop_color="grey", wardrobe="suit", lighting="soft",
+                            framing="chest_up", aspect_ratio="1:1")
+    with pytest.raises(ServiceError, match="aspect"):
+        look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                            backdrop_color="#112233", wardrobe="suit", lighting="soft",
+                            framing="chest_up", aspect_ratio="16:9")
+
+
+def test_approval_needs_a_finished_preview(tenant_a):
+    version = look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                                  preset="minimal")
+    with pytest.raises(ServiceError, match="preview"):
+        look_version_approve(company=tenant_a.company, actor=tenant_a.admin, version=version)
+    GenerationJob.objects.create(
+        company=tenant_a.company, membership=tenant_a.admin, kind="preview",
+        look_version=version, backend="offline", status="ready")
+    look_version_approve(company=tenant_a.company, actor=tenant_a.admin, version=version)
+    assert version.status == VS.APPROVED and version.approved_by == tenant_a.admin.user
+
+
+def test_an_edit_is_a_new_version_and_the_old_approval_stays_until_reapproved(tenant_a):
+    first = approved_look(tenant_a.company, preset="corporate")
+    edited = look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                                 preset="corporate", backdrop_color="#203040")
+    assert edited.version == 2 and edited.status == VS.DRAFT
+    assert look_version_for_member(company=tenant_a.company, membership=tenant_a.member) == first
+    look_version_approve(company=tenant_a.company, actor=tenant_a.admin, version=edited,
+                         require_preview=False)
+    first.refresh_from_db()
+    assert first.status == VS.SUPERSEDED
+    assert look_version_for_member(company=tenant_a.company, membership=tenant_a.member) == edited
+
+
+def test_a_team_look_wins_over_the_company_look(tenant_a):
+    company_look = approved_look(tenant_a.company, preset="corporate")
+    team_look = approved_look(tenant_a.company, preset="creative", team=tenant_a.team)
+    assert look_version_for_member(company=tenant_a.company, membership=tenant_a.member) == team_look
+    tenant_a.member.team = None
+    assert look_version_for_member(company=tenant_a.company,
+                                   membership=tenant_a.member) == company_look
+
+
+def test_members_cannot_change_looks(tenant_a):
+    with pytest.raises(ServiceError):
+        look_version_create(company=tenant_a.company, actor=tenant_a.member, team=None,
+                            preset="corporate")
+
+
+def test_admin_pages_create_preview_and_approve(tenant_a, settings):
+    settings.REPLICATE_API_TOKEN = ""
+    admin = tenant_a.client_for(tenant_a.admin)
+    response = admin.post("/c/alpha/admin/looks/", {"preset": "friendly", "output_size": "768"})
+    assert response.status_code == 302
+    version = LookVersion.objects.for_company(tenant_a.company).get()
+    page = admin.get(f"/c/alpha/admin/looks/{version.pk}/")
+    assert b"Approve this version" in page.content
+    before = db_fingerprint()
+    refused = admin.post(f"/c/alpha/admin/looks/{version.pk}/", {"action": "approve"}, follow=True)
+    assert b"Generate a preview" in refused.content
+    assert db_fingerprint() == before
+
+
+def test_a_version_carries_its_own_conformance_tolerances(tenant_a):
+    from generation.conformance import tolerances_for
+    from generation.services.jobs import look_spec
+
+    version = look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                                  preset="minimal", tolerances={"backdrop_delta_e_max": 2.5})
+    tolerances = tolerances_for(look_spec(version), version.tolerances)
+    assert tolerances.backdrop_delta_e_max == 2.5
+    assert tolerances.roll_degrees_max == 5.0  # the default stays
+    with pytest.raises(ServiceError, match="Unknown tolerance"):
+        look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
+                            preset="minimal", tolerances={"sharpness": 1.0})

@@ -1,0 +1,227 @@
+"""Every company URL, as owner, admin, member, anonymous and someone from another company.
+
+The table below must name every URL under /c/<company_slug>/: a new URL without
+an entry fails ``test_every_company_url_is_covered``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from generation.services.looks import look_version_create
+from teams.models import Invitation
+from teams.services.invitations import invitation_create, invite_link_create
+
+from .conftest import Tenant
+from .helpers import candidate_for, db_fingerprint, selfie_for
+
+
+@dataclass
+class Objects:
+    """Objects of one company that URLs point at."""
+
+    tenant: Tenant
+    invitation: Invitation
+    link_pk: int
+    selfie_pk: int
+    candidate_pk: int
+    look_version_pk: int
+
+
+@dataclass(frozen=True)
+class Url:
+    role: str  # least role that may use it
+    methods: tuple[str, ...] = ("GET", "POST")
+    pk: Callable[[Objects], int] | None = None
+    data: dict = field(default_factory=dict)
+    # What a permitted GET answers: pages that send people on to their next step redirect.
+    ok: tuple[int, ...] = (200,)
+
+
+MEMBER = lambda o: o.tenant.member.pk  # noqa: E731
+TEAM = lambda o: o.tenant.team.pk  # noqa: E731
+INVITATION = lambda o: o.invitation.pk  # noqa: E731
+LINK = lambda o: o.link_pk  # noqa: E731
+SELFIE = lambda o: o.selfie_pk  # noqa: E731
+CANDIDATE = lambda o: o.candidate_pk  # noqa: E731
+LOOK_VERSION = lambda o: o.look_version_pk  # noqa: E731
+CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
+
+COMPANY_URLS: dict[str, Url] = {
+    "teams:employee_home": Url("member", methods=("GET",)),
+    "teams:dashboard": Url("admin", methods=("GET",)),
+    "teams:members_csv": Url("admin", methods=("GET",)),
+    "teams:member_add": Url("admin", data={"full_name": "Eve", "email": "eve@alpha.example"}),
+    "teams:member_detail": Url("admin", pk=MEMBER, data={"job_title": "Changed", "role": "admin"}),
+    "teams:member_remove": Url("admin", methods=("POST",), pk=MEMBER),
+    "teams:invite": Url("admin", data={"emails": "new@alpha.example"}),
+    "teams:csv_import": Url("admin", data={"action": "import"}),
+    "teams:invitations_send": Url("admin", methods=("POST",)),
+    "teams:invitation_remind": Url("admin", methods=("POST",), pk=INVITATION),
+    "teams:invitation_revoke": Url("admin", methods=("POST",), pk=INVITATION),
+    "teams:invite_links": Url("admin", data={"label": "New link"}),
+    "teams:invite_link_revoke": Url("admin", methods=("POST",), pk=LINK),
+    "teams:teams": Url("admin", data={"name": "Hackers"}),
+    "teams:team_edit": Url("admin", pk=TEAM, data={"action": "delete"}),
+    "teams:company_settings": Url("admin", data={"name": "Hacked", "reminder_after_days": 1}),
+    "teams:ownership_transfer": Url("owner", data={"new_owner": "1"}),
+    "privacy:consent": Url("member", data=CONSENT),
+    "privacy:consent_decline": Url("member", methods=("GET",)),
+    "privacy:consent_withdraw": Url("member", methods=("POST",)),
+    "privacy:notice_edit": Url("admin", data={"body": "Changed notice text " * 5}),
+    "privacy:paper_consent": Url("admin", pk=MEMBER, data=CONSENT),
+    "generation:selfies": Url("member", ok=(200, 302)),
+    "generation:selfie_image": Url("member", methods=("GET",), pk=SELFIE),
+    "generation:selfie_thumb": Url("member", methods=("GET",), pk=SELFIE),
+    "generation:selfie_delete": Url("member", methods=("POST",), pk=SELFIE),
+    "generation:member_selfies": Url("admin", pk=MEMBER),
+    "generation:headshots": Url("member", methods=("GET",)),
+    "generation:headshots_progress": Url("member", methods=("GET",)),
+    "generation:headshots_start": Url("member", methods=("POST",)),
+    "generation:headshots_redo": Url("member", methods=("POST",)),
+    "generation:candidate_favourite": Url("member", methods=("POST",), pk=CANDIDATE),
+    "generation:candidate_image": Url("member", methods=("GET",), pk=CANDIDATE),
+    "generation:candidate_thumb": Url("member", methods=("GET",), pk=CANDIDATE),
+    "generation:looks": Url("admin", data={"preset": "minimal", "output_size": "1024"}),
+    "generation:look_version": Url("admin", pk=LOOK_VERSION, data={"action": "approve"}),
+    "generation:generate_for_team": Url("admin", methods=("POST",)),
+    "generation:uniformity": Url("admin", methods=("GET",)),
+    "generation:batches": Url("admin", methods=("GET",)),
+    "billing:billing": Url("admin", methods=("GET",)),
+    "billing:buy": Url("admin", methods=("POST",)),
+    "billing:portal": Url("admin", methods=("POST",)),
+    "generation:review": Url("admin", methods=("GET",)),
+    "generation:review_decide": Url("admin", methods=("POST",), pk=CANDIDATE,
+                                    data={"action": "approve"}),
+}
+
+ROLE_ORDER = {"member": 0, "admin": 1, "owner": 2}
+
+
+def _company_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, route, ns)
+            elif isinstance(p, URLPattern) and "company_slug" in route:
+                names.add(f"{namespace}{p.name}")
+
+    walk(get_resolver().url_patterns, "", "")
+    return names
+
+
+def test_every_company_url_is_covered():
+    assert _company_url_names() == set(COMPANY_URLS), (
+        "Every URL under /c/<company_slug>/ needs an entry in COMPANY_URLS"
+    )
+
+
+@pytest.fixture
+def objects_a(tenant_a) -> Objects:
+    invitation = invitation_create(
+        company=tenant_a.company, email="pending@alpha.example", created_by=tenant_a.owner.user
+    )
+    link, _ = invite_link_create(company=tenant_a.company, created_by=tenant_a.owner.user)
+    selfie = selfie_for(tenant_a.member)
+    candidate = candidate_for(tenant_a.member)
+    draft = look_version_create(company=tenant_a.company, actor=tenant_a.owner, team=None,
+                                preset="startup")
+    return Objects(tenant=tenant_a, invitation=invitation, link_pk=link.pk, selfie_pk=selfie.pk,
+                   candidate_pk=candidate.pk, look_version_pk=draft.pk)
+
+
+def _url(name: str, slug: str, objects: Objects) -> str:
+    spec = COMPANY_URLS[name]
+    kwargs = {"company_slug": slug}
+    if spec.pk:
+        kwargs["pk"] = spec.pk(objects)
+    return reverse(name, kwargs=kwargs)
+
+
+def _request(client, method: str, url: str, data: dict):
+    return client.get(url) if method == "GET" else client.post(url, data)
+
+
+CASES = [(name, method) for name, spec in COMPANY_URLS.items() for method in spec.methods]
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_outsider_gets_404_and_nothing_changes(name, method, objects_a, tenant_b):
+    client = tenant_b.client_for(tenant_b.owner)
+    before = db_fingerprint()
+    response = _request(client, method, _url(name, "alpha", objects_a), COMPANY_URLS[name].data)
+    assert response.status_code == 404
+    assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize(("name", "method"),
+                         [c for c in CASES if COMPANY_URLS[c[0]].pk is not None])
+def test_foreign_object_under_own_company_is_404(name, method, objects_a, tenant_b):
+    """An admin of B asking for A's objects through B's own address."""
+    client = tenant_b.client_for(tenant_b.owner)
+    before = db_fingerprint()
+    response = _request(client, method, _url(name, "bravo", objects_a), COMPANY_URLS[name].data)
+    assert response.status_code == 404
+    assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_anonymous_is_sent_to_sign_in_and_nothing_changes(name, method, client, objects_a):
+    before = db_fingerprint()
+    url = _url(name, "alpha", objects_a)
+    response = _request(client, method, url, COMPANY_URLS[name].data)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_roles_below_the_page_get_403_and_nothing_changes(name, method, objects_a):
+    spec = COMPANY_URLS[name]
+    tenant = objects_a.tenant
+    for role in ("member", "admin"):
+        if ROLE_ORDER[role] >= ROLE_ORDER[spec.role]:
+            continue
+        client = tenant.client_for(getattr(tenant, role))
+        before = db_fingerprint()
+        response = _request(client, method, _url(name, "alpha", objects_a), spec.data)
+        assert response.status_code == 403, (role, name)
+        assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize("name", [n for n, s in COMPANY_URLS.items() if "GET" in s.methods])
+def test_allowed_roles_can_open_each_page(name, objects_a):
+    spec = COMPANY_URLS[name]
+    tenant = objects_a.tenant
+    for role in ("member", "admin", "owner"):
+        if ROLE_ORDER[role] < ROLE_ORDER[spec.role]:
+            continue
+        response = tenant.client_for(getattr(tenant, role)).get(_url(name, "alpha", objects_a))
+        assert response.status_code in spec.ok, (role, name)
+        if response.status_code == 302:
+            assert response["Location"].startswith("/c/alpha/"), (role, name)
+
+
+def test_foreign_company_is_indistinguishable_from_a_missing_one(objects_a, tenant_b):
+    client = tenant_b.client_for(tenant_b.owner)
+    foreign = client.get("/c/alpha/admin/")
+    missing = client.get("/c/no-such-company/admin/")
+    assert foreign.status_code == missing.status_code == 404
+    # Identical apart from the per-response CSRF mask in the sign-out form.
+    strip = lambda body: re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", body)  # noqa: E731
+    assert strip(foreign.content) == strip(missing.content)
+
+
+def test_a_member_who_never_joined_cannot_enter(objects_a):
+    invitee = objects_a.invitation.membership
+    client = objects_a.tenant.client_for(invitee)
+    assert client.get("/c/alpha/").status_code == 404

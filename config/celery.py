@@ -50,6 +50,11 @@ app.conf.beat_schedule = {
         "task": "generation.requeue_stalled_jobs",
         "schedule": 120,
     },
+    "privacy-sweep": {
+        # Retention to the hour: each run deletes in chunks until nothing is due.
+        "task": "privacy.sweep",
+        "schedule": 15 * 60,
+    },
     "invitation-reminders": {
         "task": "teams.send_invitation_reminders",
         "schedule": 60 * 60,  # hourly; each company decides after how many days

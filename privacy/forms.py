@@ -30,3 +30,31 @@ class NoticeForm(forms.Form):
         help_text="Who processes the data, the retention schedule and how to withdraw are "
         "always added below your text.",
     )
+
+
+def _hours_field(label: str, help_text: str, required: bool = True) -> forms.IntegerField:
+    return forms.IntegerField(label=label, min_value=0, required=required, help_text=help_text)
+
+
+class RetentionPolicyForm(forms.Form):
+    """Hours per data type; the service checks the ceiling and the relations between them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        from .retention import FIELDS
+
+        super().__init__(*args, **kwargs)
+        for name, (what, clock) in FIELDS.items():
+            optional = name == "headshots_hours"
+            self.fields[name] = _hours_field(
+                f"{what} (hours {clock})", "Leave empty to keep while the person is a member."
+                if optional else "", required=not optional)
+
+
+class ErasureConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand that my photos, headshots and face data will be deleted and "
+              "cannot be recovered.", required=False)
+
+
+class CompanyCloseForm(forms.Form):
+    slug = forms.CharField(label="Type the company's address name to confirm", max_length=60)

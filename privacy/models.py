@@ -72,3 +72,92 @@ class ConsentRecord(TenantModel):
     def __str__(self) -> str:
         return f"Consent {self.event} by {self.subject_email}"
 
+
+class RetentionPolicy(TenantModel):
+    """A company's retention schedule, per data type, in hours. No row: the defaults.
+
+    Every value is checked against the hard ceiling (privacy/retention.py) when it is
+    saved through the service, and the sweeper clamps again when it reads one.
+    """
+
+    selfies_after_last_job_hours = models.PositiveIntegerField()
+    selfies_max_hours = models.PositiveIntegerField()
+    embeddings_after_last_job_hours = models.PositiveIntegerField()
+    lora_after_delivery_hours = models.PositiveIntegerField()
+    rejected_candidates_hours = models.PositiveIntegerField()
+    unchosen_candidates_hours = models.PositiveIntegerField()
+    # None: kept while the person is a member (the ceiling still applies).
+    headshots_hours = models.PositiveIntegerField(null=True, blank=True)
+    job_records_hours = models.PositiveIntegerField()
+    exports_hours = models.PositiveIntegerField()
+    audit_log_hours = models.PositiveIntegerField()
+    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company"], name="one_retention_policy")]
+
+    def __str__(self) -> str:
+        return f"Retention policy of company {self.company_id}"
+
+
+class DeletionReceipt(TenantModel):
+    """Proof that one object was deleted: what, whose, when, under which rule.
+
+    Never the content, and never the storage key itself: only its SHA-256, which
+    lets an auditor match a receipt to a key they already know. The subject is
+    stored by value, so receipts outlive the person's rows.
+    """
+
+    kind = models.CharField(max_length=30)
+    object_ref = models.CharField(max_length=120)  # e.g. "selfie:42"
+    subject_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    rule = models.CharField(max_length=60)
+    key_sha256 = models.JSONField(default=list)  # one hash per storage key removed
+    deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-deleted_at", "-pk"]
+        constraints = [
+            # A sweep that runs twice (a redelivered task) cannot receipt an object twice.
+            models.UniqueConstraint(fields=["company", "kind", "object_ref"],
+                                    name="one_receipt_per_object")
+        ]
+
+    def __str__(self) -> str:
+        return f"Deleted {self.object_ref} ({self.rule})"
+
+
+class DataSubjectRequest(TenantModel):
+    """An access (export) or erasure request, logged with its legal due date."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Copy of my data"
+        ERASURE = "erasure", "Erase my data"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "In progress"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # By value: an erasure removes the membership, the log of the request stays.
+    subject_user_id = models.BigIntegerField(db_index=True)
+    subject_email = models.EmailField()
+    membership_ref = models.BigIntegerField()
+    requested_by_user_id = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    export_key = models.CharField(max_length=255, blank=True)
+    export_expires_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["company", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.subject_email}"

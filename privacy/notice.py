@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from teams.models import Company
 
-from .retention import retention_schedule_text
+from .retention import policy_for, retention_schedule_text
 
 
 def notice_default_body(*, company: Company) -> str:
@@ -31,7 +31,9 @@ def notice_full_text(*, company: Company, body: str) -> str:
         f"- {company.name}'s own GPU workers, which train a personal model for batches of "
         "consistent headshots.\n\n"
         "How long it is kept:\n"
-        f"{retention_schedule_text()}\n\n"
+        f"{retention_schedule_text(policy_for(company))}\n\n"
         "How to withdraw: at any time, on your Likeness page (\"Withdraw consent\"). "
-        "Processing stops immediately and your photos and face data are deleted."
+        "Processing stops immediately and your photos and face data are deleted within minutes. "
+        "On the same page (\"My data\") you can download a copy of your data or ask for it "
+        "to be erased."
     )

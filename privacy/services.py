@@ -173,7 +173,13 @@ def consent_withdraw(
     )
     from generation.services import processing_stop_for_member
 
+    from .erasure import RULE_WITHDRAWN
+    from .tasks import erase_person
+
     processing_stop_for_member(company=company, membership=membership)
+    # Erasure runs on the privacy worker right after commit: within minutes, and never for
+    # a withdrawal that rolled back.
+    transaction.on_commit(lambda: erase_person.delay(company.pk, membership.pk, RULE_WITHDRAWN))
     return record
 
 
@@ -198,3 +204,31 @@ def consent_chain_verify(*, company: Company) -> list[ChainBreak]:
                                      "its content does not match its hash (it was altered)"))
         expected_prev = record.hash
     return breaks
+
+
+@transaction.atomic
+def retention_policy_update(*, company: Company, actor: Membership,
+                            values: dict[str, int | None]) -> ConsentNotice | None:
+    """Save the company's retention policy and publish it to employees.
+
+    The schedule is part of the consent notice's text, so a change publishes a new notice
+    version (same company text, new schedule). Returns it, or None if nothing changed.
+    """
+    from .models import RetentionPolicy
+    from .retention import PolicyInvalid, policy_as_dict, policy_for, policy_validate
+
+    if not actor.is_admin or actor.company_id != company.pk:
+        raise ServiceError("Only the company's admins can change the retention policy.")
+    try:
+        policy = policy_validate(values)
+    except PolicyInvalid as error:
+        raise ServiceError(str(error)) from error
+    if policy == policy_for(company):
+        return None
+    _company_lock(company)
+    RetentionPolicy.objects.update_or_create(
+        company=company, defaults={**policy_as_dict(policy), "updated_by": actor.user,
+                                   "updated_at": timezone.now()})
+    latest = _notice_latest(company)
+    body = latest.body if latest else notice_default_body(company=company)
+    return _notice_create(company=company, body=body, created_by=actor.user, previous=latest)

@@ -1,23 +1,41 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import storages
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from storages.backends.s3 import S3Storage
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
 from teams.selectors import member_get
 
-from .forms import ConsentForm, NoticeForm, PaperConsentForm
-from .models import ConsentNotice, ConsentRecord
+from .dsr import dsr_create, dsr_for_person, dsr_list
+from .erasure import company_close
+from .forms import (
+    CompanyCloseForm,
+    ConsentForm,
+    ErasureConfirmForm,
+    NoticeForm,
+    PaperConsentForm,
+    RetentionPolicyForm,
+)
+from .models import ConsentNotice, ConsentRecord, DataSubjectRequest, DeletionReceipt
+from .retention import policy_as_dict, policy_for, retention_schedule_lines
 from .services import (
     RequestInfo,
     consent_current,
     consent_grant,
+    consent_is_granted,
     consent_withdraw,
     notice_current,
     notice_publish,
+    retention_policy_update,
 )
 
 
@@ -125,3 +143,143 @@ def paper_consent(request: HttpRequest, pk: int) -> HttpResponse:
                   {"member": member, "notice": notice, "form": form,
                    "latest": consent_current(company=company, user=member.user)},
                   status=400 if form.errors else 200)
+
+
+# --- My data: the person's own copy and erasure ---------------------------------------
+
+def _my_data_page(request: HttpRequest, *, erase_form: ErasureConfirmForm | None = None,
+                  status: int = 200) -> HttpResponse:
+    company, me = request.company, request.membership
+    return render(request, "privacy/my_data.html", {
+        "schedule": retention_schedule_lines(policy_for(company)),
+        "requests": dsr_for_person(company=company, membership=me)[:20],
+        "erase_form": erase_form or ErasureConfirmForm(),
+        "consented": consent_is_granted(company=company, user=me.user),
+    }, status=status)
+
+
+@require_GET
+@company_view(role="member")
+def my_data(request: HttpRequest) -> HttpResponse:
+    return _my_data_page(request)
+
+
+@require_POST
+@company_view(role="member")
+def my_data_export(request: HttpRequest) -> HttpResponse:
+    try:
+        dsr_create(company=request.company, membership=request.membership,
+                   requested_by=request.membership, kind=DataSubjectRequest.Kind.EXPORT)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Your copy is being prepared; the download appears below.")
+    return redirect("privacy:my_data", company_slug=request.company.slug)
+
+
+@require_POST
+@company_view(role="member")
+def my_data_erase(request: HttpRequest) -> HttpResponse:
+    form = ErasureConfirmForm(request.POST)
+    if not (form.is_valid() and form.cleaned_data["confirm"]):
+        form.add_error("confirm", "Tick the box to confirm that you want your data erased.")
+        return _my_data_page(request, erase_form=form, status=400)
+    try:
+        dsr_create(company=request.company, membership=request.membership,
+                   requested_by=request.membership, kind=DataSubjectRequest.Kind.ERASURE)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Your consent is withdrawn and your photos, headshots and face "
+                                  "data are being erased. The request is logged below.")
+    return redirect("privacy:my_data", company_slug=request.company.slug)
+
+
+@require_GET
+@company_view(role="member")
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The person's own copy, or any copy for the company's admins (who hand it over)."""
+    export = DataSubjectRequest.objects.for_company(request.company).filter(
+        pk=pk, kind=DataSubjectRequest.Kind.EXPORT, status=DataSubjectRequest.Status.COMPLETED,
+    ).exclude(export_key="").first()
+    me = request.membership
+    if export is None or (export.membership_ref != me.pk and not me.is_admin):
+        raise Http404("No such download.")
+    if export.export_expires_at and export.export_expires_at <= timezone.now():
+        raise Http404("This download has expired; ask for a new copy.")
+    filename = f"likeness-data-{export.completed_at:%Y-%m-%d}.zip"
+    storage = storages["default"]
+    if isinstance(storage, S3Storage):
+        response: HttpResponse = HttpResponseRedirect(storage.url(
+            export.export_key,
+            parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'}))
+    else:
+        response = FileResponse(storage.open(export.export_key, "rb"), as_attachment=True,
+                                filename=filename, content_type="application/zip")
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- Admin: retention policy, request log, requests on a person's behalf, closing ------
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def privacy_admin(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    initial = policy_as_dict(policy_for(company))
+    form = RetentionPolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            notice = retention_policy_update(company=company, actor=request.membership,
+                                             values=form.cleaned_data)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Nothing changed." if notice is None else
+                             f"Retention policy saved and published to employees in consent "
+                             f"notice version {notice.version}.")
+            return redirect("privacy:privacy_admin", company_slug=company.slug)
+    receipts = (DeletionReceipt.objects.for_company(company)
+                .filter(deleted_at__gte=timezone.now() - timedelta(days=30))
+                .values("kind").annotate(count=Count("pk")).order_by("kind"))
+    return render(request, "privacy/privacy_admin.html", {
+        "form": form, "requests": dsr_list(company=company)[:100], "receipts": receipts,
+        "schedule": retention_schedule_lines(policy_for(company)),
+        "close_form": CompanyCloseForm(), "now": timezone.now(),
+    }, status=400 if form.errors else 200)
+
+
+@require_POST
+@company_view(role="admin")
+def member_data_request(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    member = member_get(company=request.company, pk=pk)
+    if member is None or kind not in DataSubjectRequest.Kind.values:
+        raise Http404("No such page.")
+    try:
+        dsr_create(company=request.company, membership=member, requested_by=request.membership,
+                   kind=kind)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{DataSubjectRequest.Kind(kind).label} requested for "
+                                  f"{member.user.email}; it is logged below.")
+    return redirect("privacy:privacy_admin", company_slug=request.company.slug)
+
+
+@require_POST
+@company_view(role="owner")
+def company_close_view(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    form = CompanyCloseForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["slug"] != company.slug:
+        messages.error(request, f"Type “{company.slug}” exactly to close the company.")
+        return redirect("privacy:privacy_admin", company_slug=company.slug)
+    try:
+        company_close(company=company, actor=request.membership)
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return redirect("privacy:privacy_admin", company_slug=company.slug)
+    messages.success(request, f"{company.name} is closed. Everyone's photos and data are being "
+                              "erased; the consent log is kept as legal proof.")
+    return redirect("home")

@@ -75,6 +75,8 @@ class Company(models.Model):
     # calibrated default (LIKENESS_THRESHOLD).
     likeness_threshold = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Closed by its owner: nobody signs in to it, and the privacy worker erases its people.
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "companies"

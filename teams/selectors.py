@@ -15,7 +15,7 @@ def memberships_of_user(*, user: User) -> QuerySet[Membership]:
     """The companies a person has joined. Crosses the wall on purpose: it is their own list."""
     return (
         Membership.objects.unscoped()
-        .filter(user=user, joined_at__isnull=False)
+        .filter(user=user, joined_at__isnull=False, company__closed_at__isnull=True)
         .select_related("company")
         .order_by("company__name")
     )
@@ -27,7 +27,8 @@ def membership_for_request(*, user: User, company_slug: str) -> Membership | Non
     return (
         Membership.objects.unscoped()
         .select_related("company", "team")
-        .filter(user=user, company__slug=company_slug, joined_at__isnull=False)
+        .filter(user=user, company__slug=company_slug, joined_at__isnull=False,
+                company__closed_at__isnull=True)
         .first()
     )
 

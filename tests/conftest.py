@@ -10,6 +10,9 @@ from teams.models import Company, Membership, Team, User
 
 from .factories import CompanyFactory, MembershipFactory, TeamFactory, UserFactory
 
+# Storage backend fixtures (local files, and S3 on moto) for any test that needs both.
+from .storage_backends import backend, local_backend, moto_endpoint, s3_backend  # noqa: F401, E402
+
 Role = Membership.Role
 
 

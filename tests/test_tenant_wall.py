@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from generation.services.looks import look_version_create
+from privacy.dsr import dsr_create, dsr_process
 from teams.models import Invitation
 from teams.services.invitations import invitation_create, invite_link_create
 
@@ -31,6 +32,7 @@ class Objects:
     selfie_pk: int
     candidate_pk: int
     look_version_pk: int
+    export_pk: int
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Url:
     methods: tuple[str, ...] = ("GET", "POST")
     pk: Callable[[Objects], int] | None = None
     data: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # more URL arguments
     # What a permitted GET answers: pages that send people on to their next step redirect.
     ok: tuple[int, ...] = (200,)
 
@@ -50,6 +53,7 @@ LINK = lambda o: o.link_pk  # noqa: E731
 SELFIE = lambda o: o.selfie_pk  # noqa: E731
 CANDIDATE = lambda o: o.candidate_pk  # noqa: E731
 LOOK_VERSION = lambda o: o.look_version_pk  # noqa: E731
+EXPORT = lambda o: o.export_pk  # noqa: E731
 CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
 
 COMPANY_URLS: dict[str, Url] = {
@@ -75,6 +79,15 @@ COMPANY_URLS: dict[str, Url] = {
     "privacy:consent_withdraw": Url("member", methods=("POST",)),
     "privacy:notice_edit": Url("admin", data={"body": "Changed notice text " * 5}),
     "privacy:paper_consent": Url("admin", pk=MEMBER, data=CONSENT),
+    "privacy:my_data": Url("member", methods=("GET",)),
+    "privacy:my_data_export": Url("member", methods=("POST",)),
+    "privacy:my_data_erase": Url("member", methods=("POST",), data={"confirm": "on"}),
+    # The member's own copy: its owner and the company's admins may download it.
+    "privacy:export_download": Url("member", methods=("GET",), pk=EXPORT),
+    "privacy:privacy_admin": Url("admin", data={"unchosen_candidates_hours": "24"}),
+    "privacy:member_data_request": Url("admin", methods=("POST",), pk=MEMBER,
+                                       extra={"kind": "erasure"}),
+    "privacy:company_close": Url("owner", methods=("POST",), data={"slug": "alpha"}),
     "generation:selfies": Url("member", ok=(200, 302)),
     "generation:selfie_image": Url("member", methods=("GET",), pk=SELFIE),
     "generation:selfie_thumb": Url("member", methods=("GET",), pk=SELFIE),
@@ -135,8 +148,11 @@ def objects_a(tenant_a) -> Objects:
     candidate = candidate_for(tenant_a.member)
     draft = look_version_create(company=tenant_a.company, actor=tenant_a.owner, team=None,
                                 preset="startup")
+    export = dsr_create(company=tenant_a.company, membership=tenant_a.member,
+                        requested_by=tenant_a.member, kind="export")
+    dsr_process(company=tenant_a.company, request_id=export.pk)
     return Objects(tenant=tenant_a, invitation=invitation, link_pk=link.pk, selfie_pk=selfie.pk,
-                   candidate_pk=candidate.pk, look_version_pk=draft.pk)
+                   candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk)
 
 
 def _url(name: str, slug: str, objects: Objects) -> str:
@@ -144,7 +160,7 @@ def _url(name: str, slug: str, objects: Objects) -> str:
     kwargs = {"company_slug": slug}
     if spec.pk:
         kwargs["pk"] = spec.pk(objects)
-    return reverse(name, kwargs=kwargs)
+    return reverse(name, kwargs={**kwargs, **spec.extra})
 
 
 def _request(client, method: str, url: str, data: dict):

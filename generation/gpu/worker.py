@@ -39,7 +39,9 @@ class JobStopped(Exception):
 
 
 def lora_prefix(job: GenerationJob) -> str:
-    return f"lora/c{job.company_id}/j{job.pk}"
+    from privacy.storage import lora_prefix as prefix  # one place knows the storage layout
+
+    return prefix(company_id=job.company_id, job_id=job.pk)
 
 
 @functools.cache
@@ -156,7 +158,10 @@ def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
 
 
 def lora_weights_delete(job: GenerationJob) -> None:
-    for name in ("lora.safetensors", "checkpoint.pt"):
-        key = f"{lora_prefix(job)}/{name}"
-        if default_storage.exists(key):
-            default_storage.delete(key)
+    """The person's model goes on delivery, with a deletion receipt like every deletion."""
+    from privacy.deletion import lora_delete
+
+    subject = (GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk)
+               .values_list("membership__user_id", flat=True).first())
+    lora_delete(company_id=job.company_id, job_id=job.pk, rule="retention.lora.on_delivery",
+                subject_user_id=subject)

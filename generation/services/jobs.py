@@ -151,6 +151,11 @@ def candidate_store(
     if Candidate.objects.for_company(job.company_id).filter(
         job=job, seed=seed, output_index=output_index).exists():
         return None
+    if not GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).exclude(
+            status=Status.CANCELLED).exists():
+        # Cancelled, or erased with its person: a late output is not kept, not even as a
+        # file (the orphan sweep would have to find it).
+        return None
     image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP"))
     image.load()
     image = image.convert("RGB")

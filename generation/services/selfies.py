@@ -95,8 +95,15 @@ def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> Non
         raise NotAllowed("You can only delete your own photos.")
     # Storage first: a row without its file is harmless, a file without its row is a leak.
     _storage_delete(selfie.image_key, selfie.thumb_key)
+    from privacy.deletion import receipt_write
+
     with transaction.atomic():
         Selfie.objects.for_company(company).filter(pk=selfie.pk).delete()
+        receipt_write(company_id=company.pk, kind="selfie", object_ref=f"selfie:{selfie.pk}",
+                      subject_user_id=Membership.objects.for_company(company).filter(
+                          pk=selfie.membership_id).values_list("user_id", flat=True).first(),
+                      rule="deleted_by_person" if actor.pk == selfie.membership_id
+                      else "deleted_by_admin", keys=[selfie.image_key, selfie.thumb_key])
         still_usable = Selfie.objects.for_company(company).filter(
             membership_id=selfie.membership_id, status=Selfie.Status.ACCEPTED
         ).exists()

@@ -150,25 +150,23 @@ def membership_update(
     return membership
 
 
-@transaction.atomic
 def membership_remove(*, company: Company, actor: Membership, membership: Membership) -> None:
     """Remove a person from the company (a leaver).
 
-    The privacy app erases their data on this event; here the membership and
-    any pending invitation go.
+    Everything stored about them is erased now (privacy/erasure.py: files first, then
+    rows, with a receipt each), then the membership and their invitations go; the
+    consent log keeps its proof.
     """
     _require_admin(actor)
+    if membership.company_id != company.pk:
+        raise NotAllowed("That person belongs to another company.")
     if membership.role == Role.OWNER:
         raise ServiceError("The owner cannot be removed; transfer ownership first.")
     if membership.role == Role.ADMIN and actor.role != Role.OWNER:
         raise NotAllowed("Only the owner can remove an admin.")
-    from ..models import Invitation
+    from privacy.erasure import RULE_LEAVER, member_erase_and_remove
 
-    now = timezone.now()
-    Invitation.objects.for_company(company).filter(
-        membership=membership, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=now)
-    Membership.objects.for_company(company).filter(pk=membership.pk).delete()
+    member_erase_and_remove(company=company, membership=membership, rule=RULE_LEAVER)
 
 
 @transaction.atomic

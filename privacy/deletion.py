@@ -1,0 +1,148 @@
+"""Deleting one object the privacy way: its files from storage first, then its row, then a
+receipt. Shared by the retention sweeper and by erasure.
+
+Storage goes first so that a crash can only leave a row whose file is already gone (the
+next sweep finishes it), never a file that no row points at. Each step is idempotent: a
+missing key counts as deleted, a missing row as removed, and a receipt is written once
+per object (a unique constraint), so a redelivered task repeats safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from generation.models import Candidate, GenerationJob, Headshot, Selfie
+from teams.models import Membership
+
+from .models import DataSubjectRequest, DeletionReceipt
+from .storage import (
+    candidate_prefix,
+    key_sha256,
+    lora_prefix,
+    storage_delete,
+    storage_delete_prefix,
+)
+
+
+def receipt_write(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
+                  rule: str, keys: Iterable[str] = ()) -> None:
+    DeletionReceipt.objects.bulk_create([DeletionReceipt(
+        company_id=company_id, kind=kind, object_ref=object_ref[:120],
+        subject_user_id=subject_user_id, rule=rule[:60],
+        key_sha256=[key_sha256(key) for key in keys if key], deleted_at=timezone.now(),
+    )], ignore_conflicts=True)
+
+
+def _subject(company_id: int, membership_id: int) -> int | None:
+    return (Membership.objects.for_company(company_id).filter(pk=membership_id)
+            .values_list("user_id", flat=True).first())
+
+
+def selfie_delete(selfie: Selfie, *, rule: str, subject_user_id: int | None = None) -> None:
+    keys = [selfie.image_key, selfie.thumb_key]
+    for key in keys:
+        storage_delete(key)
+    subject = subject_user_id or _subject(selfie.company_id, selfie.membership_id)
+    with transaction.atomic():
+        Selfie.objects.for_company(selfie.company_id).filter(pk=selfie.pk).delete()
+        receipt_write(company_id=selfie.company_id, kind="selfie", object_ref=f"selfie:{selfie.pk}",
+                      subject_user_id=subject, rule=rule, keys=keys)
+        if selfie.face_embedding is not None:
+            receipt_write(company_id=selfie.company_id, kind="face_embedding",
+                          object_ref=f"selfie:{selfie.pk}", subject_user_id=subject, rule=rule)
+
+
+def embedding_clear(obj: Selfie | Candidate, *, rule: str) -> None:
+    """Drop a stored face embedding; the photo it came from follows its own rule."""
+    model = type(obj)
+    label = "selfie" if model is Selfie else "candidate"
+    with transaction.atomic():
+        model.objects.for_company(obj.company_id).filter(pk=obj.pk).update(face_embedding=None)
+        receipt_write(company_id=obj.company_id, kind="face_embedding",
+                      object_ref=f"{label}:{obj.pk}",
+                      subject_user_id=_subject(obj.company_id, obj.membership_id), rule=rule)
+
+
+def candidate_delete(candidate: Candidate, *, rule: str,
+                     subject_user_id: int | None = None) -> None:
+    """A generated photo. An approved headshot's photo goes only with its headshot."""
+    keys = [candidate.image_key, candidate.thumb_key]
+    for key in keys:
+        storage_delete(key)
+    subject = subject_user_id or _subject(candidate.company_id, candidate.membership_id)
+    with transaction.atomic():
+        Candidate.objects.for_company(candidate.company_id).filter(pk=candidate.pk).delete()
+        receipt_write(company_id=candidate.company_id, kind="candidate",
+                      object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
+                      rule=rule, keys=keys)
+        if candidate.face_embedding is not None:
+            receipt_write(company_id=candidate.company_id, kind="face_embedding",
+                          object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
+                          rule=rule)
+
+
+def headshot_delete(headshot: Headshot, *, rule: str, subject_user_id: int | None = None) -> None:
+    candidate = Candidate.objects.for_company(headshot.company_id).filter(
+        pk=headshot.candidate_id).first()
+    subject = subject_user_id or _subject(headshot.company_id, headshot.membership_id)
+    keys = [candidate.image_key, candidate.thumb_key] if candidate else []
+    for key in keys:
+        storage_delete(key)
+    with transaction.atomic():
+        Headshot.objects.for_company(headshot.company_id).filter(pk=headshot.pk).delete()
+        receipt_write(company_id=headshot.company_id, kind="headshot",
+                      object_ref=f"headshot:{headshot.pk}", subject_user_id=subject, rule=rule,
+                      keys=keys)
+        Membership.objects.for_company(headshot.company_id).filter(
+            pk=headshot.membership_id, status=Membership.Status.APPROVED,
+        ).update(status=Membership.Status.REVIEW)
+    if candidate is not None:
+        candidate_delete(candidate, rule=rule, subject_user_id=subject)
+
+
+def lora_delete(*, company_id: int, job_id: int, rule: str,
+                subject_user_id: int | None = None) -> bool:
+    """A person's trained model and its checkpoints. True if anything was there."""
+    keys = storage_delete_prefix(lora_prefix(company_id=company_id, job_id=job_id))
+    if keys:
+        receipt_write(company_id=company_id, kind="lora_weights", object_ref=f"job:{job_id}",
+                      subject_user_id=subject_user_id, rule=rule, keys=keys)
+    return bool(keys)
+
+
+def job_delete(job: GenerationJob, *, rule: str, subject_user_id: int | None = None) -> None:
+    """A job record with whatever photos and weights it still has (not an approved headshot:
+    callers delete the headshot first)."""
+    subject = subject_user_id or _subject(job.company_id, job.membership_id)
+    for candidate in Candidate.objects.for_company(job.company_id).filter(job=job):
+        candidate_delete(candidate, rule=rule, subject_user_id=subject)
+    lora_delete(company_id=job.company_id, job_id=job.pk, rule=rule, subject_user_id=subject)
+    # Files a late worker wrote after the rows were gone.
+    stray = storage_delete_prefix(candidate_prefix(company_id=job.company_id, job_id=job.pk))
+    with transaction.atomic():
+        GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).delete()
+        receipt_write(company_id=job.company_id, kind="job", object_ref=f"job:{job.pk}",
+                      subject_user_id=subject, rule=rule, keys=stray)
+
+
+def export_delete(request: DataSubjectRequest, *, rule: str) -> None:
+    if request.export_key:
+        storage_delete(request.export_key)
+    with transaction.atomic():
+        DataSubjectRequest.objects.for_company(request.company_id).filter(pk=request.pk).update(
+            export_key="", export_expires_at=None)
+        if request.export_key:
+            receipt_write(company_id=request.company_id, kind="export",
+                          object_ref=f"dsr:{request.pk}", subject_user_id=request.subject_user_id,
+                          rule=rule, keys=[request.export_key])
+
+
+def orphan_delete(*, company_id: int, key: str, rule: str,
+                  subject_user_id: int | None = None) -> None:
+    """A file no row knows; the subject when its folder says whose it is."""
+    storage_delete(key)
+    receipt_write(company_id=company_id, kind="orphan_file", object_ref=f"file:{key_sha256(key)}",
+                  subject_user_id=subject_user_id, rule=rule, keys=[key])

@@ -55,6 +55,11 @@ app.conf.beat_schedule = {
         "task": "privacy.sweep",
         "schedule": 15 * 60,
     },
+    "webhook-deliveries": {
+        # Retries of outbound webhooks, and deliveries whose first queueing was lost.
+        "task": "teams.deliver_due_webhooks",
+        "schedule": 60,
+    },
     "invitation-reminders": {
         "task": "teams.send_invitation_reminders",
         "schedule": 60 * 60,  # hourly; each company decides after how many days

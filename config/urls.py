@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from billing.webhooks import stripe_webhook
 from generation.webhooks import replicate_webhook
+from teams.api.views import headshot_variant
 from teams.forms import EmailLoginForm
 from teams.views import public
 
@@ -33,8 +34,11 @@ urlpatterns = [
     path("join/<str:token>/", public.invite_link_join_view, name="invite_link_join"),
     path("webhooks/replicate/", replicate_webhook, name="replicate_webhook"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
+    path("api/v1/", include("teams.api.urls")),
+    path("h/<str:token>/", headshot_variant, name="headshot_variant"),
     path("c/<slug:company_slug>/", include("teams.urls")),
     path("c/<slug:company_slug>/", include("privacy.urls")),
     path("c/<slug:company_slug>/", include("generation.urls")),
     path("c/<slug:company_slug>/", include("billing.urls")),
+    path("c/<slug:company_slug>/", include("teams.integrations.urls")),
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import GenerationJob, Headshot, ReviewDecision, Selfie
+from generation.models import DirectorySync, GenerationJob, Headshot, ReviewDecision, Selfie
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Invitation, InviteLink, Membership, Team, User
 
@@ -79,6 +79,7 @@ def person_erase(*, company: Company, membership: Membership, rule: str) -> Eras
             orphan_delete(company_id=company.pk, key=key, rule=rule, subject_user_id=subject)
             stray += 1
     ReviewDecision.objects.for_company(company).filter(membership=membership).delete()
+    DirectorySync.objects.for_company(company).filter(membership=membership).delete()
     log.info("erased membership %s of company %s (%s): %s jobs, %s selfies, %s headshots",
              membership.pk, company.pk, rule, jobs, selfies, headshots)
     return ErasureResult(jobs=jobs, selfies=selfies, headshots=headshots, stray_files=stray)

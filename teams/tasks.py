@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from .integrations.tasks import deliver_due_webhooks, deliver_webhook  # noqa: F401 (registers them)
+
 
 @shared_task(
     name="teams.send_email",

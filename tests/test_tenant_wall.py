@@ -15,7 +15,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from generation.services.looks import look_version_create
 from privacy.dsr import dsr_create, dsr_process
+from teams.integrations.webhooks import webhook_endpoint_create, webhook_event_emit
 from teams.models import Invitation
+from teams.services.api_keys import api_key_create
 from teams.services.invitations import invitation_create, invite_link_create
 
 from .conftest import Tenant
@@ -33,6 +35,9 @@ class Objects:
     candidate_pk: int
     look_version_pk: int
     export_pk: int
+    api_key_pk: int
+    webhook_pk: int
+    webhook_delivery_pk: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ SELFIE = lambda o: o.selfie_pk  # noqa: E731
 CANDIDATE = lambda o: o.candidate_pk  # noqa: E731
 LOOK_VERSION = lambda o: o.look_version_pk  # noqa: E731
 EXPORT = lambda o: o.export_pk  # noqa: E731
+API_KEY = lambda o: o.api_key_pk  # noqa: E731
+WEBHOOK = lambda o: o.webhook_pk  # noqa: E731
+WEBHOOK_DELIVERY = lambda o: o.webhook_delivery_pk  # noqa: E731
 CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
 
 COMPANY_URLS: dict[str, Url] = {
@@ -79,6 +87,18 @@ COMPANY_URLS: dict[str, Url] = {
     "privacy:consent_withdraw": Url("member", methods=("POST",)),
     "privacy:notice_edit": Url("admin", data={"body": "Changed notice text " * 5}),
     "privacy:paper_consent": Url("admin", pk=MEMBER, data=CONSENT),
+    "teams:api_keys": Url("admin", data={"name": "sync", "scope": "write"}),
+    "teams:api_key_revoke": Url("admin", methods=("POST",), pk=API_KEY),
+    "generation:exports": Url("admin", methods=("GET",)),
+    "generation:directory": Url("admin", data={"provider": "slack", "scim_token": "xoxp-1",
+                                               "enabled": "on"}),
+    "generation:directory_sync_now": Url("admin", methods=("POST",)),
+    "integrations:webhooks": Url("admin", data={"url": "https://93.184.216.34/new",
+                                                "events": ["job.ready"]}),
+    "integrations:webhook_detail": Url("admin", methods=("GET",), pk=WEBHOOK),
+    "integrations:webhook_delete": Url("admin", methods=("POST",), pk=WEBHOOK),
+    "integrations:delivery_resend": Url("admin", methods=("POST",), pk=WEBHOOK_DELIVERY),
+    "generation:people_csv": Url("admin", methods=("GET",)),
     "privacy:my_data": Url("member", methods=("GET",)),
     "privacy:my_data_export": Url("member", methods=("POST",)),
     "privacy:my_data_erase": Url("member", methods=("POST",), data={"confirm": "on"}),
@@ -151,8 +171,16 @@ def objects_a(tenant_a) -> Objects:
     export = dsr_create(company=tenant_a.company, membership=tenant_a.member,
                         requested_by=tenant_a.member, kind="export")
     dsr_process(company=tenant_a.company, request_id=export.pk)
+    key, _ = api_key_create(company=tenant_a.company, actor=tenant_a.owner, name="k",
+                            scope="read")
+    # No request is made: the send waits for a commit that never comes in this test.
+    endpoint, _ = webhook_endpoint_create(company=tenant_a.company, actor=tenant_a.owner,
+                                          url="https://93.184.216.34/hook", events=["job.ready"])
+    (delivery,) = webhook_event_emit(company=tenant_a.company, event_type="job.ready", data={})
     return Objects(tenant=tenant_a, invitation=invitation, link_pk=link.pk, selfie_pk=selfie.pk,
-                   candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk)
+                   candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk,
+                   api_key_pk=key.pk, webhook_pk=endpoint.pk,
+                   webhook_delivery_pk=delivery.pk)
 
 
 def _url(name: str, slug: str, objects: Objects) -> str:

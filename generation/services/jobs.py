@@ -22,6 +22,7 @@ from billing.hooks import (
 from privacy.services import consent_is_granted
 from teams.emails import email_send
 from teams.errors import NotAllowed, ServiceError
+from teams.integrations.webhooks import EVENT_JOB_FAILED, EVENT_JOB_READY, webhook_event_emit
 from teams.models import Company, Membership, User
 
 from ..jobs import job_transition
@@ -238,6 +239,7 @@ def job_finish(job: GenerationJob) -> None:
         return
     Membership.objects.for_company(job.company_id).filter(
         pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.REVIEW)
+    _emit(job, EVENT_JOB_READY)
     _notify_ready(job)
 
 
@@ -261,11 +263,21 @@ def job_regenerate(job: GenerationJob) -> None:
     log.info("job %s: too few good likenesses, making %s more", job.pk, count)
 
 
+def _emit(job: GenerationJob, event_type: str) -> None:
+    """Tell the company's webhook endpoints; ids only, the receiver asks the API for more."""
+    if job.kind == Kind.PREVIEW:
+        return
+    webhook_event_emit(company=job.company, event_type=event_type, data={
+        "job": job.pk, "person": job.membership_id, "kind": job.kind, "status": job.status,
+        "failure_reason": job.failure_reason})
+
+
 def job_fail(job: GenerationJob, *, reason: str) -> None:
     if job_transition(job, Status.FAILED, failure_reason=reason[:2000]):
         billing_job_release(company=job.company, job=job, consumed=False)
         Membership.objects.for_company(job.company_id).filter(
             pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+        _emit(job, EVENT_JOB_FAILED)
 
 
 def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
@@ -274,6 +286,7 @@ def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
         billing_job_release(company=job.company, job=job, consumed=False)
         Membership.objects.for_company(job.company_id).filter(
             pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+        _emit(job, EVENT_JOB_FAILED)
         log.error("job %s parked: %s", job.pk, reason)
 
 

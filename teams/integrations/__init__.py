@@ -1,0 +1,1 @@
+"""A company's connections to its own systems: outbound webhooks."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -104,7 +105,8 @@ def invoices_list(customer_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
     invoices = _call(_client().v1.invoices.list, params={"customer": customer_id,
                                                          "limit": limit})
     return [{"number": i.number, "amount_paid": i.amount_paid, "currency": i.currency,
-             "created": i.created, "status": i.status, "url": i.hosted_invoice_url}
+             "created": datetime.fromtimestamp(i.created, tz=UTC),
+             "status": i.status, "url": i.hosted_invoice_url}
             for i in invoices.data]
 
 

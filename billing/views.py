@@ -21,6 +21,7 @@ from .services import (
     checkout_start,
     checkout_sync,
     credit_balance,
+    free_preview_available,
     offer_for,
     offers,
     portal_url,
@@ -38,7 +39,10 @@ def billing(request: HttpRequest) -> HttpResponse:
         # Back from Checkout: credit it now if Stripe says it is paid (the webhook may lag);
         # only a session this company opened is looked at.
         try:
-            if checkout_sync(session_id=returned, company=company):
+            paid = checkout_sync(session_id=returned, company=company) or \
+                CheckoutSession.objects.for_company(company).filter(
+                    session_id=returned, status=CheckoutSession.Status.PAID).exists()
+            if paid:  # credited now, or already by the webhook
                 messages.success(request, "Thank you: your credits are in.")
             else:
                 messages.info(request, "Your payment is being confirmed; credits appear here "
@@ -61,6 +65,7 @@ def billing(request: HttpRequest) -> HttpResponse:
         "ledger": ledger.get_page(request.GET.get("page")), "offers": offers(),
         "seat_price": settings.CREDIT_SEAT_PRICE_CENTS, "currency": settings.BILLING_CURRENCY,
         "invoices": invoices, "invoices_error": invoices_error,
+        "free_preview": billing_enabled() and free_preview_available(company=company),
         "pending": CheckoutSession.objects.for_company(company).filter(
             status=CheckoutSession.Status.OPEN).order_by("-created_at")[:5],
     })

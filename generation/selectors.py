@@ -51,7 +51,7 @@ def look_version_get(*, company: Company, pk: int):
 
 def review_rows(*, company: Company, team_id: int | None):
     """One row per person ready for review or approved: their pick, or else their best photo."""
-    from .models import Candidate, Headshot
+    from .models import Candidate, GenerationJob, Headshot
 
     members = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED]
@@ -60,8 +60,10 @@ def review_rows(*, company: Company, team_id: int | None):
         members = members.filter(team_id=team_id)
     members = list(members)
     ids = [m.pk for m in members]
+    # Look previews are samples of a draft look made on someone's selfie: never a headshot.
     visible = Candidate.objects.for_company(company).filter(
-        membership_id__in=ids, visible=True).select_related("job").order_by(
+        membership_id__in=ids, visible=True).exclude(
+        job__kind=GenerationJob.Kind.PREVIEW).select_related("job").order_by(
         "-is_favourite", "-job__queued_at", "-likeness", "seed")
     first: dict[int, Candidate] = {}
     count: dict[int, int] = {}

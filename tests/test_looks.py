@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from generation.looks import PRESETS
 from generation.models import GenerationJob, LookVersion
 from generation.services.looks import (
     look_version_approve,
@@ -88,6 +89,49 @@ def test_admin_pages_create_preview_and_approve(tenant_a, settings):
     refused = admin.post(f"/c/alpha/admin/looks/{version.pk}/", {"action": "approve"}, follow=True)
     assert b"Generate a preview" in refused.content
     assert db_fingerprint() == before
+
+
+def test_the_look_form_keeps_the_presets_backdrop_unless_a_colour_is_typed(tenant_a):
+    admin = tenant_a.client_for(tenant_a.admin)
+    # Browsers send the field empty when nobody typed a colour.
+    response = admin.post("/c/alpha/admin/looks/", {"preset": "friendly", "output_size": "768",
+                                                    "backdrop_color": ""})
+    assert response.status_code == 302
+    version = LookVersion.objects.for_company(tenant_a.company).get()
+    assert version.backdrop_color == PRESETS["friendly"].backdrop_color.upper()
+    admin.post("/c/alpha/admin/looks/", {"preset": "friendly", "output_size": "768",
+                                         "backdrop_color": "#123abc"})
+    assert LookVersion.objects.for_company(tenant_a.company).order_by("-pk").first(
+    ).backdrop_color == "#123ABC"
+    before = db_fingerprint()
+    bad = admin.post("/c/alpha/admin/looks/", {"preset": "friendly", "output_size": "768",
+                                               "backdrop_color": "black"})
+    assert bad.status_code == 400 and "#F1EFEA" in bad.content.decode()
+    assert db_fingerprint() == before
+
+
+def test_a_look_preview_is_never_offered_as_a_headshot(tenant_a):
+    from generation.models import Candidate, GenerationJob
+    from generation.selectors import review_rows
+    from generation.services.review import headshot_approve
+    from teams.errors import ServiceError
+    from teams.models import Membership
+
+    from .helpers import candidate_for
+
+    real = candidate_for(tenant_a.member)
+    preview = candidate_for(tenant_a.member, seed=9)
+    GenerationJob.objects.for_company(tenant_a.company).filter(pk=preview.job_id).update(
+        kind=GenerationJob.Kind.PREVIEW)
+    Candidate.objects.for_company(tenant_a.company).filter(pk=preview.pk).update(
+        is_favourite=True)
+    Membership.objects.for_company(tenant_a.company).filter(pk=tenant_a.member.pk).update(
+        status=Membership.Status.REVIEW)
+    (row,) = review_rows(company=tenant_a.company, team_id=None)
+    assert row["pick"].pk == real.pk and row["choices"] == 1
+    preview.refresh_from_db()
+    with pytest.raises(ServiceError, match="look preview"):
+        headshot_approve(company=tenant_a.company, actor=tenant_a.admin, candidate=preview)
 
 
 def test_a_version_carries_its_own_conformance_tolerances(tenant_a):

@@ -121,6 +121,23 @@ def test_returning_from_checkout_credits_before_the_webhook_and_the_webhook_adds
     assert credit_balance(company=tenant_a.company) == 10
 
 
+def test_returning_after_the_webhook_says_the_credits_are_in(tenant_a, billing_on):
+    """The usual order: Stripe's webhook credits first, then the admin comes back."""
+    session_id = _buy(tenant_a)
+    assert _deliver(*billing_on.signed(billing_on.complete_checkout(session_id))) == 200
+    page = tenant_a.client_for(tenant_a.admin).get(
+        _url("billing", tenant_a) + f"?checkout={session_id}", follow=True).content.decode()
+    assert "your credits are in" in page and "being confirmed" not in page
+    assert _purchases(tenant_a.company) == [10]
+
+
+def test_the_billing_page_shows_money_and_the_free_preview(tenant_a, billing_on, settings):
+    settings.CREDIT_SEAT_PRICE_CENTS = 4000
+    page = tenant_a.client_for(tenant_a.admin).get(_url("billing", tenant_a)).content.decode()
+    assert "40.00 USD each" in page and " cents" not in page
+    assert "one free preview" in page
+
+
 def test_a_forged_or_stale_signature_is_refused_and_changes_nothing(tenant_a, billing_on):
     session_id = _buy(tenant_a)
     event = billing_on.complete_checkout(session_id)

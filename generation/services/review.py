@@ -29,6 +29,8 @@ def _check_candidate(company: Company, candidate: Candidate) -> None:
         raise NotAllowed("That photo belongs to another company.")
     if not candidate.visible:
         raise ServiceError("That photo is not available.")
+    if candidate.job.kind == GenerationJob.Kind.PREVIEW:
+        raise ServiceError("A look preview is a sample of the look, not a headshot.")
 
 
 @transaction.atomic

@@ -37,8 +37,13 @@ class LookForm(forms.Form):
                                   empty_label="Whole company")
     preset = forms.ChoiceField(choices=[("", "Custom")] + [(k, p.label) for k, p in PRESETS.items()],
                                required=False)
-    backdrop_color = forms.CharField(label="Backdrop colour", required=False, max_length=7,
-                                     widget=forms.TextInput(attrs={"type": "color"}))
+    # A text box, not <input type="color">: a colour input cannot be left empty, so it
+    # always sent #000000 and silently replaced every preset's backdrop with black.
+    backdrop_color = forms.RegexField(
+        label="Backdrop colour", required=False, max_length=7, regex=r"^#[0-9A-Fa-f]{6}$",
+        error_messages={"invalid": "Use a colour like #F1EFEA."},
+        help_text="#RRGGBB; leave empty to keep the preset's colour.",
+        widget=forms.TextInput(attrs={"placeholder": "#F1EFEA", "autocomplete": "off"}))
     backdrop_description = forms.CharField(label="Backdrop", required=False, max_length=200)
     wardrobe = forms.CharField(required=False, max_length=200)
     lighting = forms.CharField(required=False, max_length=200)

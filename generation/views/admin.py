@@ -187,7 +187,8 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if request.POST.get("action") == "approve":
             headshot_approve(company=company, actor=request.membership, candidate=candidate)
-            messages.success(request, "Approved.")
+            messages.success(request, f"Approved: {candidate.membership.user.get_full_name()}'s "
+                                      "headshot.")
         else:
             headshot_reject(company=company, actor=request.membership, candidate=candidate,
                             reason=request.POST.get("reason", ""))

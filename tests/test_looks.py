@@ -84,7 +84,9 @@ def test_admin_pages_create_preview_and_approve(tenant_a, settings):
     assert response.status_code == 302
     version = LookVersion.objects.for_company(tenant_a.company).get()
     page = admin.get(f"/c/alpha/admin/looks/{version.pk}/")
-    assert b"Approve this version" in page.content
+    # Approval is offered once a preview has been seen.
+    assert b"Approve this version" not in page.content
+    assert b"once you have seen a preview" in page.content
     before = db_fingerprint()
     refused = admin.post(f"/c/alpha/admin/looks/{version.pk}/", {"action": "approve"}, follow=True)
     assert b"Generate a preview" in refused.content

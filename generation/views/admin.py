@@ -109,9 +109,11 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
                     pk=request.POST.get("selfie") or 0).first()
                 if selfie is None:
                     raise ServiceError("Choose a reference selfie.")
-                look_preview_create(company=company, actor=request.membership, version=version,
-                                    selfie=selfie)
-                messages.success(request, "Preview is being made.")
+                job = look_preview_create(company=company, actor=request.membership,
+                                          version=version, selfie=selfie)
+                job.refresh_from_db()
+                messages.success(request, "Previews are ready below." if not job.is_open else
+                                 "Previews are being made; this page updates by itself.")
         except ServiceError as error:
             messages.error(request, str(error))
         return redirect("generation:look_version", company_slug=company.slug, pk=version.pk)
@@ -124,6 +126,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "generation/look_version.html", {
         "version": version, "previews": previews, "preview_candidates": preview_candidates,
         "references": references,
+        "previews_open": any(p.is_open for p in previews),
     })
 
 

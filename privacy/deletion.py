@@ -9,7 +9,7 @@ per object (a unique constraint), so a redelivered task repeats safely.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,13 +27,20 @@ from .storage import (
 )
 
 
-def receipt_write(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
-                  rule: str, keys: Iterable[str] = ()) -> None:
-    DeletionReceipt.objects.bulk_create([DeletionReceipt(
+def _receipt(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
+             rule: str, keys: Iterable[str] = ()) -> DeletionReceipt:
+    return DeletionReceipt(
         company_id=company_id, kind=kind, object_ref=object_ref[:120],
         subject_user_id=subject_user_id, rule=rule[:60],
         key_sha256=[key_sha256(key) for key in keys if key], deleted_at=timezone.now(),
-    )], ignore_conflicts=True)
+    )
+
+
+def receipt_write(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
+                  rule: str, keys: Iterable[str] = ()) -> None:
+    DeletionReceipt.objects.bulk_create([_receipt(
+        company_id=company_id, kind=kind, object_ref=object_ref, subject_user_id=subject_user_id,
+        rule=rule, keys=keys)], ignore_conflicts=True)
 
 
 def _subject(company_id: int, membership_id: int) -> int | None:
@@ -42,17 +49,39 @@ def _subject(company_id: int, membership_id: int) -> int | None:
 
 
 def selfie_delete(selfie: Selfie, *, rule: str, subject_user_id: int | None = None) -> None:
-    keys = [selfie.image_key, selfie.thumb_key]
-    for key in keys:
-        storage_delete(key)
-    subject = subject_user_id or _subject(selfie.company_id, selfie.membership_id)
-    with transaction.atomic():
-        Selfie.objects.for_company(selfie.company_id).filter(pk=selfie.pk).delete()
-        receipt_write(company_id=selfie.company_id, kind="selfie", object_ref=f"selfie:{selfie.pk}",
-                      subject_user_id=subject, rule=rule, keys=keys)
+    selfies_delete([selfie], rule=rule, subject_user_id=subject_user_id)
+
+
+def selfies_delete(selfies: Sequence[Selfie], *, rule: str,
+                   subject_user_id: int | None = None) -> None:
+    """Selfies of one company, each as selfie_delete would, in a few queries for the lot (the
+    retention sweeper deletes them a chunk at a time: one query per selfie would not scale)."""
+    if not selfies:
+        return
+    company_id = selfies[0].company_id
+    if any(selfie.company_id != company_id for selfie in selfies):
+        raise ValueError("selfies_delete takes the selfies of one company at a time")
+    for selfie in selfies:
+        for key in (selfie.image_key, selfie.thumb_key):
+            storage_delete(key)
+    subjects: dict[int, int] = {}
+    if not subject_user_id:
+        subjects = dict(Membership.objects.for_company(company_id).filter(
+            pk__in={selfie.membership_id for selfie in selfies}).values_list("pk", "user_id"))
+    receipts = []
+    for selfie in selfies:
+        subject = subject_user_id or subjects.get(selfie.membership_id)
+        receipts.append(_receipt(company_id=company_id, kind="selfie",
+                                 object_ref=f"selfie:{selfie.pk}", subject_user_id=subject,
+                                 rule=rule, keys=[selfie.image_key, selfie.thumb_key]))
         if selfie.face_embedding is not None:
-            receipt_write(company_id=selfie.company_id, kind="face_embedding",
-                          object_ref=f"selfie:{selfie.pk}", subject_user_id=subject, rule=rule)
+            receipts.append(_receipt(company_id=company_id, kind="face_embedding",
+                                     object_ref=f"selfie:{selfie.pk}", subject_user_id=subject,
+                                     rule=rule))
+    with transaction.atomic():
+        Selfie.objects.for_company(company_id).filter(
+            pk__in=[selfie.pk for selfie in selfies]).delete()
+        DeletionReceipt.objects.bulk_create(receipts, ignore_conflicts=True)
 
 
 def embedding_clear(obj: Selfie | Candidate, *, rule: str) -> None:

@@ -50,6 +50,8 @@ class Rule:
     name: str
     due: Callable[[Company, Policy, datetime], QuerySet | None]
     delete: Callable[[object, str], None]
+    # Deletes a whole claimed chunk at once, where one-by-one would cost queries per object.
+    delete_many: Callable[[list, str], None] | None = None
 
 
 def _last_finished(model_outer: str = "membership") -> Subquery:
@@ -170,8 +172,10 @@ def _row_delete(obj, rule: str) -> None:
 RULES: tuple[Rule, ...] = (
     # Headshots before the photos and jobs they protect.
     Rule("headshots", _headshots, lambda o, r: headshot_delete(o, rule=r)),
-    Rule("selfies.max_age", _selfies_max, lambda o, r: _selfie_delete(o, r)),
-    Rule("selfies.after_last_job", _selfies_after_last_job, lambda o, r: _selfie_delete(o, r)),
+    Rule("selfies.max_age", _selfies_max, lambda o, r: _selfie_delete(o, r),
+         lambda objs, r: _selfies_delete(objs, r)),
+    Rule("selfies.after_last_job", _selfies_after_last_job, lambda o, r: _selfie_delete(o, r),
+         lambda objs, r: _selfies_delete(objs, r)),
     Rule("embeddings.selfie", _selfie_embeddings, lambda o, r: embedding_clear(o, rule=r)),
     Rule("embeddings.candidate", _candidate_embeddings, lambda o, r: embedding_clear(o, rule=r)),
     Rule("candidates.rejected", _rejected_candidates, lambda o, r: candidate_delete(o, rule=r)),
@@ -189,6 +193,12 @@ def _selfie_delete(selfie: Selfie, rule: str) -> None:
     from .deletion import selfie_delete
 
     selfie_delete(selfie, rule=rule)
+
+
+def _selfies_delete(selfies: list[Selfie], rule: str) -> None:
+    from .deletion import selfies_delete
+
+    selfies_delete(selfies, rule=rule)
 
 
 def _claim(queryset: QuerySet, company: Company, limit: int) -> list:
@@ -233,8 +243,11 @@ def retention_sweep(*, now: datetime | None = None, limit: int = 200) -> SweepRe
                 return result
             with transaction.atomic():
                 claimed = _claim(rule.due(company, policy, now), company, budget)
-                for obj in claimed:
-                    rule.delete(obj, f"retention.{rule.name}")
+                if rule.delete_many is not None:
+                    rule.delete_many(claimed, f"retention.{rule.name}")
+                else:
+                    for obj in claimed:
+                        rule.delete(obj, f"retention.{rule.name}")
             result.deleted[rule.name] += len(claimed)
             budget -= len(claimed)
             if len(claimed) and budget <= 0:

@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ..errors import NotAllowed, ServiceError
@@ -32,7 +33,9 @@ def domains_parse(text: str) -> list[str]:
 
 def user_get_or_create(*, email: str, full_name: str = "") -> User:
     email = email.strip().lower()
-    user = User.objects.filter(email__iexact=email).first()
+    # LOWER(email) = …, not email__iexact (UPPER(email) = UPPER(…)): it matches the unique
+    # index user_email_ci_unique instead of scanning every user (CSV imports call this per row).
+    user = User.objects.alias(email_lower=Lower("email")).filter(email_lower=email).first()
     if user is None:
         user = User.objects.create_user(email=email, full_name=full_name.strip())
     elif full_name and not user.full_name:

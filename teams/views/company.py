@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -91,25 +92,32 @@ def _filters(request: HttpRequest) -> dict:
     }
 
 
+# One page of the people table: a company of 10,000 renders as fast as one of 10.
+PEOPLE_PER_PAGE = 50
+
+
 @require_GET
 @company_view(role="admin")
 def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     members = member_list(company=request.company, **filters)
+    page = Paginator(members, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     counts = member_status_counts(
         company=request.company, team_id=filters["team_id"], no_team=filters["no_team"]
     )
     return render(
         request, "teams/dashboard.html",
         {
-            "members": members,
+            "members": page,
             "counts": [(value, label, counts[value]) for value, label in Status.choices],
             "total": sum(counts.values()),
             "teams": team_list(company=request.company),
             "filters": filters,
             "statuses": Status.choices,
             "unsent": invitations_unsent_count(company=request.company),
-            "querystring": request.GET.urlencode(),
+            "querystring": query.urlencode(),
         },
     )
 

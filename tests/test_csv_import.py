@@ -7,11 +7,13 @@ import re
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django.utils.html import escape
 
 from teams.models import Invitation, Membership, Team
 from teams.services.csv_import import CsvImportInvalid, csv_import_check, csv_import_run
 
+from .factories import MembershipFactory, UserFactory
 from .helpers import db_fingerprint
 
 IMPORT_URL = "/c/alpha/admin/import/"
@@ -239,23 +241,27 @@ def test_a_row_that_fails_during_the_import_undoes_the_whole_import(
     tenant_a, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Something changes between the check and the import: the rows already made go too."""
-    from teams.errors import ServiceError
     from teams.services import csv_import as module
 
-    real = module.invitation_create
+    real = module.csv_import_check
 
-    def flaky(**kwargs):
-        if kwargs["email"] == "linus@alpha.example":
-            raise ServiceError("linus@alpha.example is already a member of Alpha.")
-        return real(**kwargs)
+    def then_linus_joins(**kwargs):
+        checked = real(**kwargs)  # the file was fine when checked...
+        MembershipFactory(company=tenant_a.company, user=UserFactory(
+            email="linus@alpha.example"), joined_at=timezone.now(), status="joined")
+        return checked  # ...and Linus joined on his own before the import ran
 
-    monkeypatch.setattr(module, "invitation_create", flaky)
+    monkeypatch.setattr(module, "csv_import_check", then_linus_joins)
     before = db_fingerprint()
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(CsvImportInvalid) as caught:
             csv_import_run(company=tenant_a.company, created_by=tenant_a.owner.user, data=VALID)
     assert caught.value.result.errors == [(5, "linus@alpha.example is already a member of Alpha.")]
-    assert db_fingerprint() == before
+    after = db_fingerprint()
+    # Nothing of the import stayed; only Linus's own joining (made by the test) is there.
+    assert len(after["teams.Membership"]) == len(before["teams.Membership"]) + 1
+    assert after["teams.Invitation"] == before["teams.Invitation"]
+    assert after["teams.Team"] == before["teams.Team"]
     assert mail.outbox == []
 
 

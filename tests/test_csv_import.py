@@ -333,6 +333,7 @@ def test_check_action_validates_without_importing(tenant_a, django_capture_on_co
     assert response.status_code == 200
     assert b"Ready: 4 people" in response.content
     assert b"New teams: Research" in response.content
+    assert b"linus@alpha.example" in response.content  # who will be imported, row by row
     assert _rendered_errors(response) == []
     assert db_fingerprint() == before
     assert mail.outbox == []

@@ -246,24 +246,16 @@ def test_jobs_report_their_status(tenant_a):
 
 # --- Throttling, schema, docs ---------------------------------------------------------
 
-def test_each_key_has_its_own_rate_limit(tenant_a, settings):
-    from rest_framework.settings import api_settings
-
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
-    api_settings.reload()
+def test_each_key_has_its_own_rate_limit(tenant_a, monkeypatch):
     from teams.api.base import PerKeyThrottle
 
-    PerKeyThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        first, second = api(key_for(tenant_a)), api(key_for(tenant_a))
-        codes = [first.get("/api/v1/people/").status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429]
-        assert second.get("/api/v1/people/").status_code == 200
-    finally:
-        settings.REST_FRAMEWORK = {k: v for k, v in settings.REST_FRAMEWORK.items()}
-        api_settings.reload()
-        PerKeyThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # The rate is read per request from the throttle; monkeypatch puts it back afterwards
+    # (DRF caches its settings, so changing Django's settings here would leak to later tests).
+    monkeypatch.setattr(PerKeyThrottle, "get_rate", lambda self: "3/min")
+    first, second = api(key_for(tenant_a)), api(key_for(tenant_a))
+    codes = [first.get("/api/v1/people/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert second.get("/api/v1/people/").status_code == 200
 
 
 def test_the_openapi_schema_and_docs_are_served(client):

@@ -23,6 +23,7 @@ from .storage import (
     key_sha256,
     lora_prefix,
     storage_delete,
+    storage_delete_many,
     storage_delete_prefix,
 )
 
@@ -61,9 +62,7 @@ def selfies_delete(selfies: Sequence[Selfie], *, rule: str,
     company_id = selfies[0].company_id
     if any(selfie.company_id != company_id for selfie in selfies):
         raise ValueError("selfies_delete takes the selfies of one company at a time")
-    for selfie in selfies:
-        for key in (selfie.image_key, selfie.thumb_key):
-            storage_delete(key)
+    storage_delete_many([key for selfie in selfies for key in (selfie.image_key, selfie.thumb_key)])
     subjects: dict[int, int] = {}
     if not subject_user_id:
         subjects = dict(Membership.objects.for_company(company_id).filter(

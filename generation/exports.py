@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db.models import QuerySet
 
+from teams.csv_safe import Echo, csv_cell
 from teams.errors import ServiceError
 from teams.models import Company, Membership, Team
 
@@ -88,19 +89,9 @@ def headshots_zip(*, company: Company, team: Team | None, variant: Variant,
     return archive_file
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with these would be executed.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def people_csv_rows(*, company: Company, team: Team | None) -> Iterator[str]:
     """People with their approved headshot's link (signed, valid EXPORT_URL_TTL_SECONDS)."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield writer.writerow(["email", "full_name", "team", "job_title", "status",
                            "headshot_approved_at", "headshot_url", "headshot_square_512_url"])
     people = (Membership.objects.for_company(company).select_related("user", "team", "headshot")
@@ -111,8 +102,8 @@ def people_csv_rows(*, company: Company, team: Team | None) -> Iterator[str]:
     for person in people.iterator(chunk_size=2000):
         headshot = getattr(person, "headshot", None)
         yield writer.writerow([
-            _cell(person.user.email), _cell(person.user.full_name),
-            _cell(person.team.name if person.team else ""), _cell(person.job_title),
+            csv_cell(person.user.email), csv_cell(person.user.full_name),
+            csv_cell(person.team.name if person.team else ""), csv_cell(person.job_title),
             person.status, headshot.approved_at.isoformat() if headshot else "",
             variant_url(headshot, Variant(), ttl=ttl) if headshot else "",
             variant_url(headshot, Variant(size=512, shape="square"), ttl=ttl) if headshot else "",

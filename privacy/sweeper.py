@@ -31,6 +31,8 @@ from .deletion import (
     job_delete,
     lora_delete,
     orphan_delete,
+    selfie_delete,
+    selfies_delete,
 )
 from .models import DataSubjectRequest, DeletionReceipt
 from .retention import HARD_CEILING, Policy, policy_for
@@ -172,10 +174,10 @@ def _row_delete(obj, rule: str) -> None:
 RULES: tuple[Rule, ...] = (
     # Headshots before the photos and jobs they protect.
     Rule("headshots", _headshots, lambda o, r: headshot_delete(o, rule=r)),
-    Rule("selfies.max_age", _selfies_max, lambda o, r: _selfie_delete(o, r),
-         lambda objs, r: _selfies_delete(objs, r)),
-    Rule("selfies.after_last_job", _selfies_after_last_job, lambda o, r: _selfie_delete(o, r),
-         lambda objs, r: _selfies_delete(objs, r)),
+    Rule("selfies.max_age", _selfies_max, lambda o, r: selfie_delete(o, rule=r),
+         lambda objs, r: selfies_delete(objs, rule=r)),
+    Rule("selfies.after_last_job", _selfies_after_last_job, lambda o, r: selfie_delete(o, rule=r),
+         lambda objs, r: selfies_delete(objs, rule=r)),
     Rule("embeddings.selfie", _selfie_embeddings, lambda o, r: embedding_clear(o, rule=r)),
     Rule("embeddings.candidate", _candidate_embeddings, lambda o, r: embedding_clear(o, rule=r)),
     Rule("candidates.rejected", _rejected_candidates, lambda o, r: candidate_delete(o, rule=r)),
@@ -187,18 +189,6 @@ RULES: tuple[Rule, ...] = (
     Rule("audit.requests", _audit_requests, _row_delete),
     Rule("audit.reviews", _audit_reviews, _row_delete),
 )
-
-
-def _selfie_delete(selfie: Selfie, rule: str) -> None:
-    from .deletion import selfie_delete
-
-    selfie_delete(selfie, rule=rule)
-
-
-def _selfies_delete(selfies: list[Selfie], rule: str) -> None:
-    from .deletion import selfies_delete
-
-    selfies_delete(selfies, rule=rule)
 
 
 def _claim(queryset: QuerySet, company: Company, limit: int) -> list:

@@ -75,16 +75,12 @@ def _variant(request) -> Variant:
         raise ValidationError({"variant": str(error)}) from None
 
 
-class PersonCursor(UpdatedCursor):
-    ordering = ("updated_at", "pk")
-
-
 class PeopleList(CompanyScopedMixin, generics.ListAPIView):
     """People of the company, oldest change first."""
 
     model = Membership
     serializer_class = PersonSerializer
-    pagination_class = PersonCursor
+    pagination_class = UpdatedCursor
 
     def scoped_queryset(self, company):
         people = (Membership.objects.for_company(company)
@@ -192,14 +188,10 @@ class InvitationCreate(CompanyScopedMixin, generics.GenericAPIView):
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
-class JobCursor(UpdatedCursor):
-    ordering = ("updated_at", "pk")
-
-
 class JobList(CompanyScopedMixin, generics.ListAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
-    pagination_class = JobCursor
+    pagination_class = UpdatedCursor
 
     def scoped_queryset(self, company):
         jobs = GenerationJob.objects.for_company(company)

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..csv_safe import Echo, csv_cell
 from ..decorators import company_view
 from ..errors import ServiceError
 from ..forms import (
@@ -122,32 +123,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (OWASP CSV injection): names come from the public."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 @require_GET
 @company_view(role="admin")
 def members_csv(request: HttpRequest) -> StreamingHttpResponse:
     members = member_list(company=request.company, **_filters(request))
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
 
     def rows():
         yield writer.writerow(["email", "name", "team", "job_title", "role", "status",
                                "invited_at", "joined_at"])
         for m in members.iterator(chunk_size=2000):
             yield writer.writerow([
-                _csv_cell(m.user.email), _csv_cell(m.user.full_name),
-                _csv_cell(m.team.name if m.team else ""), _csv_cell(m.job_title),
+                csv_cell(m.user.email), csv_cell(m.user.full_name),
+                csv_cell(m.team.name if m.team else ""), csv_cell(m.job_title),
                 m.role, m.status, m.invited_at.isoformat(),
                 m.joined_at.isoformat() if m.joined_at else "",
             ])

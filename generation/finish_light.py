@@ -50,13 +50,16 @@ _RULES: list[tuple[str, dict]] = [
     (r"low[ -]key", {"face_lightness": (38.0, 56.0), "contrast": 0.12}),
     (r"high[ -]key", {"face_lightness": (60.0, 76.0), "contrast": -0.1, "ratio": 0.04}),
     (r"\bbright\b|\bairy\b|\bopen\b", {"face_lightness": (56.0, 74.0), "contrast": -0.04}),
-    (r"\bflat\b|\bshadowless\b|\beven\b", {"ratio": 0.0, "contrast": -0.06}),
+    (r"\bflat\b|\bshadowless\b", {"ratio": 0.0, "contrast": -0.06}),
+    (r"\beven\b", {"contrast": -0.03}),
     (r"\bdaylight\b|\bnatural\b", {"warmth": 0.0}),
     (r"\bwarm\b", {"warmth": 0.035}),
     (r"\bcool\b|\bcold\b", {"warmth": -0.03}),
-    (r"\bstudio\b|\blight(ing)?\b|\bclassic\b", {}),
 ]
-_FILLER = re.compile(r"\b(at|with|and|a|an|the|of|light|lighting|very|slightly)\b")
+# Words that say nothing by themselves about the light ("neon rim light" is not understood
+# because of "light").
+_FILLER = re.compile(r"\b(at|with|and|a|an|the|of|light|lights|lighting|very|slightly|"
+                     r"studio|classic)\b")
 
 
 def light_for(lighting: str) -> Light:
@@ -70,9 +73,10 @@ def light_for(lighting: str) -> Light:
             if re.search(pattern, lowered):
                 matched = True
                 light = replace(light, **changes)
-        rest = _FILLER.sub(" ", lowered)
-        for pattern, _ in _RULES:
+        rest = lowered
+        for pattern, _ in reversed(_RULES):  # "low key" before "key"
             rest = re.sub(pattern, " ", rest)
+        rest = _FILLER.sub(" ", rest)
         if matched and not re.sub(r"[\W\d]+", "", rest):
             understood.append(phrase)
         elif matched:

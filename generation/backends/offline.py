@@ -12,15 +12,20 @@ placement (±2 %) between candidates.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
 from generation.finish import NoFaceToFinish, finish_apply
+from generation.finish_light import light_for
 from generation.framing import EYE_DISTANCE_PER_BOX, FACE_SIZE_OVERSHOOT, FRAMINGS, Framing
 from generation.looks import LookSpec
 
 __all__ = ["BACKEND_LABEL", "EYE_DISTANCE_PER_BOX", "FACE_SIZE_OVERSHOOT", "FRAMINGS",
-           "Framing", "NoFaceForRetouch", "studio_retouch", "studio_retouch_with_mask"]
+           "Framing", "NoFaceForRetouch", "OfflineLimit", "offline_limits", "studio_retouch",
+           "studio_retouch_with_mask"]
 
 BACKEND_LABEL = "Studio retouch, offline"
 
@@ -37,3 +42,46 @@ def studio_retouch_with_mask(image: Image.Image, *, look: LookSpec,
     """As ``studio_retouch``, plus the person matte used (float32 HxW, 1 on the person)."""
     finished = finish_apply(image, look=look, seed=seed, retouch=True)
     return finished.image, finished.matte
+
+
+# Backdrop words that ask for more than a plain studio colour, which is all a retouch paints.
+_SCENE_WORDS = re.compile(
+    r"\b(textured?|texture|gradient|bokeh|office|outdoors?|outside|city|window|brick|wall|"
+    r"pattern(ed)?|blurred|blurry|scene|plants?|bookshelf|bookcase|street|nature|garden|"
+    r"painted|canvas|mottled)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OfflineLimit:
+    """One part of a look that the offline backend cannot honour, and the sentence shown."""
+
+    field: str  # "wardrobe" | "lighting" | "backdrop"
+    text: str
+
+
+def offline_limits(*, wardrobe: str, lighting: str, backdrop_description: str
+                   ) -> list[OfflineLimit]:
+    """What the offline retouch will not do of a look, in words people are shown.
+
+    The retouch keeps the person's own clothes, relights only what ``light_for``
+    understands, and paints a plain colour: anything else the look asks for is listed
+    here rather than silently ignored.
+    """
+    limits = []
+    if wardrobe.strip():
+        limits.append(OfflineLimit("wardrobe", (
+            f"Wardrobe (“{wardrobe.strip()}”) is not available with the offline backend: it "
+            "retouches the person's own photo, so they wear what they wore in it.")))
+    unknown = light_for(lighting).unknown
+    if unknown:
+        listed = "”, “".join(unknown)
+        limits.append(OfflineLimit("lighting", (
+            f"Lighting “{listed}” is not available with the offline backend: it relights the "
+            "photo only for key direction, fill, low or high key, flat light, contrast and "
+            "warmth.")))
+    scene = sorted({m.group(0).lower() for m in _SCENE_WORDS.finditer(backdrop_description)})
+    if scene:
+        limits.append(OfflineLimit("backdrop", (
+            f"A {', '.join(scene)} backdrop is not available with the offline backend: it "
+            "paints the look's colour with a soft studio falloff.")))
+    return limits

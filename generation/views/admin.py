@@ -44,9 +44,16 @@ class LookForm(forms.Form):
         error_messages={"invalid": "Use a colour like #F1EFEA."},
         help_text="#RRGGBB; leave empty to keep the preset's colour.",
         widget=forms.TextInput(attrs={"placeholder": "#F1EFEA", "autocomplete": "off"}))
-    backdrop_description = forms.CharField(label="Backdrop", required=False, max_length=200)
-    wardrobe = forms.CharField(required=False, max_length=200)
-    lighting = forms.CharField(required=False, max_length=200)
+    backdrop_description = forms.CharField(
+        label="Backdrop", required=False, max_length=200,
+        help_text="The offline backend paints a plain colour: textures and scenes are not "
+                  "available with it.")
+    # The offline backend retouches the person's own photo: say what it cannot honour.
+    wardrobe = forms.CharField(required=False, max_length=200, help_text=(
+        "Not available with the offline backend: it keeps the clothes of the selfie."))
+    lighting = forms.CharField(required=False, max_length=200, help_text=(
+        "The offline backend relights only for key direction, fill, low or high key, flat "
+        "light, contrast and warmth; it lists anything else as not available."))
     framing = forms.ChoiceField(choices=[("", "Preset's")] + LookVersion.Framing.choices,
                                 required=False)
     aspect_ratio = forms.ChoiceField(choices=[("", "Preset's")] + LookVersion.Aspect.choices,

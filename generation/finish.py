@@ -43,6 +43,9 @@ VIGNETTE_CORNER_DE_LIGHT = 1.6  # for light backdrops (L* > 85), which should st
 LIGHT_WRAP = 0.18  # how much of the new backdrop's light wraps onto the person's edge
 SHARPEN_AMOUNT = 0.35  # output sharpening at 1:1 or below; more when the photo was enlarged
 SHARPEN_SIGMA = 0.9  # output pixels
+DESPILL_DEPTH = 0.04  # of the long side: how far into the person the old tint is removed
+DESPILL_MAX = 0.6  # the most of a pixel taken as old background
+DESPILL_SEPARATION = 0.01  # squared chromaticity distance at which the hue is trusted
 
 # Codes in ``Finished.notes``, with the sentence people are shown.
 NOTES = {
@@ -74,6 +77,9 @@ class Finished:
     face_box: tuple[float, float, float, float]  # left, top, right, bottom, planned
     notes: tuple[str, ...]  # codes of NOTES
     scale: float  # output pixels per photo pixel (> 1: enlarged)
+    # The output's corners (top-left, top-right, bottom-left, bottom-right) in the photo's
+    # pixels: where the frame was cut from.
+    frame: tuple[tuple[float, float], ...]
 
 
 def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: bool = False,
@@ -135,8 +141,11 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
         notes.append("framing_short")
     if plan.scale > UPSCALE_NOTE:
         notes.append("upscaled")
+    inverse = cv2.invertAffineTransform(plan.matrix)
+    corners = np.array([[0, 0], [out_w, 0], [0, out_h], [out_w, out_h]], dtype=np.float64)
+    frame = tuple((float(x), float(y)) for x, y in corners @ inverse[:, :2].T + inverse[:, 2])
     return Finished(image=Image.fromarray(out, "RGB"), matte=alpha, face_box=box,
-                    notes=tuple(notes), scale=plan.scale)
+                    notes=tuple(notes), scale=plan.scale, frame=frame)
 
 
 def _mapped_box(face: Face, matrix: np.ndarray) -> tuple[float, float, float, float]:
@@ -199,8 +208,61 @@ def _foreground(linear: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     blurred_fg = cv2.resize(fg_h, (w, h), interpolation=cv2.INTER_LINEAR)
     blurred_bg = cv2.resize(bg_h, (w, h), interpolation=cv2.INTER_LINEAR)
     a = alpha[..., None]
-    return np.clip(blurred_fg + a * (linear - a * blurred_fg - (1.0 - a) * blurred_bg),
-                   0.0, 1.0)
+    foreground = np.clip(blurred_fg + a * (linear - a * blurred_fg - (1.0 - a) * blurred_bg),
+                         0.0, 1.0)
+    return _despill(foreground, alpha, person=cv2.resize(fg_q, (w, h), cv2.INTER_LINEAR),
+                    background=cv2.resize(bg_q, (w, h), cv2.INTER_LINEAR))
+
+
+def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
+             background: np.ndarray) -> np.ndarray:
+    """Take the old background's tint out of the person's outer zone (hair most of all).
+
+    Where the matte says person but the old background shows through (fine hair, a
+    translucent edge), the pixel is a mix of the person's local colour and the old
+    background's. Its chromaticity tells how much: the share along the line from the
+    person's local chromaticity to the background's is removed (at most DESPILL_MAX),
+    only where those two differ in hue, and only near the person's edge.
+    """
+    h, w = alpha.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    inside = (cv2.resize(alpha, half, interpolation=cv2.INTER_AREA) >= 0.5).astype(np.uint8)
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) * 2.0
+    zone = np.clip(1.0 - depth / (DESPILL_DEPTH * max(h, w)), 0.0, 1.0)
+    zone = cv2.resize(zone * inside, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def chroma(rgb: np.ndarray) -> np.ndarray:
+        return rgb / (rgb.sum(axis=-1, keepdims=True) + 1e-4)
+
+    c, cp, cb = chroma(foreground), chroma(person), chroma(background)
+    towards = cb - cp
+    separation = np.sum(towards * towards, axis=-1)
+    share = np.sum((c - cp) * towards, axis=-1) / (separation + 1e-6)
+    # Trust it as far as the background's hue stands apart from the person's.
+    trust = np.clip(separation / DESPILL_SEPARATION, 0.0, 1.0)
+    u = np.clip(share, 0.0, 1.0) * trust * zone
+    # The chromaticity share u is not the mixing share t in light: a bright background
+    # moves the hue more per part mixed in. With sums s: t = u sP / (u sP + (1 - u) sB).
+    s_p, s_b = person.sum(axis=-1), background.sum(axis=-1)
+    t = u * s_p / (u * s_p + (1.0 - u) * s_b + 1e-6)
+    # Never take out more of a channel than the pixel has (a dark strand would turn to the
+    # background's complement), and never more than DESPILL_MAX.
+    room = np.min(foreground / np.maximum(background, 1e-4), axis=-1)
+    t = np.clip(np.minimum(t, 0.8 * room), 0.0, DESPILL_MAX)[..., None]
+    cleaned = (foreground - t * background) / (1.0 - t)
+    # Keep the pixel's lightness: only the tint goes.
+    before = foreground @ LUMA
+    after = np.maximum(cleaned, 0.0) @ LUMA
+    cleaned = np.maximum(cleaned, 0.0) * (before / np.maximum(after, 1e-5))[..., None]
+    # Where the matte is too thin (opaque hair taken as half background), the estimate
+    # overshoots into the background's complement (green turns magenta): no hue may lie
+    # beyond the person's own, away from the background.
+    total = cleaned.sum(axis=-1, keepdims=True)
+    c = cleaned / (total + 1e-4)
+    beyond = np.minimum(np.sum((c - cp) * towards, axis=-1) / (separation + 1e-6), 0.0)
+    c = c - (beyond * trust * zone)[..., None] * towards
+    cleaned = np.maximum(c, 0.0) * total
+    return np.clip(cleaned, 0.0, 1.0).astype(np.float32)
 
 
 def _blur_means(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray,

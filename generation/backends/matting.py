@@ -25,7 +25,11 @@ WORK_SIDE = 256  # long side at which GrabCut and the trimap are decided
 PRIOR_CENTRE = 0.6  # model confidence taken as the edge (the model runs a little wide)
 PRIOR_SOFTNESS = 0.3  # width of the model-confidence ramp kept as soft edge
 GRABCUT_ITERATIONS = 3
-GRABCUT_SURE_DEPTH = 0.04  # of the work size: model-sure person this deep is fixed for GrabCut
+GRABCUT_SURE_DEPTH = 0.07  # of the work size: model-sure person this deep is fixed for GrabCut
+COLOUR_BINS = 12  # per channel, for the colour check of the person's outer ring
+FOREIGN_RING = 0.08  # of the work size: the outer ring of the person that is checked
+FOREIGN_INSIDE_MAX = 2e-3  # share of the interior (smoothed bins) below which a colour is foreign
+BACKGROUND_COLOUR_RATIO = 20.0  # ...and the background shows it this many times more
 GRABCUT_MIN_PRIOR = 0.3  # GrabCut may add person only where the model gave at least this
 SURE_PERSON_DEPTH = 0.025  # sure person: this far (of the long side) inside the edge
 SURE_BACKGROUND_DEPTH = 0.008  # ...and sure background this far outside
@@ -168,7 +172,39 @@ def grabcut_person(small: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
     cv2.setRNGSeed(0)  # GrabCut's GMM initialisation draws from OpenCV's RNG
     cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), mask, None, background, foreground,
                 GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    person = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    return _drop_background_colours(small, person, sure_bg)
+
+
+def _drop_background_colours(small: np.ndarray, person: np.ndarray,
+                             background: np.ndarray) -> np.ndarray:
+    """Take off the person's outer ring what has the background's colours and none of the
+    person's: a sign's letter that GrabCut's smoothness kept attached to the head."""
+    depth = max(2, round(FOREIGN_RING * max(person.shape)))
+    interior = _eroded(person, depth)
+    ring = person & ~interior
+    if interior.sum() < 50 or not ring.any():
+        return person
+    bins = (small.astype(np.int32) * COLOUR_BINS) // 256
+    index = (bins[..., 0] * COLOUR_BINS + bins[..., 1]) * COLOUR_BINS + bins[..., 2]
+    size = COLOUR_BINS ** 3
+    inside = np.bincount(index[interior], minlength=size) / interior.sum()
+    outside = np.bincount(index[background], minlength=size) / max(1, background.sum())
+    # Spread each histogram a little (neighbouring bins) so that shading does not count.
+    inside = _smooth_bins(inside)
+    outside = _smooth_bins(outside)
+    # Only colours the person's interior never shows, not even nearly, and that the
+    # background shows plenty of: skin in an ear's shadow stays.
+    foreign = ((inside[index] < FOREIGN_INSIDE_MAX)
+               & (outside[index] > BACKGROUND_COLOUR_RATIO * inside[index] + 1e-4) & ring)
+    return person & ~foreign
+
+
+def _smooth_bins(histogram: np.ndarray) -> np.ndarray:
+    cube = histogram.reshape((COLOUR_BINS,) * 3).astype(np.float32)
+    for axis in range(3):
+        cube = cube + np.roll(cube, 1, axis=axis) + np.roll(cube, -1, axis=axis)
+    return cube.reshape(-1)
 
 
 def refine_mask(rgb: np.ndarray, prior: np.ndarray) -> np.ndarray:

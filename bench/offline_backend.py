@@ -6,12 +6,19 @@ Each portrait from ../shared/faces is first normalised the way an upload is (sto
 selfies are at most SELFIE_LONG_SIDE px), then retouched into every preset look at the
 looks' default output size (1024 px long side), with a different seed per run. Prints
 the first call (it loads the segmentation model) apart, then median and p95 per face
-and over all images. Needs no database; see bench/README.md.
+and over all images, in wall-clock and in CPU time of this process (steadier on a
+shared machine), and the machine's load average before and after. Needs no database;
+see bench/README.md.
+
+``--baseline DIR``: also time the ``studio_retouch`` of another checkout (e.g. a
+``git worktree`` of the commit before a change), interleaved image by image with this
+one so that both see the same machine load.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import statistics
@@ -21,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT.parent / "shared" / "faces"
+if not FACES.is_dir():  # a worktree beside the checkout
+    FACES = Path("/work/shared/faces")
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -45,6 +54,26 @@ def _selfie(name: str) -> Image.Image:
     return image.convert("RGB")
 
 
+def _baseline(path: str):
+    """``studio_retouch`` of another checkout, imported under its own package names."""
+    root = Path(path).resolve()
+    code = (root / "generation" / "backends" / "offline.py").read_text()
+    saved = {k: v for k, v in sys.modules.items() if k == "generation" or
+             k.startswith("generation.")}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module("generation.backends.offline")
+    finally:
+        sys.path.remove(str(root))
+        for name in [k for k in sys.modules if k == "generation" or k.startswith("generation.")]:
+            sys.modules[f"baseline.{name}"] = sys.modules.pop(name)
+        sys.modules.update(saved)
+    assert "def studio_retouch" in code
+    return module.studio_retouch
+
+
 def _ms(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -56,37 +85,51 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="seeds per face and look")
     parser.add_argument("--size", type=int, default=1024, help="output long side, px")
     parser.add_argument("--faces", default="obama.jpg,obama2.jpg,biden.jpg")
+    parser.add_argument("--baseline", default="", help="another checkout to time alongside")
     args = parser.parse_args()
 
     names = [n for n in args.faces.split(",") if n]
     selfies = {name: _selfie(name) for name in names}
     looks = {key: look_spec_example(key, output_size=args.size) for key in PRESETS}
+    variants = {"this": studio_retouch}
+    if args.baseline:
+        variants["baseline"] = _baseline(args.baseline)
+    load_before = os.getloadavg()
 
-    first_name = names[0]
-    started = time.perf_counter()
-    studio_retouch(selfies[first_name], look=looks["corporate"], seed=0)
-    first = time.perf_counter() - started
+    first = {}
+    for label, retouch in variants.items():
+        started = time.perf_counter()
+        retouch(selfies[names[0]], look=looks["corporate"], seed=0)
+        first[label] = time.perf_counter() - started
 
-    per_face: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, dict[str, list[float]]] = {v: {n: [] for n in names} for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
     for run in range(args.runs):
         for name, selfie in selfies.items():
             for look in looks.values():
-                started = time.perf_counter()
-                studio_retouch(selfie, look=look, seed=1000 + run)
-                per_face[name].append(time.perf_counter() - started)
+                for label, retouch in variants.items():
+                    started, used = time.perf_counter(), time.process_time()
+                    retouch(selfie, look=look, seed=1000 + run)
+                    wall[label][name].append(time.perf_counter() - started)
+                    cpu[label].append(time.process_time() - used)
 
     print(f"offline backend: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
+          "(1 min; this machine's other work competes for the same cores)")
     print(f"output long side {args.size} px, {len(looks)} looks x {args.runs} seeds per face")
-    print(f"first call (loads the segmentation model): {first * 1000:.0f} ms")
-    print(f"{'selfie':<16}{'input':>12}  {'median / p95 ms':>17}")
-    everything: list[float] = []
-    for name, values in per_face.items():
-        width, height = selfies[name].size
-        print(f"{name:<16}{f'{width}x{height}':>12}  {_ms(values)}")
-        everything += values
-    print(f"{'all':<16}{len(everything):>10} x  {_ms(everything)}")
-    print(f"slowest: {max(everything) * 1000:.0f} ms")
+    for label in variants:
+        print(f"\n[{label}] first call (loads the segmentation model): "
+              f"{first[label] * 1000:.0f} ms")
+        print(f"{'selfie':<16}{'input':>12}  {'median / p95 ms':>17}")
+        everything: list[float] = []
+        for name, values in wall[label].items():
+            width, height = selfies[name].size
+            print(f"{name:<16}{f'{width}x{height}':>12}  {_ms(values)}")
+            everything += values
+        print(f"{'all (wall)':<16}{len(everything):>10} x  {_ms(everything)}")
+        print(f"{'all (CPU)':<16}{len(cpu[label]):>10} x  {_ms(cpu[label])}")
+        print(f"slowest: {max(everything) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from django_scim.models import SCIMServiceProviderConfig
 
 from teams.errors import ServiceError
 
+from ..models import ScimGroup, ScimUser
 from .auth import token_authenticate
 from .filters import GroupFilterQuery, InvalidFilter, UserFilterQuery, filter_q
 from .services import ScimError
@@ -140,12 +141,12 @@ class GroupsView(ScimViewMixin, scim_views.GroupsView):
 
 class UserSearchView(ScimViewMixin, scim_views.UserSearchView):
     attr_map = UserFilterQuery.attr_map
-    model_cls_getter = UsersView.model_cls_getter
+    model_cls = ScimUser
 
 
 class GroupSearchView(ScimViewMixin, scim_views.GroupSearchView):
     attr_map = GroupFilterQuery.attr_map
-    model_cls_getter = GroupsView.model_cls_getter
+    model_cls = ScimGroup
 
 
 class ServiceProviderConfigView(ScimViewMixin, scim_views.ServiceProviderConfigView):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 
 import requests
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -38,7 +39,8 @@ def txt_record_value(domain: EmailDomain) -> str:
 
 
 def file_url(domain: EmailDomain) -> str:
-    return f"https://{domain.domain}{FILE_PATH}"
+    template = getattr(settings, "DOMAIN_VERIFICATION_FILE_URL", "") or f"https://{{domain}}{FILE_PATH}"
+    return template.format(domain=domain.domain)
 
 
 def domain_list(*, company: Company) -> QuerySet[EmailDomain]:

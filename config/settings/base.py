@@ -378,6 +378,10 @@ SSO_ALLOW_PRIVATE_URLS = env.bool("SSO_ALLOW_PRIVATE_URLS", default=False)
 # Domain verification by DNS TXT record: resolvers to ask (empty: the system's).
 DNS_TIMEOUT_SECONDS = env.float("DNS_TIMEOUT_SECONDS", default=5.0)
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
+# Where the proof file of a domain is fetched ({domain} is filled in).
+DOMAIN_VERIFICATION_FILE_URL = env.str(
+    "DOMAIN_VERIFICATION_FILE_URL",
+    default="https://{domain}/.well-known/likeness-domain-verification.txt")
 # Keys that encrypt identity secrets at rest (OIDC client secrets, TOTP seeds): Fernet keys,
 # newest first (older ones still decrypt, for rotation). Empty: derived from SECRET_KEY.
 IDENTITY_ENCRYPTION_KEYS = env.list("IDENTITY_ENCRYPTION_KEYS", default=[])

@@ -109,6 +109,8 @@ def saml_metadata_parse(xml: str) -> dict[str, str]:
     except Exception as exc:  # lxml and the parser raise many kinds; all mean "not metadata"
         raise ServiceError("This is not SAML metadata of an identity provider.") from exc
     idp = data.get("idp") or {}
+    if not idp:
+        raise ServiceError("This is not SAML metadata of an identity provider.")
     cert = idp.get("x509cert") or next(iter((idp.get("x509certMulti") or {})
                                             .get("signing", [])), "")
     sso_url = (idp.get("singleSignOnService") or {}).get("url", "")

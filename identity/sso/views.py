@@ -86,8 +86,8 @@ def sso_start(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def sso_company(request: HttpRequest, company_slug: str) -> HttpResponse:
-    company = Company.objects.filter(slug=company_slug, closed_at__isnull=True).first()
+def sso_company(request: HttpRequest, slug: str) -> HttpResponse:
+    company = Company.objects.filter(slug=slug, closed_at__isnull=True).first()
     connection = _connection(company) if company else None
     if connection is None:
         raise Http404("No such sign-in.")

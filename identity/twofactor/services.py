@@ -140,7 +140,9 @@ def totp_activate(*, request: HttpRequest, secret: str, code: str) -> list[str]:
         raise ServiceError("That code is not right. Check the time on your phone and try the "
                            "newest code.")
     with transaction.atomic():
-        TOTP.activate(user, secret)
+        totp = TOTP.activate(user, secret)
+        # Spends the code (allauth remembers used codes for their period): no replay.
+        totp.validate_code("".join(code.split()))
         codes = RecoveryCodes.activate(user).get_unused_codes()
     session_mark_verified(request, method="totp")
     return codes

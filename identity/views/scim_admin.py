@@ -24,7 +24,7 @@ from ..twofactor.services import security_settings
 def scim_settings(request: HttpRequest) -> HttpResponse:
     company, actor = request.company, request.membership
     settings_row = security_settings(company=company)
-    action = request.POST.get("action", "token")
+    action = request.POST.get("action", "token") if request.method == "POST" else ""
     token_form = ScimTokenForm(request.POST if action == "token" else None)
     settings_form = ScimSettingsForm(
         request.POST if action == "settings" else None,

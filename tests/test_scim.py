@@ -139,6 +139,9 @@ def test_a_duplicate_user_is_409_and_changes_nothing(scim_a):
     _error(scim_a.post("/Users", okta_user("ADA@alpha.example")), 409, "uniqueness")
     _error(scim_a.post("/Users", okta_user("other@alpha.example", external_id="1")), 409,
            "uniqueness")
+    same_email = okta_user("ada.l@alpha.example")
+    same_email["emails"] = [{"primary": True, "value": "ada@alpha.example", "type": "work"}]
+    _error(scim_a.post("/Users", same_email), 409, "uniqueness")
     assert db_fingerprint() == before
 
 

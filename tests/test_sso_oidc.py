@@ -141,3 +141,18 @@ def test_sso_of_a_disabled_or_unknown_company_is_404(sso_a, tenant_b):
     assert Client().get("/accounts/oidc/c-alpha/login/callback/?code=x&state=y").status_code == 404
     start = Client().post("/sso/", {"email": "someone@alpha.example"})
     assert start.status_code == 400 and b"No company has set up" in start.content
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(sso_a, oidc_provider):  # noqa: F811
+    for asked, landing in (("/c/alpha/headshots/", "/c/alpha/headshots/"),
+                           ("https://evil.example/steal", "/c/alpha/")):
+        client = Client()
+        oidc_provider.login_as("member@alpha.example")
+        start = client.post("/sso/alpha/", {"next": asked})
+        back = oidc_provider.authorize(start["Location"]).removeprefix("http://testserver")
+        assert client.get(back)["Location"] == landing
+
+
+def test_the_sign_in_page_offers_sso(db):
+    page = Client().get("/login/?next=/c/alpha/admin/")
+    assert b'href="/sso/?next=/c/alpha/admin/"' in page.content

@@ -96,6 +96,10 @@ def _check_unique(company: Company, fields: UserFields, exclude: int | None = No
     if others.alias(name=Lower("user_name")).filter(name=fields.user_name.lower()).exists():
         raise ScimError(f"userName {fields.user_name!r} is already provisioned.", status=409,
                         scim_type="uniqueness")
+    if others.filter(email__iexact=fields.email).exists():
+        # Two directory entries would share one membership: one's leaving would remove both.
+        raise ScimError(f"{fields.email} is already provisioned under another userName.",
+                        status=409, scim_type="uniqueness")
     if fields.external_id and others.filter(external_id=fields.external_id).exists():
         raise ScimError(f"externalId {fields.external_id!r} is already provisioned.", status=409,
                         scim_type="uniqueness")

@@ -152,3 +152,17 @@ def test_an_admin_removing_someone_applies_the_same_policy(tenant_a, local_backe
     assert Membership.objects.for_company(tenant_a.company).get(
         pk=tenant_a.member.pk).status == Membership.Status.LEFT
     assert default_storage.exists(data.keys["approved"][0])
+
+
+def test_a_leaver_whose_headshot_was_kept_can_be_provisioned_again(tenant_a, scim_a,
+                                                                   local_backend):
+    LeaverPolicy.objects.create(company=tenant_a.company, headshots="keep")
+    person_data(tenant_a.member)
+    user_id = scim_a.post("/Users", okta_user("member@alpha.example")).json()["id"]
+    scim_a.patch(f"/Users/{user_id}", entra_deactivate())
+    member = Membership.objects.for_company(tenant_a.company).get(pk=tenant_a.member.pk)
+    assert member.status == Membership.Status.LEFT
+    back = scim_a.patch(f"/Users/{user_id}", [{"op": "Replace", "path": "active", "value": "True"}])
+    assert back.status_code == 200 and back.json()["active"] is True
+    member.refresh_from_db()
+    assert member.status == Membership.Status.INVITED and member.joined_at is None

@@ -122,10 +122,6 @@ def _invite(company: Company, fields: UserFields) -> Membership:
         raise ScimError(str(exc), scim_type="invalidValue") from exc
     membership = invitation.membership
     assert membership is not None
-    if membership.status == Status.LEFT:
-        Membership.objects.for_company(company).filter(pk=membership.pk).update(
-            status=Status.INVITED)
-        membership.status = Status.INVITED
     return membership
 
 

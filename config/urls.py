@@ -41,4 +41,8 @@ urlpatterns = [
     path("c/<slug:company_slug>/", include("generation.urls")),
     path("c/<slug:company_slug>/", include("billing.urls")),
     path("c/<slug:company_slug>/", include("teams.integrations.urls")),
+    # identity/: SSO, SCIM provisioning, two-factor, audit log
+    path("", include("identity.urls")),
+    path("accounts/", include("identity.sso.urls")),
+    path("scim/v2/", include("identity.scim.urls")),
 ]

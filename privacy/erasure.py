@@ -14,15 +14,26 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import DirectorySync, GenerationJob, Headshot, ReviewDecision, Selfie
+from generation.models import (
+    Candidate,
+    DirectorySync,
+    GenerationJob,
+    Headshot,
+    ReviewDecision,
+    Selfie,
+)
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Invitation, InviteLink, Membership, Team, User
 
 from .deletion import (
+    candidate_delete,
+    embedding_clear,
     export_delete,
     headshot_delete,
     job_delete,
+    lora_delete,
     orphan_delete,
+    receipt_write,
     selfie_delete,
 )
 from .models import DataSubjectRequest
@@ -44,9 +55,13 @@ class ErasureResult:
     stray_files: int
 
 
-def person_erase(*, company: Company, membership: Membership, rule: str) -> ErasureResult:
+def person_erase(*, company: Company, membership: Membership, rule: str,
+                 keep_headshot: bool = False) -> ErasureResult:
     """Erase everything stored about one member of one company; the membership row stays
-    (the caller decides whether the person leaves). Safe to run again."""
+    (the caller decides whether the person leaves). Safe to run again.
+
+    ``keep_headshot`` (a leaver policy) keeps the approved headshot's photo and the rows it
+    needs (its candidate and job), without its face embedding; all else goes."""
     from generation.services import processing_stop_for_member
 
     if membership.company_id != company.pk:
@@ -56,11 +71,18 @@ def person_erase(*, company: Company, membership: Membership, rule: str) -> Eras
     processing_stop_for_member(company=company, membership=membership)
     subject = membership.user_id
     headshots = 0
+    kept = None
     for headshot in Headshot.objects.for_company(company).filter(membership=membership):
+        if keep_headshot:
+            kept = headshot.candidate
+            continue
         headshot_delete(headshot, rule=rule, subject_user_id=subject)
         headshots += 1
     jobs = 0
     for job in GenerationJob.objects.for_company(company).filter(membership=membership):
+        if kept is not None and job.pk == kept.job_id:
+            _job_strip(job, kept=kept, rule=rule, subject_user_id=subject)
+            continue
         job_delete(job, rule=rule, subject_user_id=subject)
         jobs += 1
     selfies = 0
@@ -85,6 +107,17 @@ def person_erase(*, company: Company, membership: Membership, rule: str) -> Eras
     return ErasureResult(jobs=jobs, selfies=selfies, headshots=headshots, stray_files=stray)
 
 
+def _job_strip(job: GenerationJob, *, kept, rule: str, subject_user_id: int) -> None:
+    """The job of a kept headshot: everything but the headshot's own photo goes."""
+    for candidate in Candidate.objects.for_company(job.company_id).filter(job=job).exclude(
+            pk=kept.pk):
+        candidate_delete(candidate, rule=rule, subject_user_id=subject_user_id)
+    lora_delete(company_id=job.company_id, job_id=job.pk, rule=rule,
+                subject_user_id=subject_user_id)
+    if kept.face_embedding is not None:
+        embedding_clear(kept, rule=rule)
+
+
 def _user_forget(user_id: int) -> None:
     """A person who belongs to no company any more: their account goes too.
 
@@ -105,12 +138,28 @@ def _user_forget(user_id: int) -> None:
 
 
 def member_erase_and_remove(*, company: Company, membership: Membership, rule: str) -> None:
-    """A leaver: erase, then remove the membership and anything that named them."""
-    person_erase(company=company, membership=membership, rule=rule)
+    """A leaver: erase, then remove the membership and anything that named them, with a
+    receipt for the person. When the company's leaver policy keeps headshots and they have
+    one, the membership stays as "left" (no sign-in, no role) to hold it."""
+    from .leaver import leaver_keeps_headshots
+
+    keep = (rule == RULE_LEAVER and leaver_keeps_headshots(company=company)
+            and Headshot.objects.for_company(company).filter(membership=membership).exists())
+    result = person_erase(company=company, membership=membership, rule=rule, keep_headshot=keep)
     with transaction.atomic():
         Invitation.objects.for_company(company).filter(membership=membership).delete()
-        Membership.objects.for_company(company).filter(pk=membership.pk).delete()
-        _user_forget(membership.user_id)
+        if keep:
+            Membership.objects.for_company(company).filter(pk=membership.pk).update(
+                status=Membership.Status.LEFT, role=Membership.Role.MEMBER, joined_at=None)
+        else:
+            Membership.objects.for_company(company).filter(pk=membership.pk).delete()
+        receipt_write(company_id=company.pk, kind="member", object_ref=f"membership:{membership.pk}",
+                      subject_user_id=membership.user_id,
+                      rule=f"{rule}+headshot_kept" if keep else rule)
+        if not keep:
+            _user_forget(membership.user_id)
+    log.info("leaver %s of company %s: %s (headshot %s)", membership.pk, company.pk, result,
+             "kept" if keep else "erased")
 
 
 def company_close(*, company: Company, actor: Membership) -> None:

@@ -50,6 +50,15 @@ class RetentionPolicyForm(forms.Form):
                 if optional else "", required=not optional)
 
 
+class LeaverPolicyForm(forms.Form):
+    leaver_headshots = forms.ChoiceField(
+        label="A leaver's approved headshot", widget=forms.RadioSelect,
+        choices=[("delete", "Delete it with everything else"),
+                 ("keep", "Keep it, until the headshot retention period ends")],
+        help_text="Selfies, face data, trained models and unchosen photos of a leaver are "
+                  "always erased.")
+
+
 class ErasureConfirmForm(forms.Form):
     confirm = forms.BooleanField(
         label="I understand that my photos, headshots and face data will be deleted and "

@@ -161,3 +161,24 @@ class DataSubjectRequest(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.subject_email}"
+
+
+class LeaverPolicy(TenantModel):
+    """What happens to a leaver's approved headshot (everything else about them is always
+    erased: selfies, face data, trained models, other photos). No row: deleted."""
+
+    class Headshots(models.TextChoices):
+        DELETE = "delete", "Delete it with everything else"
+        KEEP = "keep", "Keep it (until the headshot retention period ends)"
+
+    headshots = models.CharField(max_length=6, choices=Headshots.choices,
+                                 default=Headshots.DELETE)
+    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company"], name="one_leaver_policy")]
+
+    def __str__(self) -> str:
+        return f"Leaver policy of company {self.company_id}"

@@ -21,10 +21,12 @@ from .forms import (
     CompanyCloseForm,
     ConsentForm,
     ErasureConfirmForm,
+    LeaverPolicyForm,
     NoticeForm,
     PaperConsentForm,
     RetentionPolicyForm,
 )
+from .leaver import leaver_keeps_headshots, leaver_policy_update
 from .models import ConsentNotice, ConsentRecord, DataSubjectRequest, DeletionReceipt
 from .retention import policy_as_dict, policy_for, retention_schedule_lines
 from .services import (
@@ -228,7 +230,18 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
 def privacy_admin(request: HttpRequest) -> HttpResponse:
     company = request.company
     initial = policy_as_dict(policy_for(company))
-    form = RetentionPolicyForm(request.POST or None, initial=initial)
+    leaver_form = LeaverPolicyForm(
+        request.POST if "leaver_headshots" in request.POST else None,
+        initial={"leaver_headshots": "keep" if leaver_keeps_headshots(company=company)
+                 else "delete"})
+    if leaver_form.is_bound:
+        if leaver_form.is_valid():
+            changed = leaver_policy_update(company=company, actor=request.membership,
+                                           headshots=leaver_form.cleaned_data["leaver_headshots"])
+            messages.success(request, "Leaver policy saved." if changed else "Nothing changed.")
+            return redirect("privacy:privacy_admin", company_slug=company.slug)
+    form = RetentionPolicyForm(None if leaver_form.is_bound else request.POST or None,
+                               initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             notice = retention_policy_update(company=company, actor=request.membership,
@@ -246,8 +259,8 @@ def privacy_admin(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/privacy_admin.html", {
         "form": form, "requests": dsr_list(company=company)[:100], "receipts": receipts,
         "schedule": retention_schedule_lines(policy_for(company)),
-        "close_form": CompanyCloseForm(), "now": timezone.now(),
-    }, status=400 if form.errors else 200)
+        "close_form": CompanyCloseForm(), "now": timezone.now(), "leaver_form": leaver_form,
+    }, status=400 if form.errors or leaver_form.errors else 200)
 
 
 @require_POST

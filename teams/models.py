@@ -120,6 +120,9 @@ class Membership(TenantModel):
         REVIEW = "review", "Ready for review"
         APPROVED = "approved", "Approved"
         WITHDRAWN = "withdrawn", "Consent withdrawn"
+        # Removed from the company while its leaver policy kept their approved headshot:
+        # everything else about them is erased and they can no longer sign in to it.
+        LEFT = "left", "Left the company"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
@@ -166,6 +169,8 @@ class Invitation(TenantModel):
         LINK = "link", "Invite link"
         CSV = "csv", "CSV import"
         ADMIN = "admin", "Added by an admin"
+        SCIM = "scim", "Provisioned by the company's directory"
+        SSO = "sso", "Joined through the company's SSO"
 
     # Null once revoked: a revoked invitee who never joined leaves the member list,
     # while the invitation itself stays as a record.

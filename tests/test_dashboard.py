@@ -80,7 +80,7 @@ def test_status_counts_at_a_glance(people):
     counts = {value: n for value, _, n in response.context["counts"]}
     assert counts == {
         "invited": 1, "joined": 3, "consented": 1, "uploaded": 0, "generating": 0,
-        "review": 0, "approved": 1, "withdrawn": 0,
+        "review": 0, "approved": 1, "withdrawn": 0, "left": 0,
     }
     assert response.context["total"] == 6
     html = response.content.decode()

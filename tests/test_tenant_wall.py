@@ -14,6 +14,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from generation.services.looks import look_version_create
+from identity.domains import domain_add
+from identity.scim.auth import token_create
 from privacy.dsr import dsr_create, dsr_process
 from teams.integrations.webhooks import webhook_endpoint_create, webhook_event_emit
 from teams.models import Invitation
@@ -38,6 +40,8 @@ class Objects:
     api_key_pk: int
     webhook_pk: int
     webhook_delivery_pk: int
+    domain_pk: int = 0
+    scim_token_pk: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ EXPORT = lambda o: o.export_pk  # noqa: E731
 API_KEY = lambda o: o.api_key_pk  # noqa: E731
 WEBHOOK = lambda o: o.webhook_pk  # noqa: E731
 WEBHOOK_DELIVERY = lambda o: o.webhook_delivery_pk  # noqa: E731
+DOMAIN = lambda o: o.domain_pk  # noqa: E731
+SCIM_TOKEN = lambda o: o.scim_token_pk  # noqa: E731
 CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
 
 COMPANY_URLS: dict[str, Url] = {
@@ -131,6 +137,18 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:review": Url("admin", methods=("GET",)),
     "generation:review_decide": Url("admin", methods=("POST",), pk=CANDIDATE,
                                     data={"action": "approve"}),
+    "identity:sso_settings": Url("admin", data={"action": "save", "protocol": "oidc",
+                                                "oidc_issuer": "https://idp.example.org",
+                                                "oidc_client_id": "x",
+                                                "oidc_client_secret": "y", "enabled": "on"}),
+    "identity:domain_add": Url("admin", methods=("POST",), data={"domain": "hack.example",
+                                                                 "method": "dns"}),
+    "identity:domain_verify": Url("admin", methods=("POST",), pk=DOMAIN),
+    "identity:domain_remove": Url("admin", methods=("POST",), pk=DOMAIN),
+    "identity:scim_settings": Url("admin", data={"action": "token", "name": "Hacked"}),
+    "identity:scim_token_revoke": Url("admin", methods=("POST",), pk=SCIM_TOKEN),
+    "identity:security_admin": Url("owner", data={"require_admin_2fa": ""}),
+    "identity:audit_log": Url("owner", methods=("GET",)),
 }
 
 ROLE_ORDER = {"member": 0, "admin": 1, "owner": 2}
@@ -177,10 +195,14 @@ def objects_a(tenant_a) -> Objects:
     endpoint, _ = webhook_endpoint_create(company=tenant_a.company, actor=tenant_a.owner,
                                           url="https://93.184.216.34/hook", events=["job.ready"])
     (delivery,) = webhook_event_emit(company=tenant_a.company, event_type="job.ready", data={})
+    domain = domain_add(company=tenant_a.company, actor=tenant_a.owner, domain="alpha.example",
+                        method="dns")
+    scim_token, _ = token_create(company=tenant_a.company, actor=tenant_a.owner, name="Entra")
     return Objects(tenant=tenant_a, invitation=invitation, link_pk=link.pk, selfie_pk=selfie.pk,
                    candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk,
                    api_key_pk=key.pk, webhook_pk=endpoint.pk,
-                   webhook_delivery_pk=delivery.pk)
+                   webhook_delivery_pk=delivery.pk, domain_pk=domain.pk,
+                   scim_token_pk=scim_token.pk)
 
 
 def _url(name: str, slug: str, objects: Objects) -> str:

@@ -103,7 +103,9 @@ def invitation_create(
                 membership.team = team
             if job_title:
                 membership.job_title = job_title.strip()
-            membership.save(update_fields=["team", "job_title"])
+            if membership.status == Status.LEFT:  # a leaver invited back starts again
+                membership.status = Status.INVITED
+            membership.save(update_fields=["team", "job_title", "status"])
         raw, hashed = token_generate()
         invitation = Invitation.objects.create(
             company=company, membership=membership, email=email, token_hash=hashed,

@@ -18,12 +18,14 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from teams.anchoring import GENESIS, anchor_advance, anchor_get
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership, User
 
 from . import stripe_api
 from .hooks import BillingLimitReached
-from .models import CheckoutSession, CreditEntry, StripeCustomer, StripeEvent
+from .ledger import LEDGER_LOG, ledger_entry_hash
+from .models import CheckoutSession, CreditEntry, LedgerHead, StripeCustomer, StripeEvent
 
 log = logging.getLogger(__name__)
 Kind = CreditEntry.Kind
@@ -51,11 +53,22 @@ def _lock(company: Company) -> None:
     Company.objects.select_for_update().filter(pk=company.pk).first()
 
 
+def _append(company: Company, **fields) -> CreditEntry:
+    """The one way a ledger line is written: under the company's lock (so the ledger has one
+    order), moving its signed head in the same transaction."""
+    _lock(company)
+    entry = CreditEntry.objects.create(company=company, **fields)
+    head = anchor_get(LedgerHead, company.pk, lock=True)
+    anchor_advance(LedgerHead, log_name=LEDGER_LOG, company_id=company.pk, head=head,
+                   head_hash=ledger_entry_hash(head.head_hash if head else GENESIS, entry))
+    return entry
+
+
 def _entry(company: Company, **fields) -> CreditEntry | None:
     """Write one ledger line; None when that fact was already recorded (a duplicate)."""
     try:
         with transaction.atomic():
-            return CreditEntry.objects.create(company=company, **fields)
+            return _append(company, **fields)
     except IntegrityError:
         return None
 
@@ -246,9 +259,8 @@ def credits_adjust(*, company: Company, amount: int, reason: str, actor: User | 
         raise ServiceError("A manual adjustment needs a reason.")
     if amount == 0:
         raise ServiceError("An adjustment of 0 credits changes nothing.")
-    _lock(company)
-    return CreditEntry.objects.create(company=company, kind=Kind.ADJUSTMENT, amount=amount,
-                                      reason=reason.strip()[:500], actor=actor)
+    return _append(company, kind=Kind.ADJUSTMENT, amount=amount, reason=reason.strip()[:500],
+                   actor=actor)
 
 
 # --- Webhook events ----------------------------------------------------------------------

@@ -172,6 +172,13 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # form fields only; files are capped separately
 
+# --- Audit logs ---------------------------------------------------------------
+# Signs the anchored heads and checkpoints of the consent log and the credit ledger
+# (teams/anchoring.py). Empty: derived from DJANGO_SECRET_KEY. Keep it out of the database's
+# reach (a database dump must not be enough to forge an anchor); changing it makes every
+# existing anchor fail verification.
+AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="")
+
 # --- Cache, Celery ----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

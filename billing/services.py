@@ -213,7 +213,8 @@ def checkout_start(*, company: Company, actor: Membership, offer: Offer, request
 
 
 @transaction.atomic
-def checkout_sync(*, session_id: str, company: Company | None = None) -> CreditEntry | None:
+def checkout_sync(*, session_id: str, company: Company | None = None,
+                  async_failed: bool = False) -> CreditEntry | None:
     """Bring one of our Checkout Sessions up to date from Stripe itself; credit it once.
 
     Used by the webhook and when the admin returns from Checkout, whichever is first. The
@@ -239,6 +240,12 @@ def checkout_sync(*, session_id: str, company: Company | None = None) -> CreditE
         CheckoutSession.objects.for_company(record.company).filter(
             pk=record.pk, status=CheckoutSession.Status.OPEN).update(
             status=CheckoutSession.Status.EXPIRED)
+    elif async_failed and truth.status == "complete":
+        # A delayed payment (a bank debit) that failed: complete and unpaid for good, where
+        # right after checkout.session.completed the same state still means "processing".
+        CheckoutSession.objects.for_company(record.company).filter(
+            pk=record.pk, status=CheckoutSession.Status.OPEN).update(
+            status=CheckoutSession.Status.FAILED)
     return None
 
 
@@ -265,8 +272,9 @@ def credits_adjust(*, company: Company, amount: int, reason: str, actor: User | 
 
 # --- Webhook events ----------------------------------------------------------------------
 
-HANDLED = {"checkout.session.completed", "checkout.session.async_payment_succeeded",
-           "checkout.session.expired", "checkout.session.async_payment_failed"}
+CHECKOUT_EVENTS = frozenset({"checkout.session.completed",
+                             "checkout.session.async_payment_succeeded",
+                             "checkout.session.expired", "checkout.session.async_payment_failed"})
 
 
 def stripe_event_record(*, event: dict) -> StripeEvent:
@@ -297,14 +305,29 @@ def stripe_event_process(*, event_id: str) -> str:
 
 
 def _dispatch(row: StripeEvent) -> str:
-    if row.type not in HANDLED:
-        return StripeEvent.Status.IGNORED
-    session = row.payload["data"]["object"]
-    session_id = session["id"]
-    if not (session.get("metadata") or {}).get("company_id") and not CheckoutSession.objects \
-            .unscoped().filter(session_id=session_id).exists():
-        return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
-    # Whatever the event says, the session's state is re-read from Stripe: order and
-    # staleness of events cannot matter.
-    checkout_sync(session_id=session_id)
+    from .reversals import PAYMENT_EVENTS, purchase_reversal_sync, session_for_payment_event
+
+    # The webhook checked the shape: data.object is an object with a string id.
+    object_id = row.payload["data"]["object"]["id"]
+    try:
+        if row.type in CHECKOUT_EVENTS:
+            session_id = object_id
+        elif row.type in PAYMENT_EVENTS:
+            session_id = session_for_payment_event(event_type=row.type, object_id=object_id)
+        else:
+            return StripeEvent.Status.IGNORED
+        if session_id is None or not CheckoutSession.objects.unscoped().filter(
+                session_id=session_id).exists():
+            return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
+        # Whatever the event says, the state is re-read from Stripe: order and staleness of
+        # events cannot matter.
+        if row.type in CHECKOUT_EVENTS:
+            checkout_sync(session_id=session_id,
+                          async_failed=row.type == "checkout.session.async_payment_failed")
+        else:
+            purchase_reversal_sync(session_id=session_id)
+    except stripe_api.StripeError as error:
+        if error.missing:  # Stripe knows no such object: nothing will ever come of it
+            return StripeEvent.Status.IGNORED
+        raise
     return StripeEvent.Status.PROCESSED

@@ -49,9 +49,13 @@ def json_loads_bounded(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) ->
     if json_depth(raw) > max_depth:
         raise InputInvalid(f"The JSON is nested more than {max_depth} levels deep.")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise InputInvalid("The body is not valid JSON.") from error
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python's extension, not JSON
 
 
 def json_object_bounded(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
@@ -82,3 +86,14 @@ def int_bounded(value: Any, *, minimum: int = 0, maximum: int = MAX_BIGINT) -> i
     if not minimum <= number <= maximum:
         raise InputInvalid(f"Must be between {minimum} and {maximum}.")
     return number
+
+
+def id_or_none(value: str | None) -> int | None:
+    """An id from a query parameter or form field, or None for anything that is not one.
+
+    ``str.isdigit`` is not enough: it is true for "²" and "٣", and ``int`` takes any length.
+    """
+    try:
+        return int_bounded(value, minimum=1) if value else None
+    except InputInvalid:
+        return None

@@ -228,7 +228,11 @@ def headshot_variant(request: HttpRequest, token: str) -> HttpResponse:
     if resolved is None:
         raise Http404("This link is invalid or has expired.")
     candidate, variant = resolved
-    response = HttpResponse(variant_render(candidate, variant), content_type=variant.content_type)
+    try:
+        image = variant_render(candidate, variant)
+    except OSError:  # the file went with an erasure after the link was made
+        raise Http404("This link is invalid or has expired.") from None
+    response = HttpResponse(image, content_type=variant.content_type)
     response["Cache-Control"] = "private, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"

@@ -42,3 +42,8 @@ urlpatterns = [
     path("c/<slug:company_slug>/", include("billing.urls")),
     path("c/<slug:company_slug>/", include("teams.integrations.urls")),
 ]
+
+handler400 = "teams.views.errors.bad_request"
+handler403 = "teams.views.errors.permission_denied"
+handler404 = "teams.views.errors.page_not_found"
+handler500 = "teams.views.errors.server_error"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
 class HealthCheckMiddleware:
@@ -43,8 +43,10 @@ class RefuseNulBytesMiddleware:
                 request.method == "POST"
                 and request.content_type == "application/x-www-form-urlencoded"
                 and _has_nul(request.POST)):
-            return HttpResponseBadRequest("Requests may not contain NUL characters.",
-                                          content_type="text/plain")
+            message = "Requests may not contain NUL characters."
+            if request.path.startswith("/api/"):  # API clients read JSON errors
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain")
         return self.get_response(request)
 
 

@@ -239,6 +239,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Error answers are documented too (teams/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "teams.api.schema.error_responses"],
 }
 # Lifetime of the signed links to headshot images the API hands out, and of those in
 # the people CSV export (which is read later, so they live longer).

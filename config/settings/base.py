@@ -123,6 +123,11 @@ AXES_USERNAME_CALLABLE = "teams.throttle.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client's address behind our load balancers (teams/client_ip.py): how many proxies of
+# ours stand in front, or their networks. Used for the consent log and login throttling.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
+AXES_CLIENT_IP_CALLABLE = "teams.client_ip.client_ip"
 
 # Employees sign in with links, never passwords.
 MAGIC_LINK_TTL = timedelta(minutes=env.int("MAGIC_LINK_TTL_MINUTES", default=15))

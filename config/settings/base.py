@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import botocore.config
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -161,8 +162,17 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "querystring_expire": env.int("SIGNED_URL_TTL_SECONDS", default=300),
             # botocore presigns with SigV2 unless told otherwise, which new buckets,
-            # SigV4-only regions and SSE-KMS objects refuse.
-            "signature_version": "s3v4",
+            # SigV4-only regions and SSE-KMS objects refuse. boto3 1.36+ adds CRC checksums
+            # to every upload and checks them on downloads, which several S3-compatible
+            # stores refuse or do not send: only where an operation requires one, unless the
+            # environment says otherwise (botocore's own variable names).
+            "client_config": botocore.config.Config(
+                signature_version="s3v4",
+                request_checksum_calculation=env.str("AWS_REQUEST_CHECKSUM_CALCULATION",
+                                                     default="when_required"),
+                response_checksum_validation=env.str("AWS_RESPONSE_CHECKSUM_VALIDATION",
+                                                     default="when_required"),
+            ),
             "file_overwrite": False,
             "object_parameters": {"ServerSideEncryption": "AES256"}
             if env.bool("AWS_S3_SSE", default=True)

@@ -23,7 +23,8 @@ from teams.services.api_keys import api_key_create
 from .test_tenant_wall import COMPANY_URLS, Objects, _url, objects_a  # noqa: F401  (fixture)
 
 BIG_IDS = ["0", str(2**63 - 1), str(2**63), str(2**64), "9" * 40]
-HOSTILE = ["9" * 400, "-9" * 30, "\u00b2", "x" * 20_000, "a\x00b", "2026-13-45T99:99:99Z"]
+HOSTILE = ["9" * 400, "-9" * 30, "\u00b2", "x" * 20_000, "a\x00b", "2026-13-45T99:99:99Z",
+           "[" * 3000 + "]" * 3000]
 QUERY_JUNK = {"page": "9" * 400, "cursor": "%%%not-base64", "team": "9" * 30,
               "person": str(2**64), "status": "\x00", "updated_since": "9999-99-99",
               "size": "\u00b2", "shape": "x" * 500, "image_format": "gif", "checkout": "cs_" + "x" * 300,

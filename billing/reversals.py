@@ -16,16 +16,22 @@ from .models import CheckoutSession, CreditEntry
 
 Kind = CreditEntry.Kind
 REFUND_EVENTS = frozenset({"charge.refunded"})
+# A refund that failed later gives the money back to us (the object is the refund).
+REFUND_OBJECT_EVENTS = frozenset({"charge.refund.updated"})
 DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated",
                             "charge.dispute.closed", "charge.dispute.funds_withdrawn",
                             "charge.dispute.funds_reinstated"})
-PAYMENT_EVENTS = REFUND_EVENTS | DISPUTE_EVENTS
+PAYMENT_EVENTS = REFUND_EVENTS | REFUND_OBJECT_EVENTS | DISPUTE_EVENTS
 
 
 def session_for_payment_event(*, event_type: str, object_id: str) -> str | None:
     """The Checkout Session behind a charge or dispute event, as Stripe says (not the event)."""
-    charge_id = (stripe_api.charge_for_dispute(object_id) if event_type in DISPUTE_EVENTS
-                 else object_id)
+    if event_type in DISPUTE_EVENTS:
+        charge_id = stripe_api.charge_for_dispute(object_id)
+    elif event_type in REFUND_OBJECT_EVENTS:
+        charge_id = stripe_api.charge_for_refund(object_id)
+    else:
+        charge_id = object_id
     intent_id = stripe_api.payment_intent_for_charge(charge_id) if charge_id else None
     return stripe_api.session_for_payment_intent(intent_id) if intent_id else None
 
@@ -58,6 +64,6 @@ def purchase_reversal_sync(*, session_id: str) -> CreditEntry | None:
         reason = (f"Stripe: {payment.refunded} refunded, {payment.disputed} disputed of "
                   f"{payment.amount} {purchase.currency or ''}".strip() + f" ({session_id})")
     else:
-        reason = f"Stripe: a dispute was decided in your favour ({session_id})"
+        reason = f"Stripe: a refund failed or a dispute was won ({session_id})"
     return _entry(company, kind=Kind.REVERSAL, amount=-change, stripe_ref=session_id,
                   currency=purchase.currency, reason=reason[:500])

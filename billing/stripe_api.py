@@ -142,6 +142,10 @@ def payment_intent_for_charge(charge_id: str) -> str | None:
     return str(_call(_client().v1.charges.retrieve, charge_id).payment_intent or "") or None
 
 
+def charge_for_refund(refund_id: str) -> str | None:
+    return str(_call(_client().v1.refunds.retrieve, refund_id).charge or "") or None
+
+
 def charge_for_dispute(dispute_id: str) -> str | None:
     return str(_call(_client().v1.disputes.retrieve, dispute_id).charge or "") or None
 

@@ -140,6 +140,16 @@ def test_partial_refunds_take_back_what_they_paid_for(tenant_a, billing_on):
     assert credit_balance(company=tenant_a.company) == 6
 
 
+def test_a_refund_that_fails_later_gives_the_credits_back(tenant_a, billing_on):
+    session_id = _paid(tenant_a, billing_on)
+    assert _deliver(*billing_on.signed(billing_on.refund_checkout(session_id))) == 200
+    assert credit_balance(company=tenant_a.company) == 0
+    (refund_id,) = billing_on.refunds
+    assert _deliver(*billing_on.signed(billing_on.fail_refund(refund_id))) == 200
+    assert _reversals(tenant_a.company) == [-10, 10]
+    assert credit_balance(company=tenant_a.company) == 10
+
+
 def test_a_refund_after_the_credits_were_spent_leaves_a_debt(tenant_a, billing_on):
     session_id = _paid(tenant_a, billing_on)
     credits_adjust(company=tenant_a.company, amount=-8, reason="spent", actor=None)

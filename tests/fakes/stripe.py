@@ -198,6 +198,7 @@ class FakeStripe:
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.disputes: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
         self.prices: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.last_event_id: str | None = None
@@ -436,12 +437,36 @@ class FakeStripe:
             intent = self.payment_intents[self.checkout_sessions[session_id]["payment_intent"]]
             charge = self.charges[intent["latest_charge"]]
             refund = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+            if not 0 < refund <= charge["amount"] - charge["amount_refunded"]:
+                raise ValueError(f"cannot refund {refund} of {charge['id']}")
             charge["amount_refunded"] += refund
             charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+            refund_id = new_id("re")
+            self.refunds[refund_id] = {
+                "id": refund_id, "object": "refund", "amount": refund, "charge": charge["id"],
+                "created": _now(), "currency": charge["currency"], "metadata": {},
+                "payment_intent": intent["id"], "reason": None, "status": "succeeded"}
+            charge["refunds"] = {"object": "list", "data": [
+                r for r in self.refunds.values() if r["charge"] == charge["id"]],
+                "has_more": False, "url": f"/v1/charges/{charge['id']}/refunds"}
             snapshot = copy.deepcopy(charge)
         return self.event("charge.refunded", snapshot,
                           previous_attributes={"amount_refunded": snapshot["amount_refunded"] - refund,
                                                "refunded": False})
+
+    def fail_refund(self, refund_id: str) -> dict[str, Any]:
+        """A refund the card network could not deliver: the money comes back to the merchant,
+        as on Stripe. Returns the ``charge.refund.updated`` event."""
+        with self._lock:
+            refund = self.refunds[refund_id]
+            if refund["status"] != "succeeded":
+                raise ValueError(f"{refund_id} is {refund['status']}")
+            refund.update(status="failed", failure_reason="expired_or_canceled_card")
+            charge = self.charges[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+            snapshot = copy.deepcopy(refund)
+        return self.event("charge.refund.updated", snapshot)
 
     def signed(self, event: dict[str, Any] | bytes | str, *, timestamp: int | None = None,
                secret: str | None = None) -> tuple[bytes, str]:
@@ -696,7 +721,7 @@ class FakeStripe:
                   "invoices": ("invoice", self.invoices),
                   "payment_intents": ("payment_intent", self.payment_intents),
                   "charges": ("charge", self.charges), "prices": ("price", self.prices),
-                  "disputes": ("dispute", self.disputes),
+                  "disputes": ("dispute", self.disputes), "refunds": ("refund", self.refunds),
                   "events": ("event", self.events)}
         if match := re.fullmatch(r"/v1/([a-z_]+(?:/sessions)?)/([^/]+)", path):
             kind, store = stores.get(match[1], (None, None))

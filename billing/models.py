@@ -6,13 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from teams.anchoring import AnchorCheckpoint, AnchorHead
 from teams.tenancy import TenantModel
 
 
 class CreditEntry(TenantModel):
     """One line of a company's credit ledger; the balance is the sum of ``amount``.
 
-    Append-only (a PostgreSQL trigger refuses UPDATE and DELETE). Unique constraints make
+    Append-only (PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE) and anchored: every
+    entry moves the company's signed LedgerHead (``manage.py ledger_verify``). Unique constraints make
     every money-moving fact happen once: one purchase per Checkout Session, and one
     reservation, one consumption and one refund per job, however often they are attempted.
     """
@@ -23,6 +25,8 @@ class CreditEntry(TenantModel):
         CONSUMPTION = "consumption", "Used by a delivered job"
         REFUND = "refund", "Returned from a job"
         ADJUSTMENT = "adjustment", "Manual adjustment"
+        # A purchase's credits taken back (refund, dispute) or given back (a dispute won).
+        REVERSAL = "reversal", "Payment refunded or disputed"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.IntegerField()  # credits; negative takes from the balance
@@ -51,6 +55,15 @@ class CreditEntry(TenantModel):
         return f"{self.get_kind_display()} {self.amount:+d}"
 
 
+class LedgerHead(AnchorHead):
+    """The company's ledger head (entry count, running hash), signed, moved with every entry:
+    a deleted, truncated or rewritten entry shows (teams/anchoring.py)."""
+
+
+class LedgerCheckpoint(AnchorCheckpoint):
+    """Periodic signed copies of the ledger head; append-only."""
+
+
 class StripeCustomer(TenantModel):
     customer_id = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -69,6 +82,7 @@ class CheckoutSession(TenantModel):
         OPEN = "open", "Waiting for payment"
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Payment failed"
 
     session_id = models.CharField(max_length=255, unique=True)
     credits = models.PositiveIntegerField()

@@ -18,12 +18,14 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from teams.anchoring import GENESIS, anchor_advance, anchor_get
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership, User
 
 from . import stripe_api
 from .hooks import BillingLimitReached
-from .models import CheckoutSession, CreditEntry, StripeCustomer, StripeEvent
+from .ledger import LEDGER_LOG, ledger_entry_hash
+from .models import CheckoutSession, CreditEntry, LedgerHead, StripeCustomer, StripeEvent
 
 log = logging.getLogger(__name__)
 Kind = CreditEntry.Kind
@@ -51,11 +53,22 @@ def _lock(company: Company) -> None:
     Company.objects.select_for_update().filter(pk=company.pk).first()
 
 
+def _append(company: Company, **fields) -> CreditEntry:
+    """The one way a ledger line is written: under the company's lock (so the ledger has one
+    order), moving its signed head in the same transaction."""
+    _lock(company)
+    entry = CreditEntry.objects.create(company=company, **fields)
+    head = anchor_get(LedgerHead, company.pk, lock=True)
+    anchor_advance(LedgerHead, log_name=LEDGER_LOG, company_id=company.pk, head=head,
+                   head_hash=ledger_entry_hash(head.head_hash if head else GENESIS, entry))
+    return entry
+
+
 def _entry(company: Company, **fields) -> CreditEntry | None:
     """Write one ledger line; None when that fact was already recorded (a duplicate)."""
     try:
         with transaction.atomic():
-            return CreditEntry.objects.create(company=company, **fields)
+            return _append(company, **fields)
     except IntegrityError:
         return None
 
@@ -200,7 +213,8 @@ def checkout_start(*, company: Company, actor: Membership, offer: Offer, request
 
 
 @transaction.atomic
-def checkout_sync(*, session_id: str, company: Company | None = None) -> CreditEntry | None:
+def checkout_sync(*, session_id: str, company: Company | None = None,
+                  async_failed: bool = False) -> CreditEntry | None:
     """Bring one of our Checkout Sessions up to date from Stripe itself; credit it once.
 
     Used by the webhook and when the admin returns from Checkout, whichever is first. The
@@ -226,6 +240,12 @@ def checkout_sync(*, session_id: str, company: Company | None = None) -> CreditE
         CheckoutSession.objects.for_company(record.company).filter(
             pk=record.pk, status=CheckoutSession.Status.OPEN).update(
             status=CheckoutSession.Status.EXPIRED)
+    elif async_failed and truth.status == "complete":
+        # A delayed payment (a bank debit) that failed: complete and unpaid for good, where
+        # right after checkout.session.completed the same state still means "processing".
+        CheckoutSession.objects.for_company(record.company).filter(
+            pk=record.pk, status=CheckoutSession.Status.OPEN).update(
+            status=CheckoutSession.Status.FAILED)
     return None
 
 
@@ -246,15 +266,15 @@ def credits_adjust(*, company: Company, amount: int, reason: str, actor: User | 
         raise ServiceError("A manual adjustment needs a reason.")
     if amount == 0:
         raise ServiceError("An adjustment of 0 credits changes nothing.")
-    _lock(company)
-    return CreditEntry.objects.create(company=company, kind=Kind.ADJUSTMENT, amount=amount,
-                                      reason=reason.strip()[:500], actor=actor)
+    return _append(company, kind=Kind.ADJUSTMENT, amount=amount, reason=reason.strip()[:500],
+                   actor=actor)
 
 
 # --- Webhook events ----------------------------------------------------------------------
 
-HANDLED = {"checkout.session.completed", "checkout.session.async_payment_succeeded",
-           "checkout.session.expired", "checkout.session.async_payment_failed"}
+CHECKOUT_EVENTS = frozenset({"checkout.session.completed",
+                             "checkout.session.async_payment_succeeded",
+                             "checkout.session.expired", "checkout.session.async_payment_failed"})
 
 
 def stripe_event_record(*, event: dict) -> StripeEvent:
@@ -285,14 +305,29 @@ def stripe_event_process(*, event_id: str) -> str:
 
 
 def _dispatch(row: StripeEvent) -> str:
-    if row.type not in HANDLED:
-        return StripeEvent.Status.IGNORED
-    session = row.payload["data"]["object"]
-    session_id = session["id"]
-    if not (session.get("metadata") or {}).get("company_id") and not CheckoutSession.objects \
-            .unscoped().filter(session_id=session_id).exists():
-        return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
-    # Whatever the event says, the session's state is re-read from Stripe: order and
-    # staleness of events cannot matter.
-    checkout_sync(session_id=session_id)
+    from .reversals import PAYMENT_EVENTS, purchase_reversal_sync, session_for_payment_event
+
+    # The webhook checked the shape: data.object is an object with a string id.
+    object_id = row.payload["data"]["object"]["id"]
+    try:
+        if row.type in CHECKOUT_EVENTS:
+            session_id = object_id
+        elif row.type in PAYMENT_EVENTS:
+            session_id = session_for_payment_event(event_type=row.type, object_id=object_id)
+        else:
+            return StripeEvent.Status.IGNORED
+        if session_id is None or not CheckoutSession.objects.unscoped().filter(
+                session_id=session_id).exists():
+            return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
+        # Whatever the event says, the state is re-read from Stripe: order and staleness of
+        # events cannot matter.
+        if row.type in CHECKOUT_EVENTS:
+            checkout_sync(session_id=session_id,
+                          async_failed=row.type == "checkout.session.async_payment_failed")
+        else:
+            purchase_reversal_sync(session_id=session_id)
+    except stripe_api.StripeError as error:
+        if error.missing:  # Stripe knows no such object: nothing will ever come of it
+            return StripeEvent.Status.IGNORED
+        raise
     return StripeEvent.Status.PROCESSED

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +30,7 @@ from .services import (
 )
 
 log = logging.getLogger(__name__)
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @require_GET
@@ -68,6 +71,10 @@ def billing(request: HttpRequest) -> HttpResponse:
         "free_preview": billing_enabled() and free_preview_available(company=company),
         "pending": CheckoutSession.objects.for_company(company).filter(
             status=CheckoutSession.Status.OPEN).order_by("-created_at")[:5],
+        "failed": CheckoutSession.objects.for_company(company).filter(
+            status=CheckoutSession.Status.FAILED).order_by("-created_at")[:3],
+        # One key per page shown: each form sent from it opens one Checkout per amount.
+        "request_key": secrets.token_urlsafe(16),
     })
 
 
@@ -78,11 +85,15 @@ def buy(request: HttpRequest) -> HttpResponse:
     seats = request.POST.get("seats", "")
     try:
         offer = offer_for(key=request.POST.get("offer", ""),
-                          seats=int(seats) if seats.isdigit() else None)
-        # The form's one-time key: a double click opens one Checkout, not two.
+                          seats=int(seats) if seats.isascii() and seats.isdigit()
+                          and len(seats) <= 6 else None)
+        # The form's one-time key: a double click opens one Checkout, not two. Without one
+        # (or a garbled one) every submission is its own.
+        request_key = request.POST.get("request_key", "")
+        if not _REQUEST_KEY.fullmatch(request_key):
+            request_key = secrets.token_urlsafe(16)
         url = checkout_start(company=company, actor=request.membership, offer=offer,
-                             request_key=request.POST.get("request_key", "")[:64] or "none",
-                             site_url=settings.SITE_URL)
+                             request_key=request_key, site_url=settings.SITE_URL)
     except (ServiceError, stripe_api.StripeError) as error:
         messages.error(request, str(error))
         return redirect("billing:billing", company_slug=company.slug)

@@ -60,6 +60,15 @@ app.conf.beat_schedule = {
         "task": "teams.deliver_due_webhooks",
         "schedule": 60,
     },
+    "audit-checkpoints-consent": {
+        # Signed copies of the consent log's head, in the database and in the logs.
+        "task": "privacy.consent_checkpoint",
+        "schedule": 60 * 60,
+    },
+    "audit-checkpoints-ledger": {
+        "task": "billing.ledger_checkpoint",
+        "schedule": 60 * 60,
+    },
     "invitation-reminders": {
         "task": "teams.send_invitation_reminders",
         "schedule": 60 * 60,  # hourly; each company decides after how many days

@@ -46,3 +46,8 @@ urlpatterns = [
     path("accounts/", include("identity.sso.urls")),
     path("scim/v2/", include("identity.scim.urls")),
 ]
+
+handler400 = "teams.views.errors.bad_request"
+handler403 = "teams.views.errors.permission_denied"
+handler404 = "teams.views.errors.page_not_found"
+handler500 = "teams.views.errors.server_error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import random
@@ -74,11 +75,27 @@ def _jitter(seconds: float) -> float:
     return seconds * (1 + random.random() * 0.25)
 
 
+def _noop_if_job_vanished(task_body):
+    """A job erased with its person (consent withdrawn, a leaver, a closed company) while a
+    task or a late webhook was working on it: the task ends quietly, it never fails."""
+
+    @functools.wraps(task_body)
+    def wrapper(*args, **kwargs):
+        try:
+            return task_body(*args, **kwargs)
+        except (GenerationJob.DoesNotExist, ReplicatePrediction.DoesNotExist):
+            log.info("%s: the job is gone (erased meanwhile); nothing to do", task_body.__name__)
+            return "job gone"
+
+    return wrapper
+
+
 # --- Offline backend ------------------------------------------------------------------
 
 
 @shared_task(bind=True, name="generation.run_offline_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
+@_noop_if_job_vanished
 def run_offline_job(self, job_id: int) -> str:
     from .backends.offline import NoFaceForRetouch, studio_retouch
 
@@ -128,6 +145,7 @@ def _webhook_url() -> str | None:
 
 @shared_task(bind=True, name="generation.run_replicate_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=300, time_limit=330)
+@_noop_if_job_vanished
 def run_replicate_job(self, job_id: int) -> str:
     """Create one prediction per seed that has none yet; results arrive by webhook or polling."""
     job = _job(job_id)
@@ -197,6 +215,7 @@ def _prediction_record(job: GenerationJob, seed: int, prediction) -> None:
 
 
 @shared_task(bind=True, name="generation.sync_prediction", acks_late=True, max_retries=8)
+@_noop_if_job_vanished
 def sync_prediction(self, prediction_id: str) -> str:
     """Bring one prediction up to date from Replicate itself (so webhook order never matters)."""
     # The id came from Replicate (a verified webhook or our own poll); the row names the company.
@@ -291,6 +310,7 @@ GPU_SOFT_TIME_LIMIT = 3 * 60 * 60
 @shared_task(bind=True, name="generation.run_gpu_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None,
              soft_time_limit=GPU_SOFT_TIME_LIMIT, time_limit=GPU_SOFT_TIME_LIMIT + 300)
+@_noop_if_job_vanished
 def run_gpu_job(self, job_id: int) -> str:
     """A consistent batch for one person: train their LoRA (resuming a checkpoint), generate.
 

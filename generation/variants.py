@@ -14,6 +14,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
+from teams.inputs import InputInvalid, int_bounded
+
 from .models import Candidate, Headshot
 
 SIZES = (256, 512, 1024)
@@ -79,18 +81,31 @@ def variant_url(headshot: Headshot, variant: Variant, *, ttl: int | None = None,
 
 
 def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:
-    """The candidate and variant a token names, or None if forged, expired, or the headshot
-    is no longer this photo (re-approved, or erased)."""
+    """The candidate and variant a token names, or None if forged, expired, malformed, or the
+    headshot is no longer this photo (re-approved, or erased)."""
     try:
         claims = signing.loads(token, salt=_SALT)
-        variant = Variant(size=int(claims["s"]), shape=claims["sh"], format=claims["f"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except (signing.BadSignature, ValueError):  # ValueError: a bad zlib or JSON payload
         return None
-    if claims["e"] < time.time():
+    # Signed by us, but checked as strictly as outside input: a token made by an older
+    # version, or with a leaked key, must still not reach a query with the wrong types.
+    if not isinstance(claims, dict) or not all(
+            type(claims.get(name)) is int for name in ("c", "h", "k", "s", "e")):
         return None
-    headshot = Headshot.objects.for_company(claims["c"]).filter(
-        pk=claims["h"], candidate_id=claims["k"]).first()
+    try:
+        company_id, headshot_id, candidate_id, size, expires = (
+            int_bounded(claims.get(name), minimum=1) for name in ("c", "h", "k", "s", "e"))
+        shape, image_format = claims.get("sh"), claims.get("f")
+        if not isinstance(shape, str) or not isinstance(image_format, str):
+            return None
+        variant = Variant(size=size, shape=shape, format=image_format)
+    except (InputInvalid, ValueError):
+        return None
+    if expires < time.time():
+        return None
+    headshot = Headshot.objects.for_company(company_id).filter(
+        pk=headshot_id, candidate_id=candidate_id).first()
     if headshot is None:
         return None
-    candidate = Candidate.objects.for_company(claims["c"]).get(pk=headshot.candidate_id)
-    return candidate, variant
+    candidate = Candidate.objects.for_company(company_id).filter(pk=headshot.candidate_id).first()
+    return (candidate, variant) if candidate is not None else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from teams.anchoring import AnchorCheckpoint, AnchorHead
 from teams.models import User
 from teams.tenancy import TenantModel
 
@@ -71,6 +72,15 @@ class ConsentRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"Consent {self.event} by {self.subject_email}"
+
+
+class ConsentHead(AnchorHead):
+    """The company's consent chain head (record count, newest hash), signed, moved with every
+    record: deleting the newest records or truncating the log shows (teams/anchoring.py)."""
+
+
+class ConsentCheckpoint(AnchorCheckpoint):
+    """Periodic signed copies of the consent chain head; append-only."""
 
 
 class RetentionPolicy(TenantModel):

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from teams.anchoring import anchor_advance, anchor_verify
 from teams.errors import ServiceError
 from teams.models import Company, Membership, User
 
-from .models import ConsentNotice, ConsentRecord
+from .models import ConsentCheckpoint, ConsentHead, ConsentNotice, ConsentRecord
 from .notice import notice_default_body, notice_full_text
 
 GENESIS = "0" * 64
+CONSENT_LOG = "consent"
 Status = Membership.Status
 
 
@@ -83,6 +85,8 @@ def _append(**fields) -> ConsentRecord:
                            created_at=timezone.now(), **fields)
     record.hash = record_hash(record)
     record.save(force_insert=True)
+    anchor_advance(ConsentHead, log_name=CONSENT_LOG, company_id=company.pk,
+                   head_hash=record.hash)
     return record
 
 
@@ -186,14 +190,16 @@ def consent_withdraw(
 @dataclass(frozen=True)
 class ChainBreak:
     company_slug: str
-    record_id: int
+    record_id: int | str  # a row id, or "#n" / "(log)" for what the anchor shows
     problem: str
 
 
 def consent_chain_verify(*, company: Company) -> list[ChainBreak]:
-    """Recompute the company's chain; every forged, removed or reordered row shows up."""
+    """Recompute the company's chain and compare it with its anchored head and checkpoints:
+    every forged, removed, reordered or truncated row shows up, the newest ones too."""
     breaks: list[ChainBreak] = []
     expected_prev = GENESIS
+    hashes: list[str] = []
     for record in ConsentRecord.objects.for_company(company).order_by("pk").iterator():
         if record.prev_hash != expected_prev:
             breaks.append(ChainBreak(company.slug, record.pk,
@@ -203,6 +209,12 @@ def consent_chain_verify(*, company: Company) -> list[ChainBreak]:
             breaks.append(ChainBreak(company.slug, record.pk,
                                      "its content does not match its hash (it was altered)"))
         expected_prev = record.hash
+        hashes.append(record.hash)
+    for problem in anchor_verify(log_name=CONSENT_LOG, company_id=company.pk,
+                                 head_model=ConsentHead, checkpoint_model=ConsentCheckpoint,
+                                 hashes=hashes):
+        where = f"#{problem.position}" if problem.position else "(log)"
+        breaks.append(ChainBreak(company.slug, where, problem.problem))
     return breaks
 
 

@@ -68,3 +68,14 @@ def dsr_process(request_id: int) -> str | None:
         return None
     request = process(company=Company.objects.get(pk=company_id), request_id=request_id)
     return request.status if request else None
+
+
+@shared_task(name="privacy.consent_checkpoint", **RETRY)
+def consent_checkpoint() -> int:
+    """Sign a checkpoint of every consent chain head that moved (beat: hourly)."""
+    from teams.anchoring import anchor_checkpoint
+
+    from .models import ConsentCheckpoint, ConsentHead
+    from .services import CONSENT_LOG
+
+    return anchor_checkpoint(ConsentHead, ConsentCheckpoint, log_name=CONSENT_LOG)

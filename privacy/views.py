@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from storages.backends.s3 import S3Storage
 
+from teams.client_ip import client_ip
 from teams.decorators import company_view
 from teams.errors import ServiceError
 from teams.selectors import member_get
@@ -42,7 +43,7 @@ from .services import (
 
 
 def _request_info(request: HttpRequest) -> RequestInfo:
-    return RequestInfo(ip_address=request.META.get("REMOTE_ADDR") or None,
+    return RequestInfo(ip_address=client_ip(request),
                        user_agent=request.META.get("HTTP_USER_AGENT", ""))
 
 

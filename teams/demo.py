@@ -29,10 +29,30 @@ class DemoCompany:
     employee_invite_urls: dict[str, str]
 
 
+def _demo_retire(company: Company) -> None:
+    """Make way for a fresh demo company without deleting the old one.
+
+    Deleting it would delete its consent log and credit ledger, which are append-only: the
+    database refuses (PostgreSQL's triggers), and rightly so for any company. So the old demo
+    company goes the way every company goes: closed, everyone's data erased (their accounts
+    too, which frees the demo e-mail addresses), its audit logs kept; then renamed so that
+    its address is free again.
+    """
+    from privacy.erasure import company_erase
+
+    Company.objects.filter(pk=company.pk).update(
+        slug=f"{DEMO_SLUG}-retired-{company.pk}", name=f"{company.name} (retired demo)",
+        closed_at=company.closed_at or timezone.now())
+    company.refresh_from_db()
+    company_erase(company=company)
+
+
 @transaction.atomic
 def demo_seed() -> DemoCompany:
     """Create (or recreate) the Acme demo company."""
-    Company.objects.filter(slug=DEMO_SLUG).delete()
+    previous = Company.objects.filter(slug=DEMO_SLUG).first()
+    if previous is not None:
+        _demo_retire(previous)
     company = company_create(
         name="Acme Corporation", slug=DEMO_SLUG, owner_email="owner@acme.example",
         owner_name="Olivia Owner",

@@ -8,17 +8,19 @@ from .models import Company, Membership, Team
 
 class EmailLoginForm(AuthenticationForm):
     username = forms.EmailField(
+        max_length=254,
         label="Work e-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(label="Work e-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(max_length=254, label="Work e-mail",
+                             widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
 
 class JoinForm(forms.Form):
     full_name = forms.CharField(label="Full name", max_length=200)
-    email = forms.EmailField(label="Work e-mail")
+    email = forms.EmailField(max_length=254, label="Work e-mail")
 
 
 class InviteManyForm(forms.Form):
@@ -39,7 +41,7 @@ class InviteManyForm(forms.Form):
 
 class MemberAddForm(forms.Form):
     full_name = forms.CharField(label="Full name", max_length=200)
-    email = forms.EmailField(label="Work e-mail")
+    email = forms.EmailField(max_length=254, label="Work e-mail")
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team")
     job_title = forms.CharField(label="Job title", max_length=120, required=False)
     send_sign_in_link = forms.BooleanField(
@@ -64,7 +66,8 @@ class InviteLinkForm(forms.Form):
         label="Only this e-mail domain", max_length=253, required=False,
         help_text="For example acme.com. Leave empty to allow the company's domains.",
     )
-    max_uses = forms.IntegerField(label="Usage cap", min_value=1, required=False)
+    max_uses = forms.IntegerField(label="Usage cap", min_value=1, max_value=1_000_000,
+                                  required=False)
     expires_at = forms.DateTimeField(
         label="Expires", required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import botocore.config
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served by us, not from a CDN
     "axes",
+    "csp",
     "teams",
     "generation",
     "billing",
@@ -49,12 +51,15 @@ MIDDLEWARE = [
     "teams.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "teams.middleware.RefuseNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     # Last, as django-axes requires, so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,6 +124,11 @@ AXES_USERNAME_CALLABLE = "teams.throttle.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client's address behind our load balancers (teams/client_ip.py): how many proxies of
+# ours stand in front, or their networks. Used for the consent log and login throttling.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
+AXES_CLIENT_IP_CALLABLE = "teams.client_ip.client_ip"
 
 # Employees sign in with links, never passwords.
 MAGIC_LINK_TTL = timedelta(minutes=env.int("MAGIC_LINK_TTL_MINUTES", default=15))
@@ -152,8 +162,17 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "querystring_expire": env.int("SIGNED_URL_TTL_SECONDS", default=300),
             # botocore presigns with SigV2 unless told otherwise, which new buckets,
-            # SigV4-only regions and SSE-KMS objects refuse.
-            "signature_version": "s3v4",
+            # SigV4-only regions and SSE-KMS objects refuse. boto3 1.36+ adds CRC checksums
+            # to every upload and checks them on downloads, which several S3-compatible
+            # stores refuse or do not send: only where an operation requires one, unless the
+            # environment says otherwise (botocore's own variable names).
+            "client_config": botocore.config.Config(
+                signature_version="s3v4",
+                request_checksum_calculation=env.str("AWS_REQUEST_CHECKSUM_CALCULATION",
+                                                     default="when_required"),
+                response_checksum_validation=env.str("AWS_RESPONSE_CHECKSUM_VALIDATION",
+                                                     default="when_required"),
+            ),
             "file_overwrite": False,
             "object_parameters": {"ServerSideEncryption": "AES256"}
             if env.bool("AWS_S3_SSE", default=True)
@@ -171,6 +190,52 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # form fields only; files are capped separately
+
+# --- Security headers ------------------------------------------------------------
+# No inline script or style anywhere (static/ holds them all), so the policy needs no
+# 'unsafe-inline'. Signed S3 URLs (selfies, photos) are images from the bucket's origin.
+_bucket_origin = ""
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="").rstrip("/")
+    _bucket_origin = _endpoint or "https://*.amazonaws.com"
+CSP_EXTRA_IMG_SRC = env.list("CSP_EXTRA_IMG_SRC", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *([_bucket_origin] if _bucket_origin else []),
+                    *CSP_EXTRA_IMG_SRC],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        # Buying credits posts to us and is redirected to Stripe's pages, which form-action
+        # also governs.
+        "form-action": ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"],
+        "frame-ancestors": ["'none'"],
+        **({"report-uri": [env.str("CSP_REPORT_URI")]} if env.str("CSP_REPORT_URI", default="")
+           else {}),
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Nothing here uses a camera (uploads take files), a microphone, a location or payments in
+# the page (Checkout is Stripe's own page).
+PERMISSIONS_POLICY = {feature: [] for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+    "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "usb",
+    "xr-spatial-tracking")}
+
+# --- Audit logs ---------------------------------------------------------------
+# Signs the anchored heads and checkpoints of the consent log and the credit ledger
+# (teams/anchoring.py). Empty: derived from DJANGO_SECRET_KEY. Keep it out of the database's
+# reach (a database dump must not be enough to forge an anchor); changing it makes every
+# existing anchor fail verification.
+AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="")
 
 # --- Cache, Celery ----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -214,6 +279,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON nested deeper than any request of ours is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["teams.api.base.BoundedJSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     # Requests per API key (teams/api/base.py PerKeyThrottle).
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
 }
@@ -227,6 +296,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Error answers are documented too (teams/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "teams.api.schema.error_responses"],
 }
 # Lifetime of the signed links to headshot images the API hands out, and of those in
 # the people CSV export (which is read later, so they live longer).

@@ -22,7 +22,6 @@ import email.utils
 import hashlib
 import hmac
 import io
-import json
 import re
 import threading
 import time
@@ -37,6 +36,8 @@ import redis
 import replicate
 import replicate.exceptions
 from django.conf import settings
+
+from teams.inputs import InputInvalid, json_object_bounded
 
 
 class ReplicateError(Exception):
@@ -505,6 +506,13 @@ def _data_uri_bytes(uri: str, *, max_bytes: int) -> bytes:
 # --- Webhooks ----------------------------------------------------------------------------
 
 
+# Svix-style ids ("msg_2Lh…"); stored whole, so no longer than ReplicateWebhook.webhook_id.
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# Replicate's prediction ids are short lower-case base32; bounded by the column.
+_PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
 def _secret_key(secret: str) -> bytes:
     encoded = secret.removeprefix("whsec_")
     try:
@@ -536,10 +544,13 @@ def webhook_verify(*, headers: Mapping[str, str], body: bytes, now: float | None
     signatures = lowered.get("webhook-signature", "")
     if not (webhook_id and timestamp and signatures):
         raise WebhookInvalid("missing webhook headers")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise WebhookInvalid("malformed webhook timestamp") from None
+    if not _WEBHOOK_ID.fullmatch(webhook_id):
+        raise WebhookInvalid("malformed webhook id")
+    if not _TIMESTAMP.fullmatch(timestamp):  # int() would take 400 digits, "+1" or "1_0"
+        raise WebhookInvalid("malformed webhook timestamp")
+    if len(signatures) > 4096:
+        raise WebhookInvalid("malformed webhook signature")
+    sent_at = int(timestamp)
     current = time.time() if now is None else now
     if abs(current - sent_at) > settings.REPLICATE_WEBHOOK_TOLERANCE_SECONDS:
         raise WebhookInvalid("webhook timestamp outside the tolerance")
@@ -554,9 +565,10 @@ def webhook_verify(*, headers: Mapping[str, str], body: bytes, now: float | None
     if not matched:
         raise WebhookInvalid("bad webhook signature")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise WebhookInvalid("webhook body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise WebhookInvalid("webhook body is not a JSON object")
+        payload = json_object_bounded(body)
+    except InputInvalid as error:
+        raise WebhookInvalid(f"webhook body: {error}") from None
+    prediction_id = payload.get("id")
+    if not isinstance(prediction_id, str) or not _PREDICTION_ID.fullmatch(prediction_id):
+        raise WebhookInvalid("the payload names no prediction")
     return payload

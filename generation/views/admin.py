@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.inputs import id_or_none
 from teams.models import Membership, Team
 from teams.selectors import team_list
 
@@ -113,7 +114,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Approved. New headshots use this look.")
             else:
                 selfie = Selfie.objects.for_company(company).filter(
-                    pk=request.POST.get("selfie") or 0).first()
+                    pk=id_or_none(request.POST.get("selfie")) or 0).first()
                 if selfie is None:
                     raise ServiceError("Choose a reference selfie.")
                 job = look_preview_create(company=company, actor=request.membership,
@@ -155,7 +156,7 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
     people = Membership.objects.for_company(company).filter(
         status=Membership.Status.UPLOADED).select_related("user")
     if team:
-        if not team.isdigit() or not team_list(company=company).filter(pk=team).exists():
+        if id_or_none(team) is None or not team_list(company=company).filter(pk=team).exists():
             raise Http404("No such team.")
         people = people.filter(team_id=int(team))
     started, problems = 0, []
@@ -180,7 +181,7 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
 def review(request: HttpRequest) -> HttpResponse:
     company = request.company
     team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
+    team_id = id_or_none(team)
     return render(request, "generation/review.html", {
         "rows": review_rows(company=company, team_id=team_id), "teams": team_list(company=company),
         "team_id": team_id, "history": review_history(company=company),
@@ -217,7 +218,7 @@ def uniformity(request: HttpRequest) -> HttpResponse:
     """Does each team look like one shoot? Spread per metric, outliers, photos side by side."""
     company = request.company
     team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
+    team_id = id_or_none(team)
     return render(request, "generation/uniformity.html", {
         "report": uniformity_report(company=company, team_id=team_id),
         "metrics": UNIFORMITY_METRICS, "teams": team_list(company=company), "team_id": team_id,
@@ -233,7 +234,7 @@ def batches(request: HttpRequest) -> HttpResponse:
 
     company = request.company
     team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
+    team_id = id_or_none(team)
     candidates = batch_candidates(company=company, team_id=team_id)
     return render(request, "generation/batches.html", {
         **candidates, "estimate": batch_estimate(people=len(candidates["ready"])),

@@ -3,8 +3,6 @@ headshot reached each one."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -13,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.inputs import InputInvalid, json_loads_bounded
 
 from ..directory.sync import directory_connection_save, directory_sync_all
 from ..models import DirectoryConnection, DirectorySync
@@ -47,9 +46,9 @@ class ConnectionForm(forms.Form):
                 self.add_error(name, "Required for this directory.")
         if provider == Provider.GOOGLE and data.get("service_account_json"):
             try:
-                info = json.loads(data["service_account_json"])
+                info = json_loads_bounded(data["service_account_json"])
                 assert isinstance(info, dict) and info.get("private_key")
-            except (ValueError, AssertionError):
+            except (InputInvalid, AssertionError):
                 self.add_error("service_account_json", "Paste the whole JSON key file.")
             else:
                 data["service_account_info"] = info

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.inputs import id_or_none
 from teams.models import Team
 
 from ..exports import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows
@@ -68,8 +69,8 @@ def people_csv(request: HttpRequest) -> HttpResponse:
     company = request.company
     team = None
     if request.GET.get("team"):
-        team = Team.objects.for_company(company).filter(pk=request.GET["team"]).first() \
-            if request.GET["team"].isdigit() else None
+        team_id = id_or_none(request.GET["team"])
+        team = Team.objects.for_company(company).filter(pk=team_id).first() if team_id else None
         if team is None:
             return HttpResponse("No such team.", status=404, content_type="text/plain")
     response = StreamingHttpResponse(people_csv_rows(company=company, team=team),

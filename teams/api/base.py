@@ -3,11 +3,26 @@ per-key throttling, and a queryset scoped to the key's company (fail closed)."""
 
 from __future__ import annotations
 
-from rest_framework import permissions, throttling
-from rest_framework.pagination import CursorPagination
+from datetime import UTC
 
+from django.utils.dateparse import parse_datetime
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.parsers import JSONParser
+
+from ..inputs import InputInvalid, json_loads_bounded
 from ..models import ApiKey
 from .authentication import ApiKeyAuthentication
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser recurses without a bound; this one refuses deep nesting first."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return json_loads_bounded(stream.read() if stream is not None else b"")
+        except InputInvalid as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None
 
 
 class HasKeyScope(permissions.BasePermission):
@@ -36,6 +51,27 @@ class UpdatedCursor(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    invalid_cursor_message = ("This cursor is invalid or was altered: use the next or previous "
+                              "link of a page as it is, or start again without one.")
+
+    def decode_cursor(self, request) -> Cursor | None:
+        """DRF's decoding, and the position checked too: it goes into the query as a time,
+        so a changed character, a bad date or a huge number is a 400, never a server error."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": self.invalid_cursor_message}) from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            position = parse_datetime(cursor.position)
+            if position is None or position.tzinfo is None:
+                raise ValueError(cursor.position)
+            # In UTC: the database takes offsets only up to ±15:59.
+            position = position.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise exceptions.ValidationError({"cursor": self.invalid_cursor_message}) from None
+        return Cursor(offset=cursor.offset, reverse=cursor.reverse, position=str(position))
 
 
 class CompanyScopedMixin:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from generation.models import GenerationJob, Headshot
 from generation.variants import Variant, variant_url
 
+from ..inputs import MAX_BIGINT
 from ..models import Membership, Team
 
 
@@ -67,11 +68,11 @@ class HeadshotSerializer(serializers.ModelSerializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # the column's length
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                       default="")
-    team = serializers.IntegerField(required=False, allow_null=True, default=None,
-                                    help_text="A team id of this company")
+    team = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                    max_value=MAX_BIGINT, help_text="A team id of this company")
     job_title = serializers.CharField(max_length=120, required=False, allow_blank=True,
                                       default="")
 

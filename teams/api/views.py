@@ -18,6 +18,7 @@ from generation.models import GenerationJob, Headshot
 from generation.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
 
 from ..errors import ServiceError
+from ..inputs import MAX_BIGINT, InputInvalid, int_bounded
 from ..models import Membership, Team
 from ..services.invitations import invitation_create
 from .base import CompanyScopedMixin, UpdatedCursor
@@ -46,9 +47,10 @@ def _int_param(request, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
-    except ValueError:
-        raise ValidationError({name: "Must be a whole number."}) from None
+        # Ids are 64-bit: a bigger number would reach the database as an error.
+        return int_bounded(value, minimum=0)
+    except InputInvalid:
+        raise ValidationError({name: f"Must be a whole number from 0 to {MAX_BIGINT}."}) from None
 
 
 def _since_param(request):
@@ -226,7 +228,11 @@ def headshot_variant(request: HttpRequest, token: str) -> HttpResponse:
     if resolved is None:
         raise Http404("This link is invalid or has expired.")
     candidate, variant = resolved
-    response = HttpResponse(variant_render(candidate, variant), content_type=variant.content_type)
+    try:
+        image = variant_render(candidate, variant)
+    except OSError:  # the file went with an erasure after the link was made
+        raise Http404("This link is invalid or has expired.") from None
+    response = HttpResponse(image, content_type=variant.content_type)
     response["Cache-Control"] = "private, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"

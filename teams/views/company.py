@@ -24,6 +24,7 @@ from ..forms import (
     TeamForm,
     TransferForm,
 )
+from ..inputs import id_or_none
 from ..models import Membership
 from ..selectors import (
     invitation_get,
@@ -86,7 +87,7 @@ def _filters(request: HttpRequest) -> dict:
     team = request.GET.get("team", "")
     status = request.GET.get("status", "")
     return {
-        "team_id": int(team) if team.isdigit() else None,
+        "team_id": id_or_none(team),
         "no_team": team == "none",
         "status": status if status in Status.values else None,
         "query": request.GET.get("q", "").strip()[:100],

@@ -1,0 +1,16 @@
+"""Billing tasks (the default queue)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="billing.ledger_checkpoint")
+def ledger_checkpoint() -> int:
+    """Sign a checkpoint of every ledger head that moved (beat: hourly)."""
+    from teams.anchoring import anchor_checkpoint
+
+    from .ledger import LEDGER_LOG
+    from .models import LedgerCheckpoint, LedgerHead
+
+    return anchor_checkpoint(LedgerHead, LedgerCheckpoint, log_name=LEDGER_LOG)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy', '0003_retention_receipts_requests'),
+        ('privacy', '0004_consent_anchor'),
         ('teams', '0008_membership_left_invitation_sources_scim_sso'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

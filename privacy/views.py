@@ -13,6 +13,7 @@ from storages.backends.s3 import S3Storage
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.selectors import member_get
 
 from .dsr import dsr_create, dsr_for_person, dsr_list
@@ -243,8 +244,13 @@ def privacy_admin(request: HttpRequest) -> HttpResponse:
     receipts = (DeletionReceipt.objects.for_company(company)
                 .filter(deleted_at__gte=timezone.now() - timedelta(days=30))
                 .values("kind").annotate(count=Count("pk")).order_by("kind"))
+    try:  # newest first, 50 a page, each page one index range (teams.pagination)
+        requests = keyset_page(dsr_list(company=company), key="-requested_at",
+                               params=request.GET, per_page=50)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "privacy/privacy_admin.html", {
-        "form": form, "requests": dsr_list(company=company)[:100], "receipts": receipts,
+        "form": form, "requests": requests, "receipts": receipts,
         "schedule": retention_schedule_lines(policy_for(company)),
         "close_form": CompanyCloseForm(), "now": timezone.now(),
     }, status=400 if form.errors else 200)

@@ -141,6 +141,9 @@ class Membership(TenantModel):
     # one index of this table instead of joining and sorting the whole company's users.
     # Never written by Python: whatever a save() sends, the trigger sets it again.
     sort_name = models.CharField(max_length=254, default="", editable=False)
+    # How many of the person's selfies passed QA, kept by triggers on generation_selfie
+    # (generation migration 0007): who is ready for a consistent batch is an index count.
+    accepted_selfies = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -158,6 +161,8 @@ class Membership(TenantModel):
             models.Index(fields=["company", "team", "sort_name", "id"],
                          name="member_by_team_name"),
             models.Index(fields=["company", "updated_at", "id"], name="member_by_change"),
+            models.Index(fields=["company", "status", "accepted_selfies"],
+                         name="member_by_status_selfies"),
         ]
 
     def __str__(self) -> str:
@@ -357,7 +362,10 @@ class WebhookDelivery(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [models.Index(fields=["status", "next_attempt_at"]),
+                   # An endpoint's delivery log, newest first (keyset on created_at, id).
+                   models.Index(fields=["endpoint", "created_at", "id"],
+                                name="delivery_by_endpoint_time")]
 
     def __str__(self) -> str:
         return f"{self.event_type} to {self.endpoint_id} ({self.status})"

@@ -107,6 +107,11 @@ def team_list(*, company: Company) -> QuerySet[Team]:
     ).order_by("name")
 
 
+def team_choices(*, company: Company) -> list[tuple[int, str, int]]:
+    """(id, name, people) of each team by name, for menus (``{% team_options %}``)."""
+    return list(team_list(company=company).values_list("pk", "name", "member_count"))
+
+
 def team_get(*, company: Company, pk: int) -> Team | None:
     return Team.objects.for_company(company).filter(pk=pk).first()
 

@@ -11,25 +11,31 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
-from teams.models import Membership, Team
-from teams.selectors import team_list
+from teams.models import Membership, MemberTally, Team
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
+from teams.selectors import team_choices, team_list
 
 from ..looks import PRESETS
 from ..models import Candidate, GenerationJob, LookVersion, Selfie
 from ..selectors import (
     UNIFORMITY_METRICS,
-    batch_candidates,
+    batch_not_ready,
+    batch_not_ready_reasons,
     batch_progress,
+    batch_ready_count,
     candidate_get,
     look_version_get,
     look_versions,
     review_history,
+    review_members,
     review_rows,
     uniformity_report,
 )
 from ..services.jobs import job_create
 from ..services.looks import look_version_approve, look_version_create
 from ..services.review import headshot_approve, headshot_reject, look_preview_create
+
+PER_PAGE = 50  # people a page on the review, uniformity and batches pages (keyset pages)
 
 
 class LookForm(forms.Form):
@@ -168,15 +174,26 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
     return redirect("generation:review", company_slug=company.slug)
 
 
+def _team_filter(request: HttpRequest) -> tuple[int | None, bool]:
+    team = request.GET.get("team", "")
+    return (int(team) if team.isdigit() and len(team) < 19 else None), team == "none"
+
+
 @require_http_methods(["GET"])
 @company_view(role="admin")
 def review(request: HttpRequest) -> HttpResponse:
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
+    team_id, _ = _team_filter(request)
+    try:
+        page = keyset_page(review_members(company=company, team_id=team_id), key="sort_name",
+                           params=request.GET, per_page=PER_PAGE,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "generation/review.html", {
-        "rows": review_rows(company=company, team_id=team_id), "teams": team_list(company=company),
-        "team_id": team_id, "history": review_history(company=company),
+        "rows": review_rows(company=company, members=page.items), "page": page,
+        "teams": team_choices(company=company), "team_id": team_id,
+        "history": review_history(company=company),
     })
 
 
@@ -207,13 +224,30 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @company_view(role="admin")
 def uniformity(request: HttpRequest) -> HttpResponse:
-    """Does each team look like one shoot? Spread per metric, outliers, photos side by side."""
+    """Does each team look like one shoot? Spread per metric, outliers, photos side by side.
+
+    One team at a time (the first with photos unless one is chosen), its people 50 a page;
+    the spreads and outliers are over the whole team."""
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
+    team_id, no_team = _team_filter(request)
+    teams = team_choices(company=company)
+    if team_id is None and not no_team:
+        with_photos = set(MemberTally.objects.for_company(company).filter(
+            status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED], n__gt=0,
+        ).values_list("team_key", flat=True))
+        team_id = next((pk for pk, _name, _size in teams if pk in with_photos), None)
+        no_team = team_id is None and 0 in with_photos
+    try:
+        page = keyset_page(review_members(company=company, team_id=team_id, no_team=no_team),
+                           key="sort_name", params=request.GET, per_page=PER_PAGE,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    report = uniformity_report(company=company, team_id=team_id, no_team=no_team,
+                               shown=page.items) if team_id or no_team else []
     return render(request, "generation/uniformity.html", {
-        "report": uniformity_report(company=company, team_id=team_id),
-        "metrics": UNIFORMITY_METRICS, "teams": team_list(company=company), "team_id": team_id,
+        "report": report, "page": page, "metrics": UNIFORMITY_METRICS, "teams": teams,
+        "team_id": team_id, "no_team": no_team,
     })
 
 
@@ -223,13 +257,21 @@ def batches(request: HttpRequest) -> HttpResponse:
     """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
     from ..gpu.estimate import batch_estimate
     from ..routing import gpu_workers_available
+    from ..services.jobs import MIN_SELFIES
 
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = int(team) if team.isdigit() else None
-    candidates = batch_candidates(company=company, team_id=team_id)
+    team_id, _ = _team_filter(request)
+    try:
+        page = keyset_page(batch_not_ready(company=company, team_id=team_id), key="sort_name",
+                           params=request.GET, per_page=PER_PAGE,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    ready = batch_ready_count(company=company, team_id=team_id)
     return render(request, "generation/batches.html", {
-        **candidates, "estimate": batch_estimate(people=len(candidates["ready"])),
-        "gpu_available": gpu_workers_available(), "teams": team_list(company=company),
+        "ready": ready, "needed": MIN_SELFIES["consistent_batch"], "page": page,
+        "not_ready": batch_not_ready_reasons(company=company, people=page.items),
+        "estimate": batch_estimate(people=ready),
+        "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),
     })

@@ -254,6 +254,15 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['company', 'updated_at', 'id'], name='member_by_change'),
         ),
         migrations.AddField(
+            model_name='membership',
+            name='accepted_selfies',
+            field=models.PositiveIntegerField(default=0, editable=False),
+        ),
+        migrations.AddIndex(
+            model_name='membership',
+            index=models.Index(fields=['company', 'status', 'accepted_selfies'], name='member_by_status_selfies'),
+        ),
+        migrations.AddField(
             model_name='membertally',
             name='company',
             field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='teams.company'),
@@ -265,6 +274,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='invitation',
             index=models.Index(condition=models.Q(('accepted_at__isnull', True), ('revoked_at__isnull', True), ('sent_at__isnull', True)), fields=['company'], name='invitation_unsent'),
+        ),
+        migrations.AddIndex(
+            model_name='webhookdelivery',
+            index=models.Index(fields=['endpoint', 'created_at', 'id'], name='delivery_by_endpoint_time'),
         ),
         migrations.RunPython(forwards, backwards),
     ]

@@ -61,7 +61,7 @@ def billing(request: HttpRequest) -> HttpResponse:
             invoices_error = str(error)
     try:  # newest first, 50 a page, each page one index range (teams.pagination)
         ledger = keyset_page(CreditEntry.objects.for_company(company).select_related("actor"),
-                             key="-created_at", params=request.GET, per_page=50)
+                             key="-created_at", params=request.GET)
     except BadCursor as error:
         return bad_cursor_response(request, error)
     return render(request, "billing/billing.html", {

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
@@ -71,7 +72,7 @@ def _after(field: str, descending: bool, value, pk: int) -> Q:
 
 
 def keyset_page(
-    queryset: QuerySet, *, key: str, params: QueryDict, per_page: int,
+    queryset: QuerySet, *, key: str, params: QueryDict, per_page: int | None = None,
     anchors: QuerySet | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` (models, or ``values()`` rows with their "id") ordered by
@@ -79,8 +80,9 @@ def keyset_page(
     is looked up (the company's rows of the model, unfiltered: a filter changed since does
     not break the link); default ``queryset``.
 
-    Raises BadCursor for a malformed link.
+    ``per_page``: default ``ADMIN_LIST_PAGE_SIZE``. Raises BadCursor for a malformed link.
     """
+    per_page = per_page or settings.ADMIN_LIST_PAGE_SIZE
     descending = key.startswith("-")
     field = key.lstrip("-")
     sign = "-" if descending else ""

@@ -95,11 +95,9 @@ def test_the_sort_key_follows_the_person_name_and_email(tenant_a):
 
 
 @pytest.fixture
-def crowd(tenant_a, monkeypatch):
+def crowd(tenant_a, settings):
     """23 more people in Alpha (26 in all), in two teams, five people a page."""
-    from teams.views import company as views
-
-    monkeypatch.setattr(views, "PEOPLE_PER_PAGE", 5)
+    settings.ADMIN_LIST_PAGE_SIZE = 5
     other = TeamFactory(company=tenant_a.company, name="Sales")
     for i in range(23):
         MembershipFactory(company=tenant_a.company, team=other if i % 2 else tenant_a.team,

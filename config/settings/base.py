@@ -249,6 +249,9 @@ EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=7 * 24 * 3600
 # Number of reminders sent automatically to an invitee who has not joined.
 INVITATION_MAX_AUTO_REMINDERS = env.int("INVITATION_MAX_AUTO_REMINDERS", default=2)
 CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=20000)
+# Rows a page on the admin lists (people, review, batches, logs): keyset pages, each as
+# quick as the first whatever the size of the company.
+ADMIN_LIST_PAGE_SIZE = 50
 
 LOGGING = {
     "version": 1,

@@ -35,8 +35,6 @@ from ..services.jobs import job_create
 from ..services.looks import look_version_approve, look_version_create
 from ..services.review import headshot_approve, headshot_reject, look_preview_create
 
-PER_PAGE = 50  # people a page on the review, uniformity and batches pages (keyset pages)
-
 
 class LookForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False,
@@ -186,15 +184,37 @@ def review(request: HttpRequest) -> HttpResponse:
     team_id, _ = _team_filter(request)
     try:
         page = keyset_page(review_members(company=company, team_id=team_id), key="sort_name",
-                           params=request.GET, per_page=PER_PAGE,
+                           params=request.GET,
                            anchors=Membership.objects.for_company(company))
     except BadCursor as error:
         return bad_cursor_response(request, error)
+    # Links and labels made once here, not by tags in each of the page's 50 cards.
+    image, thumb, decide = (reverse(f"generation:{name}", args=[company.slug, 0])
+                            for name in ("candidate_image", "candidate_thumb", "review_decide"))
+    cards = []
+    for row in review_rows(company=company, members=page.items):
+        pick, member, headshot = row["pick"], row["member"], row["headshot"]
+        cards.append({
+            "name": member.user.get_full_name(), "team": member.team.name if member.team else "",
+            "pick": pick.pk if pick else None, "favourite": bool(pick and pick.is_favourite),
+            "choices": row["choices"], "approved": headshot is not None,
+            "pick_approved": bool(headshot and pick and headshot.candidate_id == pick.pk),
+            "image_url": _with_pk(image, pick), "thumb_url": _with_pk(thumb, pick),
+            "decide_url": _with_pk(decide, pick),
+        })
     return render(request, "generation/review.html", {
-        "rows": review_rows(company=company, members=page.items), "page": page,
+        "rows": cards, "page": page, "here": request.get_full_path(),
         "teams": team_choices(company=company), "team_id": team_id,
         "history": review_history(company=company),
     })
+
+
+def _with_pk(url: str, obj) -> str:
+    """``url`` reversed with pk 0, for ``obj``'s pk instead (the last "/0/" of the path)."""
+    if obj is None:
+        return ""
+    head, tail = url.rsplit("/0/", 1)
+    return f"{head}/{obj.pk}/{tail}"
 
 
 @require_POST
@@ -239,7 +259,7 @@ def uniformity(request: HttpRequest) -> HttpResponse:
         no_team = team_id is None and 0 in with_photos
     try:
         page = keyset_page(review_members(company=company, team_id=team_id, no_team=no_team),
-                           key="sort_name", params=request.GET, per_page=PER_PAGE,
+                           key="sort_name", params=request.GET,
                            anchors=Membership.objects.for_company(company))
     except BadCursor as error:
         return bad_cursor_response(request, error)
@@ -263,7 +283,7 @@ def batches(request: HttpRequest) -> HttpResponse:
     team_id, _ = _team_filter(request)
     try:
         page = keyset_page(batch_not_ready(company=company, team_id=team_id), key="sort_name",
-                           params=request.GET, per_page=PER_PAGE,
+                           params=request.GET,
                            anchors=Membership.objects.for_company(company))
     except BadCursor as error:
         return bad_cursor_response(request, error)

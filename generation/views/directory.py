@@ -86,8 +86,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     connections = DirectoryConnection.objects.for_company(company).order_by("provider")
     try:  # latest changes first, 50 a page, each page one index range (teams.pagination)
         syncs = keyset_page(DirectorySync.objects.for_company(company).select_related(
-            "connection", "membership__user"), key="-updated_at", params=request.GET,
-            per_page=50)
+            "connection", "membership__user"), key="-updated_at", params=request.GET)
     except BadCursor as error:
         return bad_cursor_response(request, error)
     return render(request, "generation/directory.html",

@@ -23,8 +23,6 @@ from .webhooks import (
     webhook_resend,
 )
 
-DELIVERIES_PER_PAGE = 50
-
 
 class WebhookEndpointForm(forms.Form):
     url = forms.CharField(
@@ -74,8 +72,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
     try:  # newest first, each page one index range (teams.pagination)
         deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint),
-                                 key="-created_at", params=request.GET,
-                                 per_page=DELIVERIES_PER_PAGE)
+                                 key="-created_at", params=request.GET)
     except BadCursor as error:
         return bad_cursor_response(request, error)
     return render(request, "teams/webhook_detail.html", {

@@ -96,20 +96,17 @@ def _filters(request: HttpRequest) -> dict:
     }
 
 
-# One page of the people table. Pages are keyset pages (teams.pagination): the first, the
-# last and every one between read 51 index entries, whatever the size of the company.
-PEOPLE_PER_PAGE = 50
-
-
 @require_GET
 @company_view(role="admin")
 def dashboard(request: HttpRequest) -> HttpResponse:
     company = request.company
     filters = _filters(request)
+    # Keyset pages (teams.pagination): the first, the last and every one between read a
+    # page and one more row of an index, whatever the size of the company.
     try:
         page = keyset_page(
             member_rows(company=company, **filters), key="sort_name", params=request.GET,
-            per_page=PEOPLE_PER_PAGE, anchors=Membership.objects.for_company(company))
+            anchors=Membership.objects.for_company(company))
     except BadCursor as error:
         return bad_cursor_response(request, error)
     counts = member_status_counts(

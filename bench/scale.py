@@ -46,7 +46,9 @@ from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
-FACES = ROOT.parent / "shared" / "faces"
+# ../shared/faces beside the checkout, else the machine's shared folder (worktrees).
+FACES = next((p for p in (ROOT.parent / "shared" / "faces", Path("/work/shared/faces"))
+              if p.exists()), ROOT.parent / "shared" / "faces")
 for _path in (ROOT, Path(__file__).resolve().parent):  # the project, and scale_pages.py
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))

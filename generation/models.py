@@ -16,6 +16,9 @@ class Selfie(TenantModel):
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
+        # Handed to background intake (generation.intake.background): no file yet, and a
+        # placeholder hash; it becomes accepted or rejected, or is deleted if refused.
+        PENDING = "pending", "Being checked"
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="selfies")
     image_key = models.CharField(max_length=255)

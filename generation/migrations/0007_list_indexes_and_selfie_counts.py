@@ -1,6 +1,7 @@
-"""Indexes for the keyset pages of the admin lists and the API, and each person's count of
+"""Indexes for the keyset pages of the admin lists and the API; each person's count of
 accepted selfies (Membership.accepted_selfies) kept by triggers on generation_selfie, so
-"who is ready for a consistent batch" is an index count, not an aggregate of every selfie.
+"who is ready for a consistent batch" is an index count, not an aggregate of every selfie;
+and a "pending" selfie status for photos being checked off the request path.
 """
 
 from django.conf import settings
@@ -100,6 +101,11 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='headshot',
             index=models.Index(fields=['company', 'approved_at', 'id'], name='headshot_by_approval'),
+        ),
+        migrations.AlterField(
+            model_name='selfie',
+            name='status',
+            field=models.CharField(choices=[('accepted', 'Accepted'), ('rejected', 'Rejected'), ('pending', 'Being checked')], max_length=10),
         ),
         migrations.RunPython(forwards, backwards),
     ]

@@ -22,7 +22,6 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -37,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +89,6 @@ def phone_photos(count: int, fmt: str, cache: Path) -> list[bytes]:
 
 def _admin_connection(url: str):
     import environ
-    import psycopg
 
     config = environ.Env.db_url_config(url)
     if "postgresql" not in config["ENGINE"]:
@@ -136,6 +133,7 @@ def server_environment(args, media: Path) -> dict[str, str]:
         "REDIS_URL": args.redis_url, "MEDIA_ROOT": str(media),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": tempfile.gettempdir(),
+        "SELFIE_INTAKE_PROCESSES": str(args.intake_processes),
     })
     env.pop("AWS_STORAGE_BUCKET_NAME", None)
     return env
@@ -407,6 +405,10 @@ def main() -> None:
                         default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument("--web-threads", type=int,
                         default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--intake-processes", type=int,
+                        default=int(os.environ.get("SELFIE_INTAKE_PROCESSES", 1)),
+                        help="intake processes per web process, as production (default 1); "
+                             "0 checks photos in the request")
     parser.add_argument("--max-seconds", type=int, default=900,
                         help="stop everything after this long (default 900)")
     parser.add_argument("--poll", type=float, default=0.5, help="verdict polling interval")
@@ -429,11 +431,13 @@ def main() -> None:
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env,
                        check=True, timeout=300)
-        employees = seed(args.users + 1 + args.web_processes * 2)
-        warm, employees = employees[:args.web_processes * 2], employees[args.web_processes * 2:]
+        warmers = args.web_processes * 4
+        employees = seed(args.users + 1 + warmers)
+        warm, employees = employees[:warmers], employees[warmers:]
         server = server_start(args, env, logdir)
-        # Warm-up, not counted: each web process loads the face models on its first photo.
-        run_phase(server, warm, photos[:1], args.format, deadline, args.poll)
+        # Warm-up, not counted: each web process starts its intake process and loads the
+        # face models on its first photos.
+        run_phase(server, warm, photos[:3], args.format, deadline, args.poll)
         before = load_average()
         single = run_phase(server, employees[-1:], photos, args.format, deadline, args.poll)
         many = run_phase(server, employees[:-1], photos, args.format, deadline, args.poll)
@@ -449,7 +453,9 @@ def main() -> None:
                "concurrent": summary(many, args.users * args.photos)}
     print(f"Load benchmark: {args.users} employees × {args.photos} {args.format.upper()} "
           f"photos ({SIZE[0]}×{SIZE[1]}), gunicorn gthread {args.web_processes} processes × "
-          f"{args.web_threads} threads on PostgreSQL")
+          f"{args.web_threads} threads on PostgreSQL, "
+          + (f"{args.intake_processes} intake process(es) per web process"
+             if args.intake_processes else "intake in the request"))
     print(f"Machine: {machine()}, Python {platform.python_version()}; load average "
           f"{before} before, {after} after")
     print()

@@ -99,7 +99,7 @@ def test_deletions_are_counted_per_day_and_kind_as_receipts_are_written(tenant_a
 
 @pytest.mark.parametrize("name", ["generation:review", "generation:uniformity",
                                   "generation:batches", "generation:directory",
-                                  "billing:billing", "privacy:privacy_admin"])
+                                  "billing:billing", "privacy:privacy_admin", "teams:teams"])
 def test_every_paged_admin_list_answers_a_garbled_link_with_a_400(tenant_a, tenant_b, name):
     url = reverse(name, kwargs={"company_slug": "alpha"})
     admin = tenant_a.client_for(tenant_a.admin)

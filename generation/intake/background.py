@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 320
-INTAKE_NICE = 10
+INTAKE_NICE = 5  # below the web threads (CFS gives them 3× its share), not starved
 
 
 @dataclass(frozen=True)

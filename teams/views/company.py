@@ -383,8 +383,16 @@ def teams(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Team “{form.cleaned_data['name']}” created.")
             return _back(request, "teams")
+    try:  # by name, a page at a time (teams.pagination); links made once, not per row
+        page = keyset_page(team_list(company=request.company), key="name", params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    edit = reverse("teams:team_edit", args=[request.company.slug, 0])[:-2]
+    people = reverse("teams:dashboard", args=[request.company.slug])
+    rows = [{"name": t.name, "size": t.member_count, "edit_url": f"{edit}{t.pk}/",
+             "people_url": f"{people}?team={t.pk}"} for t in page]
     return render(request, "teams/teams.html",
-                  {"form": form, "teams": team_list(company=request.company)},
+                  {"form": form, "teams": rows, "page": page},
                   status=400 if form.errors else 200)
 
 

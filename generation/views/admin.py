@@ -14,6 +14,7 @@ from teams.errors import ServiceError
 from teams.models import Membership, MemberTally, Team
 from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.selectors import team_choices, team_list
+from teams.widgets import FastSelect
 
 from ..looks import PRESETS
 from ..models import Candidate, GenerationJob, LookVersion, Selfie
@@ -38,7 +39,8 @@ from ..services.review import headshot_approve, headshot_reject, look_preview_cr
 
 class LookForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False,
-                                  empty_label="Whole company")
+                                  empty_label="Whole company",
+                                  widget=FastSelect)
     preset = forms.ChoiceField(choices=[("", "Custom")] + [(k, p.label) for k, p in PRESETS.items()],
                                required=False)
     # A text box, not <input type="color">: a colour input cannot be left empty, so it

@@ -122,3 +122,25 @@ def test_a_photo_deleted_while_being_checked_stays_deleted(tenant_a, background)
 
 def test_uploads_up_to_the_cap_never_touch_the_disk():
     assert django_settings.FILE_UPLOAD_MAX_MEMORY_SIZE >= django_settings.SELFIE_MAX_BYTES
+
+
+def test_an_intake_process_that_dies_is_replaced_and_uploads_go_on(tenant_a, background):
+    import os
+    import signal
+
+    from generation.intake import background as intake
+
+    consent_for(tenant_a.member)
+    client = tenant_a.client_for(tenant_a.member)
+    first = _upload(client, face_bytes("obama.jpg")).json()["results"][0]["selfie"]
+    assert _verdict(client, first["status_url"])["status"] == "accepted"
+    pool = intake._pool
+    for pid in list(pool._processes):  # a decoder or model crash takes the process down
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not pool._broken and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pool._broken
+    second = _upload(client, face_bytes("obama2.jpg")).json()["results"][0]["selfie"]
+    assert _verdict(client, second["status_url"])["status"] in ("accepted", "rejected")
+    assert intake._pool is not pool

@@ -31,6 +31,7 @@ import os
 import queue
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,15 @@ def intake_submit(data: bytes, limits, processes: int, on_done) -> Future:
     """Hand ``data`` to an intake process; ``on_done(future)`` then runs in this process's
     finisher thread (one thread, so its database connection is its own), the future's
     result an IntakeResult."""
-    global _finisher
-    future = _executor(processes).submit(intake_run, data, limits)
+    global _finisher, _pool
+    try:
+        future = _executor(processes).submit(intake_run, data, limits)
+    except BrokenProcessPool:
+        # An intake process died (a decoder or model crashing takes only it down): the
+        # pool refuses work from then on, so this web process starts a new one.
+        with _lock:
+            _pool = None
+        future = _executor(processes).submit(intake_run, data, limits)
     with _lock:
         if _finisher is None or not _finisher.is_alive():
             _finisher = threading.Thread(target=_finish_forever, name="selfie-intake",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import threading
 import warnings
@@ -26,10 +27,19 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 
 def _cores() -> int:
+    """The cores this process may use: those it may run on, fewer under a container's CPU
+    quota (cgroup v2 ``cpu.max``; a pod limited to 1 CPU on a 16-core node has 1)."""
     try:
-        return len(os.sched_getaffinity(0))  # the cores this process may run on
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 # Only the primary image's own pixels: never an embedded thumbnail in its place (which

@@ -42,6 +42,8 @@ class CreditEntry(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The billing page's ledger, newest first (keyset on created_at, id).
+        indexes = [models.Index(fields=["company", "created_at", "id"], name="credit_by_time")]
         constraints = [
             models.UniqueConstraint(fields=["stripe_ref"], condition=models.Q(kind="purchase"),
                                     name="credit_purchase_once_per_session"),

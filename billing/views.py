@@ -8,13 +8,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 
 from . import stripe_api
 from .models import CheckoutSession, CreditEntry, StripeCustomer
@@ -62,10 +62,14 @@ def billing(request: HttpRequest) -> HttpResponse:
             invoices = stripe_api.invoices_list(customer.customer_id)
         except stripe_api.StripeError as error:
             invoices_error = str(error)
-    ledger = Paginator(CreditEntry.objects.for_company(company).select_related("actor"), 50)
+    try:  # newest first, 50 a page, each page one index range (teams.pagination)
+        ledger = keyset_page(CreditEntry.objects.for_company(company).select_related("actor"),
+                             key="-created_at", params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "billing/billing.html", {
         "enabled": billing_enabled(), "balance": credit_balance(company=company),
-        "ledger": ledger.get_page(request.GET.get("page")), "offers": offers(),
+        "ledger": ledger, "offers": offers(),
         "seat_price": settings.CREDIT_SEAT_PRICE_CENTS, "currency": settings.BILLING_CURRENCY,
         "invoices": invoices, "invoices_error": invoices_error,
         "free_preview": billing_enabled() and free_preview_available(company=company),

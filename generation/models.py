@@ -16,6 +16,9 @@ class Selfie(TenantModel):
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
+        # Handed to background intake (generation.intake.background): no file yet, and a
+        # placeholder hash; it becomes accepted or rejected, or is deleted if refused.
+        PENDING = "pending", "Being checked"
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="selfies")
     image_key = models.CharField(max_length=255)
@@ -180,7 +183,9 @@ class GenerationJob(TenantModel):
     class Meta:
         ordering = ["-queued_at"]
         indexes = [models.Index(fields=["company", "status"]),
-                   models.Index(fields=["status", "updated_at"])]
+                   models.Index(fields=["status", "updated_at"]),
+                   # The API's job list pages on it (keyset on updated_at, id).
+                   models.Index(fields=["company", "updated_at", "id"], name="job_by_change")]
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.kind}, {self.status})"
@@ -249,6 +254,11 @@ class Headshot(TenantModel):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # The API's headshot list pages on it (keyset on approved_at, id).
+        indexes = [models.Index(fields=["company", "approved_at", "id"],
+                                name="headshot_by_approval")]
 
     def __str__(self) -> str:
         return f"Headshot of membership {self.membership_id}"
@@ -375,6 +385,8 @@ class DirectorySync(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "membership"],
                                                name="one_sync_per_person_and_directory")]
+        # The directory page lists the latest changes first (keyset on updated_at, id).
+        indexes = [models.Index(fields=["company", "updated_at", "id"], name="sync_by_change")]
 
     def __str__(self) -> str:
         return f"Sync of membership {self.membership_id} to {self.connection_id}"

@@ -49,15 +49,26 @@ def look_version_get(*, company: Company, pk: int):
         pk=pk).first()
 
 
-def review_rows(*, company: Company, team_id: int | None):
-    """One row per person ready for review or approved: their pick, or else their best photo."""
-    from .models import Candidate, GenerationJob, Headshot
-
+def review_members(*, company: Company, team_id: int | None = None, no_team: bool = False):
+    """People ready for review or approved, by name (the index on the membership's sort key):
+    what the review page and the uniformity report page through."""
     members = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED]
-    ).select_related("user", "team").order_by("user__full_name", "user__email")
-    if team_id:
+    ).select_related("user", "team").order_by("sort_name", "pk")
+    if no_team:
+        members = members.filter(team__isnull=True)
+    elif team_id:
         members = members.filter(team_id=team_id)
+    return members
+
+
+def review_rows(*, company: Company, team_id: int | None = None, members=None):
+    """One row per person ready for review or approved: their pick, or else their best photo.
+    ``members``: these people only (a page); default everyone of ``review_members``."""
+    from .models import Candidate, GenerationJob, Headshot
+
+    if members is None:
+        members = review_members(company=company, team_id=team_id)
     members = list(members)
     ids = [m.pk for m in members]
     # Look previews are samples of a draft look made on someone's selfie: never a headshot.
@@ -113,31 +124,68 @@ def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]
     return {key for key, v in values.items() if abs(v - median) / scale > OUTLIER_Z}
 
 
-def uniformity_report(*, company: Company, team_id: int | None = None) -> list[dict]:
+def _team_photos(*, company: Company, member_ids: list[int]) -> dict[int, dict]:
+    """Each person's photo for the report (approved headshot, else their pick, else their
+    best) as {membership id: {"pk", "conformance", "approved"}}: plain rows, no models, so
+    a team of hundreds is one short pass."""
+    from .models import Candidate, GenerationJob, Headshot
+
+    approved = dict(Headshot.objects.for_company(company).filter(
+        membership_id__in=member_ids).values_list("membership_id", "candidate_id"))
+    photos: dict[int, dict] = {}
+    conformance: dict[int, dict] = {}
+    for member, pk, metrics in Candidate.objects.for_company(company).filter(
+            membership_id__in=member_ids, visible=True).exclude(
+            job__kind=GenerationJob.Kind.PREVIEW).order_by(
+            "-is_favourite", "-job__queued_at", "-likeness", "seed").values_list(
+            "membership_id", "pk", "conformance"):
+        conformance[pk] = metrics or {}
+        photos.setdefault(member, {"pk": pk, "conformance": metrics or {}, "approved": False})
+    missing = [pk for pk in approved.values() if pk not in conformance]
+    if missing:
+        conformance.update(Candidate.objects.for_company(company).filter(
+            pk__in=missing).values_list("pk", "conformance"))
+    for member, pk in approved.items():
+        photos[member] = {"pk": pk, "conformance": conformance.get(pk) or {}, "approved": True}
+    return photos
+
+
+def uniformity_report(*, company: Company, team_id: int | None = None, no_team: bool = False,
+                      shown=None) -> list[dict]:
     """Per team: each person's photo (approved headshot, else their pick, else their best),
-    each metric's spread, and the photos that stand out or break the look's tolerances."""
+    each metric's spread, and the photos that stand out or break the look's tolerances.
+
+    The spreads and outliers are over the whole team; ``shown`` (members, e.g. a page of
+    ``review_members``) limits the people listed, in its order. Without ``team_id`` or
+    ``no_team``, every team.
+    """
     import statistics
 
-    rows = review_rows(company=company, team_id=team_id)
+    members = list(review_members(company=company, team_id=team_id, no_team=no_team)
+                   .values_list("pk", "team_id", "team__name", "user__full_name",
+                                "user__email"))
+    photos = _team_photos(company=company, member_ids=[m[0] for m in members])
     teams: dict[int | None, dict] = {}
-    for row in rows:
-        photo = row["headshot"].candidate if row["headshot"] else row["pick"]
+    for pk, team, team_name, name, email in members:
+        photo = photos.get(pk)
         if photo is None:
             continue
-        team = row["member"].team
-        entry = teams.setdefault(team.pk if team else None, {"team": team, "people": []})
-        entry["people"].append({"member": row["member"], "photo": photo,
-                                "approved": row["headshot"] is not None})
+        entry = teams.setdefault(team, {"team": {"pk": team, "name": team_name} if team else None,
+                                        "people": [], "count": 0})
+        entry["count"] += 1
+        entry["people"].append({"member_id": pk, "name": name or email, "photo": photo,
+                                "approved": photo["approved"]})
+    order = {m.pk: i for i, m in enumerate(shown)} if shown is not None else None
     report = []
     for entry in sorted(teams.values(), key=lambda e: (e["team"] is None,
-                                                       e["team"].name if e["team"] else "")):
+                                                       e["team"]["name"] if e["team"] else "")):
         people = entry["people"]
         metrics = []
         for key, label, fmt in UNIFORMITY_METRICS:
-            values = {p["photo"].pk: float(p["photo"].conformance[key]) for p in people
-                      if isinstance(p["photo"].conformance.get(key), (int, float))}
-            flagged = {p["photo"].pk for p in people
-                       if _FLAG_FOR[key] in p["photo"].conformance.get("flags", [])}
+            values = {p["photo"]["pk"]: float(p["photo"]["conformance"][key]) for p in people
+                      if isinstance(p["photo"]["conformance"].get(key), (int, float))}
+            flagged = {p["photo"]["pk"] for p in people
+                       if _FLAG_FOR[key] in p["photo"]["conformance"].get("flags", [])}
             outliers = _robust_outliers(values, noticeable=_NOTICEABLE[key]) | flagged
             spread = (max(values.values()) - min(values.values())) if values else None
             metrics.append({
@@ -147,45 +195,64 @@ def uniformity_report(*, company: Company, team_id: int | None = None) -> list[d
                 "outliers": outliers,
             })
         for person in people:
-            pk = person["photo"].pk
+            pk, conformance = person["photo"]["pk"], person["photo"]["conformance"]
             person["cells"] = [
-                {"label": label, "value": (fmt.format(person["photo"].conformance[key])
-                           if isinstance(person["photo"].conformance.get(key), (int, float))
-                           else "—"),
+                {"label": label, "value": (fmt.format(conformance[key])
+                                           if isinstance(conformance.get(key), (int, float))
+                                           else "—"),
                  "outlier": pk in metric["outliers"]}
                 for (key, label, fmt), metric in zip(UNIFORMITY_METRICS, metrics, strict=True)
             ]
             person["outlier"] = any(cell["outlier"] for cell in person["cells"])
+        outlying = sum(1 for p in people if p["outlier"])
+        if order is not None:
+            people = sorted((p for p in people if p["member_id"] in order),
+                            key=lambda p: order[p["member_id"]])
         report.append({"team": entry["team"], "people": people, "metrics": metrics,
-                       "outliers": sum(1 for p in people if p["outlier"])})
+                       "count": entry["count"], "outliers": outlying})
     return report
 
 
-def batch_candidates(*, company: Company, team_id: int | None) -> dict:
-    """Who can be in a consistent batch (enough usable selfies, consent), and who cannot, why."""
-    from django.db.models import Count, Q
+def batch_ready_count(*, company: Company, team_id: int | None = None) -> int:
+    """How many people a consistent batch would take now: selfies uploaded (so consent is
+    given) and enough of them accepted. An index count (Membership.accepted_selfies is kept
+    by the database), whatever the size of the company."""
+    from .services.jobs import MIN_SELFIES
 
-    from privacy.services import consent_is_granted
+    people = Membership.objects.for_company(company).filter(
+        status=Membership.Status.UPLOADED,
+        accepted_selfies__gte=MIN_SELFIES["consistent_batch"])
+    return people.filter(team_id=team_id).count() if team_id else people.count()
+
+
+def batch_not_ready(*, company: Company, team_id: int | None = None):
+    """People who cannot be in a consistent batch yet (too few usable selfies, or no
+    consent), by name: what the batches page pages through."""
+    from .services.jobs import MIN_SELFIES
+
+    people = Membership.objects.for_company(company).filter(
+        status__in=[Membership.Status.CONSENTED, Membership.Status.UPLOADED],
+        accepted_selfies__lt=MIN_SELFIES["consistent_batch"],
+    ).select_related("user").order_by("sort_name", "pk")
+    return people.filter(team_id=team_id) if team_id else people
+
+
+def batch_not_ready_reasons(*, company: Company, people: list) -> list[tuple]:
+    """(person, why) for a page of ``batch_not_ready``, consent checked in one query."""
+    from privacy.models import ConsentRecord
 
     from .services.jobs import MIN_SELFIES
 
     needed = MIN_SELFIES["consistent_batch"]
-    people = Membership.objects.for_company(company).filter(
-        status__in=[Membership.Status.CONSENTED, Membership.Status.UPLOADED]
-    ).select_related("user", "team").annotate(
-        usable=Count("selfies", filter=Q(selfies__status="accepted"))
-    ).order_by("user__full_name", "user__email")
-    if team_id:
-        people = people.filter(team_id=team_id)
-    ready, not_ready = [], []
-    for person in people:
-        if not consent_is_granted(company=company, user=person.user):
-            not_ready.append((person, "has not given consent"))
-        elif person.usable < needed:
-            not_ready.append((person, f"{person.usable} of {needed} usable selfies"))
-        else:
-            ready.append(person)
-    return {"ready": ready, "not_ready": not_ready, "needed": needed}
+    latest: dict[int, str] = {}
+    for user_id, event in ConsentRecord.objects.for_company(company).filter(
+            subject_user_id__in=[p.user_id for p in people]).order_by(
+            "subject_user_id", "pk").values_list("subject_user_id", "event"):
+        latest[user_id] = event  # the last one per person wins
+    return [(person, "has not given consent"
+             if latest.get(person.user_id) != ConsentRecord.Event.GRANTED
+             else f"{person.accepted_selfies} of {needed} usable selfies")
+            for person in people]
 
 
 def batch_progress(*, company: Company, team_id: int | None, limit: int = 200):

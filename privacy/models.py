@@ -139,6 +139,29 @@ class DeletionReceipt(TenantModel):
         return f"Deleted {self.object_ref} ({self.rule})"
 
 
+class DeletionTally(TenantModel):
+    """Deletion receipts per company, day (UTC) and kind, for the privacy page's "deletions in
+    the last 30 days": a read of at most 30 days × kinds rows however many receipts there are.
+
+    Written only by the database (a trigger on each insert of receipts, migration 0004).
+    No database constraint on the company, as for teams.MemberTally: a trigger on
+    teams_company removes a deleted company's rows.
+    """
+
+    company = models.ForeignKey("teams.Company", on_delete=models.DO_NOTHING, related_name="+",
+                                db_constraint=False)
+    day = models.DateField()
+    kind = models.CharField(max_length=30)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "day", "kind"],
+                                               name="one_deletion_tally_per_day_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}/{self.day}/{self.kind}: {self.n}"
+
+
 class DataSubjectRequest(TenantModel):
     """An access (export) or erasure request, logged with its legal due date."""
 
@@ -167,7 +190,9 @@ class DataSubjectRequest(TenantModel):
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
-        indexes = [models.Index(fields=["company", "status"])]
+        indexes = [models.Index(fields=["company", "status"]),
+                   # The privacy page's log, newest first (keyset on requested_at, id).
+                   models.Index(fields=["company", "requested_at", "id"], name="dsr_by_time")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.subject_email}"

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.files.storage import storages
-from django.db.models import Count
+from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,6 +14,7 @@ from storages.backends.s3 import S3Storage
 from teams.client_ip import client_ip
 from teams.decorators import company_view
 from teams.errors import ServiceError
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.selectors import member_get
 
 from .dsr import dsr_create, dsr_for_person, dsr_list
@@ -28,7 +29,7 @@ from .forms import (
     RetentionPolicyForm,
 )
 from .leaver import leaver_keeps_headshots, leaver_policy_update
-from .models import ConsentNotice, ConsentRecord, DataSubjectRequest, DeletionReceipt
+from .models import ConsentNotice, ConsentRecord, DataSubjectRequest, DeletionTally
 from .retention import policy_as_dict, policy_for, retention_schedule_lines
 from .services import (
     RequestInfo,
@@ -254,11 +255,17 @@ def privacy_admin(request: HttpRequest) -> HttpResponse:
                              f"Retention policy saved and published to employees in consent "
                              f"notice version {notice.version}.")
             return redirect("privacy:privacy_admin", company_slug=company.slug)
-    receipts = (DeletionReceipt.objects.for_company(company)
-                .filter(deleted_at__gte=timezone.now() - timedelta(days=30))
-                .values("kind").annotate(count=Count("pk")).order_by("kind"))
+    # Counted per day by the database (DeletionTally): a few rows however many receipts.
+    receipts = (DeletionTally.objects.for_company(company)
+                .filter(day__gte=(timezone.now() - timedelta(days=30)).date())
+                .values("kind").annotate(count=Sum("n")).order_by("kind"))
+    try:  # newest first, 50 a page, each page one index range (teams.pagination)
+        requests = keyset_page(dsr_list(company=company), key="-requested_at",
+                               params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "privacy/privacy_admin.html", {
-        "form": form, "requests": dsr_list(company=company)[:100], "receipts": receipts,
+        "form": form, "requests": requests, "receipts": receipts,
         "schedule": retention_schedule_lines(policy_for(company)),
         "close_form": CompanyCloseForm(), "now": timezone.now(), "leaver_form": leaver_form,
     }, status=400 if form.errors or leaver_form.errors else 200)

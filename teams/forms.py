@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from .models import Company, Membership, Team
+from .widgets import FastSelect
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -29,7 +30,8 @@ class InviteManyForm(forms.Form):
         help_text="Paste as many as you like, separated by commas, spaces or new lines.",
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team",
+                                  widget=FastSelect)
     send_later = forms.BooleanField(
         label="Save now, send the e-mails later", required=False
     )
@@ -42,7 +44,8 @@ class InviteManyForm(forms.Form):
 class MemberAddForm(forms.Form):
     full_name = forms.CharField(label="Full name", max_length=200)
     email = forms.EmailField(max_length=254, label="Work e-mail")
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team",
+                                  widget=FastSelect)
     job_title = forms.CharField(label="Job title", max_length=120, required=False)
     send_sign_in_link = forms.BooleanField(
         label="E-mail them a sign-in link", required=False, initial=False
@@ -72,7 +75,8 @@ class InviteLinkForm(forms.Form):
         label="Expires", required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team",
+                                  widget=FastSelect)
 
     def __init__(self, *args, company: Company, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -84,7 +88,8 @@ class TeamForm(forms.Form):
 
 
 class MemberEditForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="No team",
+                                  widget=FastSelect)
     job_title = forms.CharField(label="Job title", max_length=120, required=False)
     role = forms.ChoiceField(
         choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")],

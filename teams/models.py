@@ -139,6 +139,14 @@ class Membership(TenantModel):
     # Kept current by the database on every UPDATE (a trigger, migration 0006), so the API's
     # `updated_since` sees changes made by queryset.update() too.
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The person's name (or e-mail) in lower case, for the alphabetical lists: kept in step
+    # with the user by the database (triggers, migration 0008), so a list sorts and pages on
+    # one index of this table instead of joining and sorting the whole company's users.
+    # Never written by Python: whatever a save() sends, the trigger sets it again.
+    sort_name = models.CharField(max_length=254, default="", editable=False)
+    # How many of the person's selfies passed QA, kept by triggers on generation_selfie
+    # (generation migration 0007): who is ready for a consistent batch is an index count.
+    accepted_selfies = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -147,7 +155,18 @@ class Membership(TenantModel):
                 fields=["company"], condition=models.Q(role="owner"), name="one_owner_per_company"
             ),
         ]
-        indexes = [models.Index(fields=["company", "status"])]
+        # One index per way the lists are filtered, each ending in the sort key and id, so
+        # any page (first, last, or after a cursor) is a short range scan whatever the size.
+        indexes = [
+            models.Index(fields=["company", "sort_name", "id"], name="member_by_name"),
+            models.Index(fields=["company", "status", "sort_name", "id"],
+                         name="member_by_status_name"),
+            models.Index(fields=["company", "team", "sort_name", "id"],
+                         name="member_by_team_name"),
+            models.Index(fields=["company", "updated_at", "id"], name="member_by_change"),
+            models.Index(fields=["company", "status", "accepted_selfies"],
+                         name="member_by_status_selfies"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.company_id} ({self.role})"
@@ -159,6 +178,31 @@ class Membership(TenantModel):
     @property
     def has_joined(self) -> bool:
         return self.joined_at is not None
+
+
+class MemberTally(TenantModel):
+    """How many people of a company are in each team and status: the dashboard's counts and
+    the teams' sizes, read in one short query whatever the size of the company.
+
+    Written only by the database (statement triggers on teams_membership, migration 0008),
+    so bulk inserts, queryset updates and cascading deletes are all counted.
+    """
+
+    # No database constraint: the triggers keep counting while a company's rows are being
+    # deleted, and a deferred foreign key would then fail the deletion at commit; a trigger
+    # on teams_company removes a deleted company's tallies instead.
+    company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+",
+                                db_constraint=False)
+    team_key = models.BigIntegerField()  # the team's id; 0 for people without a team
+    status = models.CharField(max_length=12, choices=Membership.Status.choices)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "team_key", "status"],
+                                               name="one_tally_per_team_status")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}/{self.team_key}/{self.status}: {self.n}"
 
 
 class Invitation(TenantModel):
@@ -195,7 +239,13 @@ class Invitation(TenantModel):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["company", "accepted_at", "revoked_at"])]
+        indexes = [
+            models.Index(fields=["company", "accepted_at", "revoked_at"]),
+            # "N invitations saved but not sent": counts only those, usually none.
+            models.Index(fields=["company"], name="invitation_unsent",
+                         condition=models.Q(sent_at__isnull=True, accepted_at__isnull=True,
+                                            revoked_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"Invitation for {self.email}"
@@ -317,7 +367,10 @@ class WebhookDelivery(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [models.Index(fields=["status", "next_attempt_at"]),
+                   # An endpoint's delivery log, newest first (keyset on created_at, id).
+                   models.Index(fields=["endpoint", "created_at", "id"],
+                                name="delivery_by_endpoint_time")]
 
     def __str__(self) -> str:
         return f"{self.event_type} to {self.endpoint_id} ({self.status})"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from django.db.models import IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from django.db.models import Count, Prefetch, Q, QuerySet
-
-from .models import Company, Invitation, InviteLink, Membership, Team, User
+from .models import Company, Invitation, InviteLink, Membership, MemberTally, Team, User
 
 Status = Membership.Status
 
@@ -40,11 +39,13 @@ def member_list(
     pending = Invitation.objects.for_company(company).filter(
         accepted_at__isnull=True, revoked_at__isnull=True
     ).order_by("-created_at")
+    # Ordered by the membership's own sort key (the person's name, kept by the database):
+    # pages are read from the index (company, [team | status,] sort_name, id).
     qs = (
         Membership.objects.for_company(company)
         .select_related("user", "team")
         .prefetch_related(Prefetch("invitations", queryset=pending, to_attr="open_invitations"))
-        .order_by("user__full_name", "user__email")
+        .order_by("sort_name", "pk")
     )
     if no_team:
         qs = qs.filter(team__isnull=True)
@@ -57,16 +58,37 @@ def member_list(
     return qs
 
 
+def member_rows(
+    *, company: Company, team_id: int | None = None, status: str | None = None,
+    query: str = "", no_team: bool = False,
+) -> QuerySet:
+    """The dashboard's people as plain rows (the columns shown, and the open invitation's id
+    and sending time), ordered like ``member_list``: one query for a page, no model objects."""
+    pending = (Invitation.objects.unscoped()  # the outer query names the company
+               .filter(membership_id=OuterRef("pk"), accepted_at__isnull=True,
+                       revoked_at__isnull=True).order_by("-created_at", "-pk"))
+    qs = member_list(company=company, team_id=team_id, status=status, query=query,
+                     no_team=no_team).prefetch_related(None)
+    return qs.values(
+        "id", "status", "role", "job_title", "sort_name", "user__full_name", "user__email",
+        "team__name",
+        invitation_id=Subquery(pending.values("pk")[:1]),
+        invitation_sent_at=Subquery(pending.values("sent_at")[:1]),
+    )
+
+
 def member_status_counts(
     *, company: Company, team_id: int | None = None, no_team: bool = False
 ) -> dict[str, int]:
-    qs = Membership.objects.for_company(company)
+    """People per status (in one team, or without one): read from the tallies the database
+    keeps (MemberTally), a few rows whatever the size of the company."""
+    tallies = MemberTally.objects.for_company(company)
     if no_team:
-        qs = qs.filter(team__isnull=True)
+        tallies = tallies.filter(team_key=0)
     elif team_id:
-        qs = qs.filter(team_id=team_id)
-    counts = Counter(dict(qs.values_list("status").annotate(n=Count("id")).order_by()))
-    return {value: counts.get(value, 0) for value in Status.values}
+        tallies = tallies.filter(team_key=team_id)
+    counts = dict(tallies.values_list("status").annotate(total=Sum("n")).order_by())
+    return {value: counts.get(value) or 0 for value in Status.values}
 
 
 def member_get(*, company: Company, pk: int) -> Membership | None:
@@ -76,9 +98,18 @@ def member_get(*, company: Company, pk: int) -> Membership | None:
 
 
 def team_list(*, company: Company) -> QuerySet[Team]:
+    """The company's teams by name, each with ``member_count`` from the tallies."""
+    size = (MemberTally.objects.unscoped()  # the outer query names the company
+            .filter(company_id=OuterRef("company_id"), team_key=OuterRef("pk"))
+            .order_by().values("team_key").annotate(total=Sum("n")).values("total"))
     return Team.objects.for_company(company).annotate(
-        member_count=Count("memberships")
+        member_count=Coalesce(Subquery(size, output_field=IntegerField()), 0)
     ).order_by("name")
+
+
+def team_choices(*, company: Company) -> list[tuple[int, str, int]]:
+    """(id, name, people) of each team by name, for menus (``{% team_options %}``)."""
+    return list(team_list(company=company).values_list("pk", "name", "member_count"))
 
 
 def team_get(*, company: Company, pk: int) -> Team | None:

@@ -111,6 +111,18 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]  # headers intact, scan data cut in the middle
 
 
+def truncated_heic() -> bytes:
+    """A HEIC cut after its boxes (libheif opens it, the picture's data is missing)."""
+    data = heic_stereo()
+    return data[: len(data) * 3 // 4]
+
+
+def truncated_heic_header() -> bytes:
+    """A HEIC cut inside its boxes: libheif cannot even identify it."""
+    data = heic_with_alpha()
+    return data[: len(data) // 3]
+
+
 def png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
     """A PNG whose header claims width×height 8-bit greyscale pixels, with a tiny IDAT.
 
@@ -210,6 +222,21 @@ def heic_with_alpha() -> bytes:
     return buffer.getvalue()
 
 
+def heic_stereo(alpha: bool = False) -> bytes:
+    """Two top-level pictures, as an iPhone spatial photo holds its two eyes: the primary
+    (here the second item, as a file may order them) is the true picture; the other eye is
+    plain green. With ``alpha`` the primary has a transparent strip on the left, as a HEIC
+    cut out by an editor has."""
+    primary = true_picture().convert("RGBA")
+    if alpha:
+        primary.paste((0, 0, 0, 0), (0, 96, 24, 192))
+    heif = pillow_heif.from_pillow(Image.new("RGB", TRUE_SIZE, (0, 200, 0)))
+    heif.add_from_pillow(primary if alpha else primary.convert("RGB"))
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=90, primary_index=1)
+    return buffer.getvalue()
+
+
 # How a camera stores the true picture for each EXIF orientation (TIFF/EXIF 2.3,
 # tag 0x0112): the stored pixels are the true picture transformed so that the
 # orientation's display operation (in the comment) brings it back.
@@ -299,6 +326,11 @@ CORPUS: list[Specimen] = [
     Specimen("cmyk_jpeg", "cmyk.jpg", cmyk_jpeg, NORMALISED),
     Specimen("png_16bit_grey", "grey16.png", png_16bit_grey, NORMALISED),
     Specimen("heic_with_alpha", "IMG_0001.HEIC", heic_with_alpha, NORMALISED),
+    Specimen("heic_stereo", "IMG_0002.HEIC", heic_stereo, NORMALISED),
+    Specimen("heic_stereo_alpha", "IMG_0003.HEIC", lambda: heic_stereo(alpha=True), NORMALISED),
+    Specimen("truncated_heic", "IMG_0004.HEIC", truncated_heic, REFUSED, "damaged or incomplete"),
+    Specimen("truncated_heic_header", "IMG_0005.HEIC", truncated_heic_header, REFUSED,
+             "damaged or incomplete"),
     *[Specimen(f"orientation_{n}", f"orientation_{n}.jpg", (lambda n=n: oriented_jpeg(n)),
                NORMALISED) for n in range(1, 9)],
     Specimen("jpeg_huge_exif", "huge_exif.jpg", jpeg_huge_exif, NORMALISED),

@@ -99,12 +99,19 @@ def _check_same_pixels_as_source(name: str):
     return check
 
 
+def _check_stereo_alpha(image: Image.Image) -> None:
+    _check_true_picture(image)  # the primary picture, not the other eye
+    assert close(image.getpixel((10, 140)), (255, 255, 255), tolerance=8), "not on white"
+
+
 PIXEL_CHECKS = {
     **{f"orientation_{n}": _check_true_picture for n in range(1, 9)},
     "mpo_jpeg": _check_true_picture,
     "cmyk_jpeg": _check_cmyk,
     "png_16bit_grey": _check_grey16,
     "heic_with_alpha": _check_heic_alpha,
+    "heic_stereo": _check_true_picture,
+    "heic_stereo_alpha": _check_stereo_alpha,
     **{name: _check_same_pixels_as_source(name) for name in
        ("jpeg_zip_polyglot", "jpeg_huge_exif", "jpeg_gps_xmp_comment", "png_text_exif")},
 }

@@ -117,6 +117,7 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:selfies": Url("member", ok=(200, 302)),
     "generation:selfie_image": Url("member", methods=("GET",), pk=SELFIE),
     "generation:selfie_thumb": Url("member", methods=("GET",), pk=SELFIE),
+    "generation:selfie_status": Url("member", methods=("GET",), pk=SELFIE),
     "generation:selfie_delete": Url("member", methods=("POST",), pk=SELFIE),
     "generation:member_selfies": Url("admin", pk=MEMBER),
     "generation:headshots": Url("member", methods=("GET",)),

@@ -39,7 +39,7 @@ def test_the_report_shows_spread_and_the_photo_that_stands_out(tenant_a):
                      flags=["backdrop"])
 
     (team,) = uniformity_report(company=tenant_a.company)
-    assert team["team"] == tenant_a.team and len(team["people"]) == 5
+    assert team["team"]["pk"] == tenant_a.team.pk and len(team["people"]) == 5
     by_key = {m["key"]: m for m in team["metrics"]}
     assert by_key["face_height"]["spread"] == "15%"  # 0.47 - 0.32
     assert by_key["face_height"]["outliers"] == {odd.pk}

@@ -321,6 +321,9 @@ EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=7 * 24 * 3600
 # Number of reminders sent automatically to an invitee who has not joined.
 INVITATION_MAX_AUTO_REMINDERS = env.int("INVITATION_MAX_AUTO_REMINDERS", default=2)
 CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=20000)
+# Rows a page on the admin lists (people, review, batches, logs): keyset pages, each as
+# quick as the first whatever the size of the company.
+ADMIN_LIST_PAGE_SIZE = 50
 
 LOGGING = {
     "version": 1,
@@ -336,6 +339,14 @@ SELFIE_MAX_PIXELS = env.int("SELFIE_MAX_PIXELS", default=50_000_000)
 # Long side of the normalised copy we keep (the original is not kept).
 SELFIE_LONG_SIDE = env.int("SELFIE_LONG_SIDE", default=2048)
 SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
+# Intake processes per web process: uploads are decoded and checked there, off the request
+# (generation/intake/background.py); 0 checks them in the request itself.
+SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=0)
+# A photo still being checked after this long was lost with its web process.
+SELFIE_INTAKE_TIMEOUT_SECONDS = env.int("SELFIE_INTAKE_TIMEOUT_SECONDS", default=600)
+# Uploads up to the selfie cap stay in memory: the original bytes never touch a disk
+# (Django writes larger uploads than 2.5 MB to a temporary file by default).
+FILE_UPLOAD_MAX_MEMORY_SIZE = SELFIE_MAX_BYTES
 # dlib model files; empty: the ones shipped in the face-recognition-models wheel.
 FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
 

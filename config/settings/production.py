@@ -17,6 +17,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
+# Selfies are checked off the request path, one intake process per web process.
+SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=1)
 
 if not AWS_STORAGE_BUCKET_NAME:  # noqa: F405
     raise RuntimeError("Production needs AWS_STORAGE_BUCKET_NAME: selfies never live on local disk.")

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import io
+import logging
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
-from PIL import Image
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
 
 from privacy.services import consent_is_granted
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
-from ..intake.decode import ImageRejected, IntakeLimits, image_normalise
-from ..intake.qa import selfie_qa
+from ..intake.background import IntakeResult, intake_run, intake_submit
+from ..intake.decode import IntakeLimits, mb
 from ..models import Selfie
 
+log = logging.getLogger(__name__)
 Status = Membership.Status
-THUMB_SIZE = 320
 
 
 def intake_limits() -> IntakeLimits:
@@ -35,7 +37,9 @@ def selfie_upload(
 
     ``actor`` is the person uploading: the employee, or an admin on their behalf.
     Raises ServiceError (with a message for the person) and stores nothing when
-    the file is refused.
+    the file is refused. With SELFIE_INTAKE_PROCESSES > 0 the work is handed to an intake
+    process (generation.intake.background) and a *pending* selfie is returned at once; its
+    verdict is read with ``selfie_intake_status``.
     """
     if membership.company_id != company.pk or actor.company_id != company.pk:
         raise NotAllowed("That person belongs to another company.")
@@ -44,37 +48,65 @@ def selfie_upload(
     if not consent_is_granted(company=company, user=membership.user):
         raise ServiceError("Photos can only be uploaded after consent is given.")
     existing = Selfie.objects.for_company(company).filter(membership=membership)
-    if existing.count() >= settings.SELFIES_MAX_PER_PERSON:
+    if existing.count() >= settings.SELFIES_MAX_PER_PERSON:  # photos being checked count too
         raise ServiceError(f"You already have {settings.SELFIES_MAX_PER_PERSON} photos. "
                            "Delete one to add another.")
-    try:
-        clean = image_normalise(data, limits=intake_limits())
-    except ImageRejected as exc:
-        raise ServiceError(str(exc)) from exc
-    if existing.filter(content_sha256=clean.sha256).exists():
-        raise ServiceError("You already uploaded this photo.")
-    qa = selfie_qa(clean.image)
+    limits = intake_limits()
+    if not data:
+        raise ServiceError("The file is empty.")
+    if len(data) > limits.max_bytes:
+        raise ServiceError(f"The file is {mb(len(data))}; the limit is {mb(limits.max_bytes)}.")
+    if settings.SELFIE_INTAKE_PROCESSES > 0:
+        pending = Selfie.objects.create(
+            company=company, membership=membership, image_key="", thumb_key="", width=0,
+            height=0, size_bytes=0, source_format="", status=Selfie.Status.PENDING,
+            content_sha256=f"pending-{uuid.uuid4().hex}", uploaded_by=actor.user)
+        # After the commit: the finisher must find the pending row.
+        transaction.on_commit(lambda: intake_submit(
+            data, limits, settings.SELFIE_INTAKE_PROCESSES,
+            lambda done: _intake_finish(pending.pk, done)))
+        return pending
+    result = intake_run(data, limits)
+    if result.refused:
+        raise ServiceError(result.refused)
+    return _selfie_store(company=company, actor=actor, membership=membership, result=result)
 
+
+def _selfie_store(*, company: Company, actor: Membership | None, membership: Membership,
+                  result: IntakeResult, pending: Selfie | None = None) -> Selfie:
+    """Store intake's clean copy and thumbnail and record the verdict (on the pending row
+    when there is one). Raises ServiceError for a duplicate, storing nothing."""
+    if Selfie.objects.for_company(company).filter(
+            membership=membership, content_sha256=result.sha256).exists():
+        raise ServiceError("You already uploaded this photo.")
+    accepted = result.qa["accepted"]
     base = f"selfies/c{company.pk}/m{membership.pk}/{uuid.uuid4().hex}"
-    thumb = clean.image.copy()
-    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
-    thumb_bytes = io.BytesIO()
-    thumb.save(thumb_bytes, format="JPEG", quality=85)
-    image_key = default_storage.save(f"{base}.jpg", ContentFile(clean.jpeg))
+    image_key = default_storage.save(f"{base}.jpg", ContentFile(result.jpeg))
     thumb_key = ""
+    fields = dict(
+        image_key=image_key, width=result.width, height=result.height,
+        size_bytes=len(result.jpeg), source_format=result.source_format,
+        content_sha256=result.sha256,
+        status=Selfie.Status.ACCEPTED if accepted else Selfie.Status.REJECTED,
+        qa_reasons=result.qa["reasons"], qa_warnings=result.qa["warnings"],
+        qa_metrics=result.qa["metrics"])
     try:
         # Inside the try: if the thumbnail cannot be stored, the image goes too.
-        thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(thumb_bytes.getvalue()))
+        thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(result.thumb))
+        fields["thumb_key"] = thumb_key
         with transaction.atomic():
-            selfie = Selfie.objects.create(
-                company=company, membership=membership, image_key=image_key, thumb_key=thumb_key,
-                width=clean.width, height=clean.height, size_bytes=len(clean.jpeg),
-                source_format=clean.source_format, content_sha256=clean.sha256,
-                status=Selfie.Status.ACCEPTED if qa.accepted else Selfie.Status.REJECTED,
-                qa_reasons=qa.reasons, qa_warnings=qa.warnings, qa_metrics=qa.metrics,
-                uploaded_by=actor.user,
-            )
-            if qa.accepted:
+            if pending is None:
+                selfie = Selfie.objects.create(company=company, membership=membership,
+                                               uploaded_by=actor.user if actor else None,
+                                               **fields)
+            else:
+                # Only while still pending: a photo deleted meanwhile (by the person, an
+                # erasure) stays deleted.
+                if not Selfie.objects.for_company(company).filter(
+                        pk=pending.pk, status=Selfie.Status.PENDING).update(**fields):
+                    raise _Gone
+                selfie = Selfie.objects.for_company(company).get(pk=pending.pk)
+            if accepted:
                 Membership.objects.for_company(company).filter(
                     pk=membership.pk, status=Status.CONSENTED
                 ).update(status=Status.UPLOADED)
@@ -86,6 +118,89 @@ def selfie_upload(
         _storage_delete(image_key, thumb_key)
         raise
     return selfie
+
+
+class _Gone(Exception):
+    """The pending selfie was deleted while its photo was being checked."""
+
+
+# How long the reason a photo was refused is kept for the uploader's status check.
+_REFUSAL_TTL = 24 * 3600
+
+
+def _refusal_key(company_id: int, pk: int) -> str:
+    return f"selfie-intake-refused:{company_id}:{pk}"
+
+
+def _refusal_remember(pending: Selfie, message: str) -> None:
+    cache.set(_refusal_key(pending.company_id, pending.pk), (pending.membership_id, message),
+              _REFUSAL_TTL)
+
+
+def _intake_finish(pk: int, done) -> None:
+    """The end of a background intake, in the web process's finisher thread: store the
+    verdict, or drop the pending row and remember why. Never raises: there is no one to
+    raise to."""
+    close_old_connections()
+    try:
+        pending = Selfie.objects.unscoped().select_related(  # the row names its company
+            "company", "membership").filter(pk=pk, status=Selfie.Status.PENDING).first()
+        if pending is None:
+            return  # deleted while being checked
+        try:
+            error = done.exception()
+            if error is not None:
+                raise error
+            result: IntakeResult = done.result()
+            if result.refused:
+                raise ServiceError(result.refused)
+            _selfie_store(company=pending.company, actor=None, membership=pending.membership,
+                          result=result, pending=pending)
+        except _Gone:
+            return
+        except Exception as error:  # a refusal, or intake itself failed: never a lost row
+            message = str(error) if isinstance(error, ServiceError) else (
+                "This photo could not be checked. Please upload it again.")
+            if not isinstance(error, ServiceError):
+                log.exception("background intake failed for selfie %s", pk)
+            _refusal_remember(pending, message)
+            Selfie.objects.for_company(pending.company_id).filter(
+                pk=pk, status=Selfie.Status.PENDING).delete()
+    except Exception:
+        log.exception("could not finish background intake of selfie %s", pk)
+    finally:
+        close_old_connections()
+
+
+@dataclass(frozen=True)
+class IntakeStatus:
+    status: str  # pending, accepted, rejected, refused
+    selfie: Selfie | None = None
+    error: str = ""
+
+
+def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> IntakeStatus | None:
+    """Where a photo handed to background intake stands, for the uploader of ``viewer`` (the
+    person, or an admin uploading for them). None when there is no such photo they may see,
+    and nothing is known about it."""
+    selfie = Selfie.objects.for_company(company).filter(pk=pk).first()
+    if selfie is None:
+        remembered = cache.get(_refusal_key(company.pk, pk))
+        if not remembered or (remembered[0] != viewer.pk and not viewer.is_admin):
+            return None
+        return IntakeStatus("refused", error=remembered[1])
+    if selfie.membership_id != viewer.pk and not viewer.is_admin:
+        return None
+    if selfie.status != Selfie.Status.PENDING:
+        return IntakeStatus(selfie.status, selfie=selfie)
+    age = (timezone.now() - selfie.created_at).total_seconds()
+    if age > settings.SELFIE_INTAKE_TIMEOUT_SECONDS:
+        # Its web process went away with the photo in memory: say so, and free the place.
+        Selfie.objects.for_company(company).filter(pk=pk, status=Selfie.Status.PENDING).delete()
+        message = "The upload was interrupted before the photo was checked. Please upload it again."
+        _refusal_remember(selfie, message)
+        return IntakeStatus("refused", error=message)
+    return IntakeStatus("pending", selfie=selfie)
 
 
 def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> None:

@@ -12,19 +12,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from teams.decorators import company_view
 from teams.errors import ServiceError
 from teams.inputs import id_or_none
-from teams.models import Membership, Team
-from teams.selectors import team_list
+from teams.models import Membership, MemberTally, Team
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
+from teams.selectors import team_choices, team_list
+from teams.widgets import FastSelect
 
 from ..looks import PRESETS
 from ..models import Candidate, GenerationJob, LookVersion, Selfie
 from ..selectors import (
     UNIFORMITY_METRICS,
-    batch_candidates,
+    batch_not_ready,
+    batch_not_ready_reasons,
     batch_progress,
+    batch_ready_count,
     candidate_get,
     look_version_get,
     look_versions,
     review_history,
+    review_members,
     review_rows,
     uniformity_report,
 )
@@ -35,7 +40,8 @@ from ..services.review import headshot_approve, headshot_reject, look_preview_cr
 
 class LookForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False,
-                                  empty_label="Whole company")
+                                  empty_label="Whole company",
+                                  widget=FastSelect)
     preset = forms.ChoiceField(choices=[("", "Custom")] + [(k, p.label) for k, p in PRESETS.items()],
                                required=False)
     # A text box, not <input type="color">: a colour input cannot be left empty, so it
@@ -176,16 +182,50 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
     return redirect("generation:review", company_slug=company.slug)
 
 
+def _team_filter(request: HttpRequest) -> tuple[int | None, bool]:
+    team = request.GET.get("team", "")
+    return id_or_none(team), team == "none"
+
+
 @require_http_methods(["GET"])
 @company_view(role="admin")
 def review(request: HttpRequest) -> HttpResponse:
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = id_or_none(team)
+    team_id, _ = _team_filter(request)
+    try:
+        page = keyset_page(review_members(company=company, team_id=team_id), key="sort_name",
+                           params=request.GET,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    # Links and labels made once here, not by tags in each of the page's 50 cards.
+    image, thumb, decide = (reverse(f"generation:{name}", args=[company.slug, 0])
+                            for name in ("candidate_image", "candidate_thumb", "review_decide"))
+    cards = []
+    for row in review_rows(company=company, members=page.items):
+        pick, member, headshot = row["pick"], row["member"], row["headshot"]
+        cards.append({
+            "name": member.user.get_full_name(), "team": member.team.name if member.team else "",
+            "pick": pick.pk if pick else None, "favourite": bool(pick and pick.is_favourite),
+            "choices": row["choices"], "approved": headshot is not None,
+            "pick_approved": bool(headshot and pick and headshot.candidate_id == pick.pk),
+            "image_url": _with_pk(image, pick), "thumb_url": _with_pk(thumb, pick),
+            "decide_url": _with_pk(decide, pick),
+            "offline": bool(pick and pick.job.backend == GenerationJob.Backend.OFFLINE),
+        })
     return render(request, "generation/review.html", {
-        "rows": review_rows(company=company, team_id=team_id), "teams": team_list(company=company),
-        "team_id": team_id, "history": review_history(company=company),
+        "rows": cards, "page": page, "here": request.get_full_path(),
+        "teams": team_choices(company=company), "team_id": team_id,
+        "history": review_history(company=company),
     })
+
+
+def _with_pk(url: str, obj) -> str:
+    """``url`` reversed with pk 0, for ``obj``'s pk instead (the last "/0/" of the path)."""
+    if obj is None:
+        return ""
+    head, tail = url.rsplit("/0/", 1)
+    return f"{head}/{obj.pk}/{tail}"
 
 
 @require_POST
@@ -215,13 +255,30 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @company_view(role="admin")
 def uniformity(request: HttpRequest) -> HttpResponse:
-    """Does each team look like one shoot? Spread per metric, outliers, photos side by side."""
+    """Does each team look like one shoot? Spread per metric, outliers, photos side by side.
+
+    One team at a time (the first with photos unless one is chosen), its people 50 a page;
+    the spreads and outliers are over the whole team."""
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = id_or_none(team)
+    team_id, no_team = _team_filter(request)
+    teams = team_choices(company=company)
+    if team_id is None and not no_team:
+        with_photos = set(MemberTally.objects.for_company(company).filter(
+            status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED], n__gt=0,
+        ).values_list("team_key", flat=True))
+        team_id = next((pk for pk, _name, _size in teams if pk in with_photos), None)
+        no_team = team_id is None and 0 in with_photos
+    try:
+        page = keyset_page(review_members(company=company, team_id=team_id, no_team=no_team),
+                           key="sort_name", params=request.GET,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    report = uniformity_report(company=company, team_id=team_id, no_team=no_team,
+                               shown=page.items) if team_id or no_team else []
     return render(request, "generation/uniformity.html", {
-        "report": uniformity_report(company=company, team_id=team_id),
-        "metrics": UNIFORMITY_METRICS, "teams": team_list(company=company), "team_id": team_id,
+        "report": report, "page": page, "metrics": UNIFORMITY_METRICS, "teams": teams,
+        "team_id": team_id, "no_team": no_team,
     })
 
 
@@ -231,13 +288,21 @@ def batches(request: HttpRequest) -> HttpResponse:
     """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
     from ..gpu.estimate import batch_estimate
     from ..routing import gpu_workers_available
+    from ..services.jobs import MIN_SELFIES
 
     company = request.company
-    team = request.GET.get("team", "")
-    team_id = id_or_none(team)
-    candidates = batch_candidates(company=company, team_id=team_id)
+    team_id, _ = _team_filter(request)
+    try:
+        page = keyset_page(batch_not_ready(company=company, team_id=team_id), key="sort_name",
+                           params=request.GET,
+                           anchors=Membership.objects.for_company(company))
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    ready = batch_ready_count(company=company, team_id=team_id)
     return render(request, "generation/batches.html", {
-        **candidates, "estimate": batch_estimate(people=len(candidates["ready"])),
-        "gpu_available": gpu_workers_available(), "teams": team_list(company=company),
+        "ready": ready, "needed": MIN_SELFIES["consistent_batch"], "page": page,
+        "not_ready": batch_not_ready_reasons(company=company, people=page.items),
+        "estimate": batch_estimate(people=ready),
+        "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),
     })

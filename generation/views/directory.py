@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from teams.decorators import company_view
 from teams.errors import ServiceError
 from teams.inputs import InputInvalid, json_loads_bounded
+from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 
 from ..directory.sync import directory_connection_save, directory_sync_all
 from ..models import DirectoryConnection, DirectorySync
@@ -82,8 +83,11 @@ def directory(request: HttpRequest) -> HttpResponse:
                                       "headshots are sent there from now on.")
             return redirect("generation:directory", company_slug=company.slug)
     connections = DirectoryConnection.objects.for_company(company).order_by("provider")
-    syncs = (DirectorySync.objects.for_company(company)
-             .select_related("connection", "membership__user").order_by("-updated_at")[:500])
+    try:  # latest changes first, 50 a page, each page one index range (teams.pagination)
+        syncs = keyset_page(DirectorySync.objects.for_company(company).select_related(
+            "connection", "membership__user"), key="-updated_at", params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "generation/directory.html",
                   {"form": form, "connections": connections, "syncs": syncs},
                   status=400 if form.errors else 200)

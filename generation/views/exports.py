@@ -13,6 +13,7 @@ from teams.decorators import company_view
 from teams.errors import ServiceError
 from teams.inputs import id_or_none
 from teams.models import Team
+from teams.widgets import FastSelect
 
 from ..exports import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows
 from ..models import Headshot
@@ -21,7 +22,8 @@ from ..variants import FORMATS, SHAPES, SIZES, Variant
 
 class ExportForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False,
-                                  empty_label="Everyone")
+                                  empty_label="Everyone",
+                                  widget=FastSelect)
     size = forms.TypedChoiceField(choices=[(s, f"{s} px") for s in SIZES], coerce=int,
                                   initial=1024)
     shape = forms.ChoiceField(choices=[(s, "Square" if s == "square" else "The look's shape")

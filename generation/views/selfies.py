@@ -18,6 +18,7 @@ from ..intake.decode import mb
 from ..models import Selfie
 from ..selectors import selfie_get, selfie_list
 from ..services import selfie_delete, selfie_upload
+from ..services.selfies import selfie_intake_status
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -31,6 +32,9 @@ def _selfie_json(request: HttpRequest, selfie: Selfie) -> dict:
         "warnings": selfie.qa_warnings, "metrics": selfie.qa_metrics,
         "thumb_url": reverse("generation:selfie_thumb", kwargs={"company_slug": slug,
                                                                 "pk": selfie.pk}),
+        # Being checked off the request path: the uploader asks here until it is known.
+        "status_url": reverse("generation:selfie_status", kwargs={"company_slug": slug,
+                                                                  "pk": selfie.pk}),
     }
 
 
@@ -65,6 +69,9 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
             verdict = result["selfie"]
             if verdict["status"] == Selfie.Status.ACCEPTED:
                 messages.success(request, "Photo added.")
+            elif verdict["status"] == Selfie.Status.PENDING:
+                messages.info(request, "Photo received: it is being checked, and its verdict "
+                                       "appears below in a moment.")
             else:
                 messages.warning(request, "Photo not usable: " + " ".join(verdict["reasons"]))
         else:
@@ -143,6 +150,21 @@ def _visible_selfie(request: HttpRequest, pk: int) -> Selfie:
 @company_view(role="member")
 def selfie_image(request: HttpRequest, pk: int) -> HttpResponse:
     return private_file_response(_visible_selfie(request, pk).image_key)
+
+
+@require_GET
+@company_view(role="member")
+def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The verdict of a photo being checked off the request path (JSON, for the uploader)."""
+    state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
+    if state is None:
+        raise Http404("No such photo.")
+    body = {"status": state.status, "error": state.error}
+    if state.selfie is not None:
+        body["selfie"] = _selfie_json(request, state.selfie)
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -23,6 +23,45 @@
     return { li: li, bar: bar, status: status };
   }
 
+  var verdicts = [];
+
+  function show(ui, selfie, error) {
+    if (selfie) {
+      var ok = selfie.status === "accepted";
+      ui.status.textContent = ok ? " Usable" : " Not usable: " + selfie.reasons.join(" ");
+      ui.li.className = "upload " + (ok ? "done" : "failed");
+    } else {
+      ui.status.textContent = " " + error;
+      ui.li.className = "upload failed";
+    }
+  }
+
+  function await_verdict(url, ui) {
+    return new Promise(function (resolve) {
+      var wait = 1000;
+      function ask() {
+        var xhr = new XMLHttpRequest();
+        xhr.open("GET", url);
+        xhr.setRequestHeader("Accept", "application/json");
+        xhr.onload = function () {
+          var body = {};
+          try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+          if (xhr.status === 200 && body.status === "pending") {
+            wait = Math.min(wait * 1.5, 5000);
+            setTimeout(ask, wait);
+            return;
+          }
+          if (body.selfie) show(ui, body.selfie, "");
+          else show(ui, null, body.error || "This photo could not be checked. Please upload it again.");
+          resolve();
+        };
+        xhr.onerror = function () { setTimeout(ask, 5000); };
+        xhr.send();
+      }
+      setTimeout(ask, wait);
+    });
+  }
+
   function send(file) {
     return new Promise(function (resolve) {
       var ui = row(file.name);
@@ -40,13 +79,15 @@
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = { error: "Upload failed." }; }
         var result = (body.results || [])[0] || body;
-        if (result.ok && result.selfie) {
-          var ok = result.selfie.status === "accepted";
-          ui.status.textContent = ok ? " Usable" : " Not usable: " + result.selfie.reasons.join(" ");
-          ui.li.className = "upload " + (ok ? "done" : "failed");
+        if (result.ok && result.selfie && result.selfie.status === "pending") {
+          // Checked off the request path: the next photo goes up while this one's
+          // verdict is awaited.
+          ui.status.textContent = " Uploaded, being checked…";
+          verdicts.push(await_verdict(result.selfie.status_url, ui));
+        } else if (result.ok && result.selfie) {
+          show(ui, result.selfie, "");
         } else {
-          ui.status.textContent = " " + (result.error || body.error || "Upload failed.");
-          ui.li.className = "upload failed";
+          show(ui, null, result.error || body.error || "Upload failed.");
         }
         resolve();
       };
@@ -65,6 +106,7 @@
     var files = Array.prototype.slice.call(input.files);
     var chain = Promise.resolve();
     files.forEach(function (file) { chain = chain.then(function () { return send(file); }); });
-    chain.then(function () { window.location.reload(); });
+    chain.then(function () { return Promise.all(verdicts); })
+      .then(function () { window.location.reload(); });
   });
 })();

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..decorators import company_view
 from ..errors import ServiceError
+from ..pagination import BadCursor, bad_cursor_response, keyset_page
 from .webhooks import (
     EVENT_TYPES,
     webhook_delivery_get,
@@ -22,8 +22,6 @@ from .webhooks import (
     webhook_endpoint_list,
     webhook_resend,
 )
-
-DELIVERIES_PER_PAGE = 50
 
 
 class WebhookEndpointForm(forms.Form):
@@ -72,10 +70,13 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
-    deliveries = Paginator(webhook_delivery_list(company=request.company, endpoint=endpoint),
-                           DELIVERIES_PER_PAGE)
+    try:  # newest first, each page one index range (teams.pagination)
+        deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint),
+                                 key="-created_at", params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     return render(request, "teams/webhook_detail.html", {
-        "endpoint": endpoint, "deliveries": deliveries.get_page(request.GET.get("page")),
+        "endpoint": endpoint, "deliveries": deliveries,
         "event_types": EVENT_TYPES,
     })
 

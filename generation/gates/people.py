@@ -140,8 +140,10 @@ def _blaze(pixels: np.ndarray, model: int, *, offset: tuple[float, float]) -> li
 def _main_from_blaze(pixels: np.ndarray, blaze: list[Box]) -> Face | None:
     """A clear face dlib's frontal detector missed (turned, partly covered): its landmarks
     from dlib's predictor on BlazeFace's box."""
+    # A face cut by the frame is found whole on the mirrored border, centred near the edge:
+    # it is the main face (then cut off), so its centre may lie a little outside.
     sure = [b for b in blaze if b.score >= MAIN_FALLBACK_SCORE
-            and _in_frame(b, pixels.shape[1], pixels.shape[0])]
+            and _in_frame(b, pixels.shape[1], pixels.shape[0], slack=0.25 * b.size)]
     if not sure:
         return None
     box = max(sure, key=lambda b: b.size)
@@ -154,9 +156,9 @@ def _main_from_blaze(pixels: np.ndarray, blaze: list[Box]) -> Face | None:
                 score=box.score, right_eye=right_eye, left_eye=left_eye, nose=points[4])
 
 
-def _in_frame(box: Box, width: int, height: int) -> bool:
+def _in_frame(box: Box, width: int, height: int, slack: float = 0.0) -> bool:
     x, y = box.centre
-    return 0 <= x <= width and 0 <= y <= height
+    return -slack <= x <= width + slack and -slack <= y <= height + slack
 
 
 def _is_main(box: Box, main: Face) -> bool:

@@ -221,7 +221,8 @@ def seed_company(slug: str, people: int, *, teams: int, headshots: int, media: P
             candidates.append(Candidate(
                 company=company, job=job, membership=m, seed=7, source_id="bench",
                 image_key=f"{base}.jpg", thumb_key=f"{base}_thumb.jpg", width=width,
-                height=height, visible=True, is_favourite=True, scored_at=now))
+                height=height, visible=True, gates_passed=True, is_favourite=True,
+                scored_at=now))
         candidates = Candidate.objects.bulk_create(candidates)
         Headshot.objects.bulk_create([
             Headshot(company=company, membership=m, candidate=c, approved_by=owner.user,

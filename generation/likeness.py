@@ -48,6 +48,9 @@ DEFAULT_THRESHOLD = 0.5
 MAX_DISTANCE = 0.6
 COLLEAGUE_PULL = 0.15
 COLLEAGUE_DROP = 0.06
+# Only colleagues this close to the candidate are considered: a blend lies within ~0.75 of
+# both people, and a large company's far-away faces cannot add chance matches.
+COLLEAGUE_NEAR = 0.75
 # Selfie sets: a selfie whose median distance to the person's other selfies is over this is
 # somebody else (same-person photos measured 0.28-0.47 apart; different people >= 0.62).
 SELFIE_OUTLIER_DISTANCE = 0.58
@@ -140,6 +143,8 @@ def identity_check(candidate: Sequence[float], references: Sequence[Sequence[flo
     own = refs.mean(axis=0)
     for colleague in colleagues:
         k = np.asarray(colleague, dtype=np.float64)
+        if float(np.linalg.norm(c - k)) > COLLEAGUE_NEAR:
+            continue
         direction = k - own
         norm2 = float(direction @ direction)
         if norm2 < 1e-9:

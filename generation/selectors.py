@@ -1,10 +1,43 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from teams.models import Company, Membership
 
 from .models import Selfie
+
+# The one rule every exit applies (pages, pick, approve, API, ZIP/CSV export, signed image
+# links, directory sync, webhooks): a candidate leaves only when scoring showed it and it
+# passed every gate. ``visible`` alone is not enough: a candidate stored before the gates,
+# or shown by a bug, still stays in.
+MAY_LEAVE = Q(visible=True, gates_passed=True)
+HEADSHOT_MAY_LEAVE = Q(candidate__visible=True, candidate__gates_passed=True)
+
+
+def candidates_that_may_leave(*, company: Company | int) -> QuerySet:
+    from .models import Candidate
+
+    return Candidate.objects.for_company(company).filter(MAY_LEAVE)
+
+
+def candidate_may_leave(candidate) -> bool:
+    return bool(candidate.visible and candidate.gates_passed)
+
+
+def headshots_that_may_leave(*, company: Company | int) -> QuerySet:
+    """Approved headshots whose photo may leave (see MAY_LEAVE)."""
+    from .models import Headshot
+
+    return Headshot.objects.for_company(company).filter(HEADSHOT_MAY_LEAVE)
+
+
+def candidates_hidden_for_audit(*, company: Company, limit: int = 200) -> QuerySet:
+    """Scored candidates that failed a gate, newest first: for the admins' audit view only."""
+    from .models import Candidate
+
+    return (Candidate.objects.for_company(company)
+            .filter(scored_at__isnull=False, gates_passed=False)
+            .select_related("membership__user", "job").order_by("-scored_at", "-pk")[:limit])
 
 
 def selfie_list(*, company: Company, membership: Membership) -> QuerySet[Selfie]:
@@ -24,9 +57,8 @@ def job_latest(*, company: Company, membership: Membership, kind: str | None = N
 
 
 def candidates_visible(*, company: Company, job) -> QuerySet:
-    from .models import Candidate
 
-    return Candidate.objects.for_company(company).filter(job=job, visible=True)
+    return candidates_that_may_leave(company=company).filter(job=job)
 
 
 def candidate_get(*, company: Company, pk: int):
@@ -51,7 +83,7 @@ def look_version_get(*, company: Company, pk: int):
 
 def review_rows(*, company: Company, team_id: int | None):
     """One row per person ready for review or approved: their pick, or else their best photo."""
-    from .models import Candidate, GenerationJob, Headshot
+    from .models import Candidate, GenerationJob
 
     members = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED]
@@ -61,8 +93,8 @@ def review_rows(*, company: Company, team_id: int | None):
     members = list(members)
     ids = [m.pk for m in members]
     # Look previews are samples of a draft look made on someone's selfie: never a headshot.
-    visible = Candidate.objects.for_company(company).filter(
-        membership_id__in=ids, visible=True).exclude(
+    visible = candidates_that_may_leave(company=company).filter(
+        membership_id__in=ids).exclude(
         job__kind=GenerationJob.Kind.PREVIEW).select_related("job").order_by(
         "-is_favourite", "-job__queued_at", "-likeness", "seed")
     first: dict[int, Candidate] = {}
@@ -70,7 +102,7 @@ def review_rows(*, company: Company, team_id: int | None):
     for candidate in visible:
         first.setdefault(candidate.membership_id, candidate)
         count[candidate.membership_id] = count.get(candidate.membership_id, 0) + 1
-    headshots = {h.membership_id: h for h in Headshot.objects.for_company(company).filter(
+    headshots = {h.membership_id: h for h in headshots_that_may_leave(company=company).filter(
         membership_id__in=ids).select_related("candidate")}
     return [{"member": m, "pick": first.get(m.pk), "choices": count.get(m.pk, 0),
              "headshot": headshots.get(m.pk)} for m in members]

@@ -88,7 +88,9 @@ def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:
         return None
     if claims["e"] < time.time():
         return None
-    headshot = Headshot.objects.for_company(claims["c"]).filter(
+    from .selectors import headshots_that_may_leave
+
+    headshot = headshots_that_may_leave(company=claims["c"]).filter(
         pk=claims["h"], candidate_id=claims["k"]).first()
     if headshot is None:
         return None

@@ -70,12 +70,42 @@ def candidate_gate(image: Image.Image, *, references: References, look: LookSpec
     """Every gate on one candidate image (module doc). ``check_colour=False`` leaves out
     the backdrop and colour checks (a watermarked look preview: the mark covers the frame).
     """
+    prepared = candidate_prepare(image, references=references, look=look,
+                                 tolerances=tolerances, check_colour=check_colour)
+    embeddings = chips_embed([prepared.chip]) if prepared.chip is not None else [None]
+    return candidate_finish(prepared, embeddings[0], references=references, threshold=threshold)
+
+
+def candidates_gate(images: list[Image.Image], *, references: References, look: LookSpec,
+                    tolerances: Tolerances, threshold: float = DEFAULT_THRESHOLD,
+                    check_colour: bool = True) -> list[CandidateVerdict]:
+    """``candidate_gate`` for several images, their faces embedded in one batch."""
+    prepared = [candidate_prepare(image, references=references, look=look,
+                                  tolerances=tolerances, check_colour=check_colour)
+                for image in images]
+    chips = [p.chip for p in prepared if p.chip is not None]
+    vectors = iter(chips_embed(chips))
+    return [candidate_finish(p, next(vectors) if p.chip is not None else None,
+                             references=references, threshold=threshold) for p in prepared]
+
+
+@dataclass
+class Prepared:
+    """A candidate checked up to its identity: the face chip waits to be embedded."""
+
+    verdict: CandidateVerdict
+    chip: np.ndarray | None
+
+
+def candidate_prepare(image: Image.Image, *, references: References, look: LookSpec,
+                      tolerances: Tolerances, check_colour: bool = True) -> Prepared:
     image = image.convert("RGB")
     people = people_find(image)
     reasons: list[str] = []
     metrics: dict[str, Any] = {"people": people.metrics}
     if people.main is None:
-        return CandidateVerdict(reasons=[codes.NO_FACE], metrics={**metrics, "face_found": False})
+        return Prepared(CandidateVerdict(reasons=[codes.NO_FACE],
+                                         metrics={**metrics, "face_found": False}), None)
     if people.others:
         reasons.append(codes.SECOND_PERSON)
 
@@ -84,6 +114,7 @@ def candidate_gate(image: Image.Image, *, references: References, look: LookSpec
     if not check_colour:
         look_codes = [c for c in look_codes if c not in (codes.BACKDROP_OFF, codes.COLOUR_CAST)]
     reasons += [c for c in look_codes if c not in reasons]
+    # A re-crop is kept only for an image that passes everything else.
     recropped = look_result.recropped if not reasons else None
     final = recropped if recropped is not None else image
     face = (look_result.face if recropped is not None else None) or people.main
@@ -96,16 +127,25 @@ def candidate_gate(image: Image.Image, *, references: References, look: LookSpec
 
     pixels, scale = detection_copy(final, EMBED_LONG_SIDE)
     box = tuple(v * scale for v in (face.left, face.top, face.right, face.bottom))
-    embedding = chips_embed([face_chip(np.ascontiguousarray(pixels), box)])[0]
-    distance = None
+    chip = face_chip(np.ascontiguousarray(pixels), box)
+    return Prepared(CandidateVerdict(reasons=reasons, metrics=metrics, recropped=recropped), chip)
+
+
+def candidate_finish(prepared: Prepared, embedding: list[float] | None, *,
+                     references: References, threshold: float) -> CandidateVerdict:
+    verdict = prepared.verdict
+    if embedding is None:
+        return verdict
+    verdict.embedding = embedding
     if references.embeddings:
         identity = identity_check(embedding, references.embeddings, threshold=threshold,
                                   colleagues=references.colleagues)
-        distance = identity.median
-        metrics.update(identity.as_dict())
+        verdict.distance = identity.median
+        verdict.metrics.update(identity.as_dict())
         if not identity.passes:
-            reasons.append(codes.NOT_THE_PERSON)
+            verdict.reasons.append(codes.NOT_THE_PERSON)
     else:
-        reasons.append(codes.NOT_THE_PERSON)  # nothing to compare with: never shown
-    return CandidateVerdict(reasons=reasons, metrics=metrics, embedding=embedding,
-                            distance=distance, recropped=recropped if not reasons else None)
+        verdict.reasons.append(codes.NOT_THE_PERSON)  # nothing to compare with: never shown
+    if verdict.reasons:
+        verdict.recropped = None
+    return verdict

@@ -15,8 +15,10 @@ from privacy.services import consent_is_granted
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
+from ..gates import codes
 from ..intake.decode import ImageRejected, IntakeLimits, image_normalise
 from ..intake.qa import selfie_qa
+from ..likeness import selfie_outliers
 from ..models import Selfie
 
 Status = Membership.Status
@@ -54,6 +56,8 @@ def selfie_upload(
     if existing.filter(content_sha256=clean.sha256).exists():
         raise ServiceError("You already uploaded this photo.")
     qa = selfie_qa(clean.image)
+    if qa.accepted and qa.embedding is not None:
+        _check_same_person(qa, existing.filter(status=Selfie.Status.ACCEPTED))
 
     base = f"selfies/c{company.pk}/m{membership.pk}/{uuid.uuid4().hex}"
     thumb = clean.image.copy()
@@ -72,7 +76,7 @@ def selfie_upload(
                 source_format=clean.source_format, content_sha256=clean.sha256,
                 status=Selfie.Status.ACCEPTED if qa.accepted else Selfie.Status.REJECTED,
                 qa_reasons=qa.reasons, qa_warnings=qa.warnings, qa_metrics=qa.metrics,
-                uploaded_by=actor.user,
+                face_embedding=qa.embedding, uploaded_by=actor.user,
             )
             if qa.accepted:
                 Membership.objects.for_company(company).filter(
@@ -86,6 +90,27 @@ def selfie_upload(
         _storage_delete(image_key, thumb_key)
         raise
     return selfie
+
+
+def _check_same_person(qa, accepted) -> None:
+    """Refuse the new selfie (``different_person``) when it shows somebody else than the
+    person's accepted selfies (``generation.likeness.selfie_outliers``)."""
+    embeddings = [e for e in accepted.order_by("created_at", "pk").values_list(
+        "face_embedding", flat=True) if e is not None]
+    if not embeddings:
+        return
+    if len(embeddings) in selfie_outliers([*embeddings, qa.embedding]):
+        qa.accepted = False
+        qa.codes.append(codes.DIFFERENT_PERSON)
+        qa.reasons.append(codes.SELFIE_SENTENCES[codes.DIFFERENT_PERSON])
+        qa.metrics["codes"] = list(qa.codes)
+
+
+def selfies_consistent(selfies: list[Selfie]) -> list[Selfie]:
+    """The accepted selfies that agree on one identity: what generation may use. A selfie
+    without an embedding (stored before embeddings were kept at upload) is kept."""
+    outliers = selfie_outliers([s.face_embedding for s in selfies])
+    return [s for i, s in enumerate(selfies) if i not in outliers]
 
 
 def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> None:

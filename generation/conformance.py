@@ -59,7 +59,9 @@ SIDE_MARGIN = 0.08
 SKIN_HUE = (25.0, 75.0)
 SKIN_CHROMA = (8.0, 45.0)
 NEUTRAL_CHROMA = 12.0  # a look backdrop under this CIELAB chroma is neutral (grey, white, navy)
-NEUTRAL_CAST_AB = 5.0  # a neutral backdrop's mean a*b* this far from the look's: a cast
+NEUTRAL_CAST_AB = 5.0  # a neutral backdrop's median a*b* this far from the look's...
+SKIN_CENTRE = (15.0, 18.0)  # ...and the skin's a*b* moved the same way from the band's middle
+SKIN_CAST_AB = 4.0  # by at least this much: a cast
 
 
 @dataclass(frozen=True)
@@ -298,11 +300,20 @@ def _flags(metrics: dict[str, Any], tol: Tolerances, size: tuple[int, int],
 
 
 def _neutral_cast(metrics: dict[str, Any], tol: Tolerances) -> bool:
-    lab = metrics.get("backdrop_lab")
-    target = metrics.get("backdrop_target_lab")
-    if lab is None or target is None or math.hypot(target[1], target[2]) >= NEUTRAL_CHROMA:
+    """A neutral backdrop tinted, with the skin tinted the same way: a cast over the whole
+    photo. (A backdrop of the wrong colour with natural skin is ``backdrop_off`` only.)"""
+    lab, target = metrics.get("backdrop_lab"), metrics.get("backdrop_target_lab")
+    hue, chroma = metrics.get("skin_hue"), metrics.get("skin_chroma")
+    if lab is None or target is None or hue is None \
+            or math.hypot(target[1], target[2]) >= NEUTRAL_CHROMA:
         return False
-    return math.hypot(lab[1] - target[1], lab[2] - target[2]) > NEUTRAL_CAST_AB
+    shift = (lab[1] - target[1], lab[2] - target[2])
+    size = math.hypot(*shift)
+    if size <= NEUTRAL_CAST_AB:
+        return False
+    skin = (chroma * math.cos(math.radians(hue)) - SKIN_CENTRE[0],
+            chroma * math.sin(math.radians(hue)) - SKIN_CENTRE[1])
+    return (skin[0] * shift[0] + skin[1] * shift[1]) / size > SKIN_CAST_AB
 
 
 def _plan_crop(face: Face, size: tuple[int, int], output: tuple[int, int],

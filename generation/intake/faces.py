@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -43,16 +44,46 @@ def face_models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+_free_sets: list[dict[str, object]] = []  # model sets whose thread has ended
+_free_lock = threading.Lock()
+
+
+class _ModelSet:
+    """One thread's models. When the thread ends, Python drops its thread-local data and
+    the set goes back to ``_free_sets`` for the next new thread: a server that starts a
+    thread per request does not reload every model each time, and no instance is ever held
+    by two live threads. A set made before a fork is not reused after it (MediaPipe's graphs
+    own threads, which a fork does not copy)."""
+
+    def __init__(self) -> None:
+        with _free_lock:
+            while _free_sets:
+                models = _free_sets.pop()
+                if models.get("pid") == os.getpid():
+                    self.models = models
+                    return
+        self.models = {"pid": os.getpid()}
+
+    def __del__(self) -> None:
+        try:
+            with _free_lock:
+                _free_sets.append(self.models)
+        except TypeError:  # interpreter shutdown: the module's globals are gone
+            pass
+
+
 class _ThreadModels(threading.local):
     """This thread's own model instances, created on first use."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, object] = {}
+        self.set = _ModelSet()
 
     def get(self, name: str, factory):
-        model = self._cache.get(name)
+        if self.set.models.get("pid") != os.getpid():  # this thread was forked into a child
+            self.set = _ModelSet()
+        model = self.set.models.get(name)
         if model is None:
-            model = self._cache[name] = factory()
+            model = self.set.models[name] = factory()
         return model
 
 

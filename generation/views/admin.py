@@ -259,9 +259,10 @@ def audit(request: HttpRequest) -> HttpResponse:
 def audit_thumb(request: HttpRequest, pk: int) -> HttpResponse:
     from ..files import private_file_response
 
+    # Admins only: the one place a photo that failed a gate is ever served.
     candidate = candidate_get(company=request.company, pk=pk)
-    if candidate is None or candidate.scored_at is None or candidate.gates_passed:
-        raise Http404("No such page.")  # shown photos are served by their own views
+    if candidate is None:
+        raise Http404("No such page.")
     response = private_file_response(candidate.thumb_key)
     response["Cache-Control"] = "private, no-store"
     return response

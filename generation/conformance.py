@@ -61,7 +61,7 @@ SKIN_CHROMA = (8.0, 45.0)
 NEUTRAL_CHROMA = 12.0  # a look backdrop under this CIELAB chroma is neutral (grey, white, navy)
 NEUTRAL_CAST_AB = 5.0  # a neutral backdrop's median a*b* this far from the look's...
 SKIN_CENTRE = (15.0, 18.0)  # ...and the skin's a*b* moved the same way from the band's middle
-SKIN_CAST_AB = 4.0  # by at least this much: a cast
+SKIN_CAST_AB = 8.0  # by more than one person's skin differs from another's: a cast
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 from django.db.models import Q, QuerySet
 
 from teams.models import Company, Membership
@@ -115,7 +116,7 @@ def review_history(*, company: Company, limit: int = 50):
         "membership__user", "actor")[:limit]
 
 
-# What the uniformity report compares, in order: (conformance key, label, unit format).
+# What the uniformity report compares, in order: (metric key, label, unit format).
 UNIFORMITY_METRICS = [
     ("backdrop_delta_e", "Backdrop ΔE", "{:.1f}"),
     ("face_height", "Face height", "{:.0%}"),
@@ -127,9 +128,6 @@ UNIFORMITY_METRICS = [
 # match closely must not get "outliers" out of differences nobody can see.
 _NOTICEABLE = {"backdrop_delta_e": 1.0, "face_height": 0.01, "face_centre_x": 0.01,
                "eye_line": 0.01, "roll_degrees": 1.0}
-# Which conformance flag marks each metric as outside the look's tolerance.
-_FLAG_FOR = {"backdrop_delta_e": "backdrop", "face_height": "face_size",
-             "face_centre_x": "centre", "eye_line": "eye_line", "roll_degrees": "roll"}
 OUTLIER_Z = 2.5  # robust z-score (median / MAD) beyond which a photo stands out of its team
 
 
@@ -145,9 +143,52 @@ def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]
     return {key for key, v in values.items() if abs(v - median) / scale > OUTLIER_Z}
 
 
+def _team_target(company: Company, team) -> tuple[object, object] | tuple[None, None]:
+    """The team's approved look version (its own, else the company's) and its tolerances."""
+    from .conformance import tolerances_for
+    from .models import LookVersion
+    from .services.jobs import look_spec
+
+    approved = LookVersion.objects.for_company(company).filter(status="approved")
+    version = (approved.filter(look__team=team).first() if team is not None else None) \
+        or approved.filter(look__team__isnull=True).first()
+    if version is None:
+        return None, None
+    return version, tolerances_for(look_spec(version), version.tolerances)
+
+
+def _against_target(conformance: dict, version, tolerances) -> tuple[dict, set[str]]:
+    """A photo's metrics measured against the team's look (not the look it was made for),
+    and which of them break that look's tolerances."""
+    from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+
+    values = {key: float(conformance[key]) for key, _, _ in UNIFORMITY_METRICS
+              if isinstance(conformance.get(key), (int, float))}
+    if version is None:
+        return values, set()
+    lab = conformance.get("backdrop_lab")
+    if isinstance(lab, list) and len(lab) == 3:
+        target = srgb_to_lab(np.array(hex_to_rgb(version.backdrop_color), dtype=np.float64))
+        values["backdrop_delta_e"] = round(float(delta_e_2000(np.asarray(lab), target)), 2)
+    broken = set()
+    checks = {
+        "backdrop_delta_e": lambda v: v <= tolerances.backdrop_delta_e_max,
+        "face_height": lambda v: tolerances.face_height_min <= v <= tolerances.face_height_max,
+        "face_centre_x": lambda v: abs(v - 0.5) <= tolerances.centre_x_offset_max,
+        "eye_line": lambda v: tolerances.eye_line_min <= v <= tolerances.eye_line_max,
+        "roll_degrees": lambda v: abs(v) <= tolerances.roll_degrees_max,
+    }
+    for key, ok in checks.items():
+        if key in values and not ok(values[key]):
+            broken.add(key)
+    return values, broken
+
+
 def uniformity_report(*, company: Company, team_id: int | None = None) -> list[dict]:
     """Per team: each person's photo (approved headshot, else their pick, else their best),
-    each metric's spread, and the photos that stand out or break the look's tolerances."""
+    measured against **the team's approved look version** (backdrop colour and framing
+    bands): each metric's spread, and the photos that stand out or break that look. Two
+    photos each true to its own look (one navy, one grey) still differ from the team's."""
     import statistics
 
     rows = review_rows(company=company, team_id=team_id)
@@ -164,13 +205,15 @@ def uniformity_report(*, company: Company, team_id: int | None = None) -> list[d
     for entry in sorted(teams.values(), key=lambda e: (e["team"] is None,
                                                        e["team"].name if e["team"] else "")):
         people = entry["people"]
+        version, tolerances = _team_target(company, entry["team"])
+        for person in people:
+            person["values"], person["broken"] = _against_target(
+                person["photo"].conformance or {}, version, tolerances)
         metrics = []
         for key, label, fmt in UNIFORMITY_METRICS:
-            values = {p["photo"].pk: float(p["photo"].conformance[key]) for p in people
-                      if isinstance(p["photo"].conformance.get(key), (int, float))}
-            flagged = {p["photo"].pk for p in people
-                       if _FLAG_FOR[key] in p["photo"].conformance.get("flags", [])}
-            outliers = _robust_outliers(values, noticeable=_NOTICEABLE[key]) | flagged
+            values = {p["photo"].pk: p["values"][key] for p in people if key in p["values"]}
+            broken = {p["photo"].pk for p in people if key in p["broken"]}
+            outliers = _robust_outliers(values, noticeable=_NOTICEABLE[key]) | broken
             spread = (max(values.values()) - min(values.values())) if values else None
             metrics.append({
                 "key": key, "label": label, "count": len(values),
@@ -181,15 +224,14 @@ def uniformity_report(*, company: Company, team_id: int | None = None) -> list[d
         for person in people:
             pk = person["photo"].pk
             person["cells"] = [
-                {"label": label, "value": (fmt.format(person["photo"].conformance[key])
-                           if isinstance(person["photo"].conformance.get(key), (int, float))
-                           else "—"),
+                {"label": label, "value": (fmt.format(person["values"][key])
+                                           if key in person["values"] else "—"),
                  "outlier": pk in metric["outliers"]}
                 for (key, label, fmt), metric in zip(UNIFORMITY_METRICS, metrics, strict=True)
             ]
             person["outlier"] = any(cell["outlier"] for cell in person["cells"])
         report.append({"team": entry["team"], "people": people, "metrics": metrics,
-                       "outliers": sum(1 for p in people if p["outlier"])})
+                       "version": version, "outliers": sum(1 for p in people if p["outlier"])})
     return report
 
 

@@ -41,6 +41,10 @@ MIN_DETAIL = 0.15
 # Against the person's selfies: a candidate keeps at least this share of their detail.
 MIN_DETAIL_OF_SELFIES = 0.3
 MAX_DETAIL_FLOOR = 0.2  # ...but a very crisp selfie set never asks for more than this
+# Heavy blur leaves no fine scale at all, and ``detail`` (a ratio of two near-zero numbers)
+# says nothing: the contrast-normalised Laplacian variance itself must reach this (real
+# candidates measured 190-1000, selfie intake refuses under 45).
+MIN_SHARPNESS = 30.0
 # Pixelation: the share of edge energy on a fixed grid (0 photograph, 1 pure blocks);
 # JPEG re-encodes stay under 0.08, pixelation even after a rescale is above 0.15.
 MAX_BLOCKINESS = 0.12
@@ -137,7 +141,7 @@ def quality_reasons(quality: FaceQuality, *, baseline: dict[str, float] | None) 
     painted = quality.texture < MAX_PAINTED_TEXTURE and quality.flat > MIN_PAINTED_FLAT
     if pixelated or painted or quality.face_pixels < MIN_FACE_PIXELS:
         reasons.append(codes.LOW_DETAIL)
-    elif quality.detail < floor:
+    elif quality.detail < floor or quality.sharpness < MIN_SHARPNESS:
         reasons.append(codes.BLURRED)
     return reasons
 

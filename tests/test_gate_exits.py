@@ -148,9 +148,9 @@ def test_admins_see_it_with_its_reasons_only_in_the_audit_view(tenant_a, tenant_
     for reason in REASONS:
         assert escape(reason["message"]) in page and reason["code"] in page
     assert admin.get(_url("audit_thumb", pk=failing.pk)).status_code == 200
+    member, outsider = tenant_a.client_for(tenant_a.member), tenant_b.client_for(tenant_b.owner)
     before = db_fingerprint()
-    assert tenant_a.client_for(tenant_a.member).get(_url("audit")).status_code == 403
-    assert tenant_a.client_for(tenant_a.member).get(
-        _url("audit_thumb", pk=failing.pk)).status_code == 403
-    assert tenant_b.client_for(tenant_b.owner).get(_url("audit")).status_code == 404
+    assert member.get(_url("audit")).status_code == 403
+    assert member.get(_url("audit_thumb", pk=failing.pk)).status_code == 403
+    assert outsider.get(_url("audit")).status_code == 404
     assert db_fingerprint() == before

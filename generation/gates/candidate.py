@@ -100,7 +100,7 @@ class Prepared:
 def candidate_prepare(image: Image.Image, *, references: References, look: LookSpec,
                       tolerances: Tolerances, check_colour: bool = True) -> Prepared:
     image = image.convert("RGB")
-    people = people_find(image)
+    people = people_find(image, upsample=0)
     reasons: list[str] = []
     metrics: dict[str, Any] = {"people": people.metrics}
     if people.main is None:

@@ -38,6 +38,7 @@ from generation.intake.faces import (
     landmarks_for,
 )
 
+QUICK_LONG_SIDE = 320  # a headshot's face (>= 80 px here) is found by dlib's quick pass
 MIN_OTHER_FACE = 0.05  # another face's height, of the frame's shorter side
 PROPOSAL_SCORE = 0.5  # BlazeFace score for a proposal
 CONFIRM_SCORE = 0.6  # BlazeFace score on the close-up that confirms it
@@ -84,9 +85,16 @@ class People:
 
 def people_find(image: Image.Image, *, upsample: int = 1,
                 min_other_face: float = MIN_OTHER_FACE) -> People:
-    """The main face and any other person's face in ``image``."""
+    """The main face and any other person's face in ``image``.
+
+    ``upsample=1`` (selfies, whose face may be small): dlib looks for faces down to ~40 px
+    at DETECT_LONG_SIDE. ``0`` (candidates, framed headshots whose face is a quarter of the
+    frame or more): dlib looks on a QUICK_LONG_SIDE copy first (a quarter of the pixels),
+    and other faces are left to the BlazeFace passes, which find the small ones anyway.
+    """
     pixels, scale = detection_copy(image, DETECT_LONG_SIDE)
-    faces = faces_detect_array(pixels, upsample=upsample)
+    faces = _main_faces(image, pixels, scale) if upsample == 0 \
+        else faces_detect_array(pixels, upsample=upsample)
     blaze = _blaze_proposals(pixels)
     main = faces[0] if faces else _main_from_blaze(pixels, blaze)
     if main is None:
@@ -107,6 +115,29 @@ def people_find(image: Image.Image, *, upsample: int = 1,
                   others=[_scaled_box(b, scale) for b in others], proposals=len(proposals))
 
 
+def _main_faces(image: Image.Image, pixels: np.ndarray, scale: float) -> list[Face]:
+    """dlib's faces for a framed headshot, in ``pixels``' coordinates: on a small copy when
+    that finds one (landmarks then come from the full detection copy), else at full size."""
+    small, small_scale = detection_copy(image, QUICK_LONG_SIDE)
+    found = faces_detect_array(small, upsample=0)
+    if found:
+        ratio = scale / small_scale
+        return [_face_from_box(pixels, (f.left * ratio, f.top * ratio, f.right * ratio,
+                                        f.bottom * ratio), f.score) for f in found]
+    return faces_detect_array(pixels, upsample=0) or faces_detect_array(pixels, upsample=1)
+
+
+def _face_from_box(pixels: np.ndarray, box: tuple[float, float, float, float],
+                   score: float) -> Face:
+    shape = landmarks_for(pixels, box)
+    points = [(p.x, p.y) for p in shape.parts()]
+    eye_a = ((points[0][0] + points[1][0]) / 2, (points[0][1] + points[1][1]) / 2)
+    eye_b = ((points[2][0] + points[3][0]) / 2, (points[2][1] + points[3][1]) / 2)
+    right_eye, left_eye = sorted((eye_a, eye_b))
+    return Face(left=box[0], top=box[1], right=box[2], bottom=box[3], score=score,
+                right_eye=right_eye, left_eye=left_eye, nose=points[4])
+
+
 def _blaze_proposals(pixels: np.ndarray) -> list[Box]:
     height, width = pixels.shape[:2]
     boxes: list[Box] = []
@@ -119,8 +150,9 @@ def _blaze_proposals(pixels: np.ndarray) -> list[Box]:
     for x in (0, width - tile_w):
         for y in (0, height - tile_h):
             tile = np.ascontiguousarray(pixels[y:y + tile_h, x:x + tile_w])
-            for model in (0, 1):
-                boxes += _blaze(tile, model, offset=(x, y))
+            # Full range only: on a quarter of the frame, a face big enough for the
+            # short-range model is found on the whole (mirrored) frame already.
+            boxes += _blaze(tile, 1, offset=(x, y))
     return [b for b in boxes if b.score >= PROPOSAL_SCORE]
 
 
@@ -147,13 +179,7 @@ def _main_from_blaze(pixels: np.ndarray, blaze: list[Box]) -> Face | None:
     if not sure:
         return None
     box = max(sure, key=lambda b: b.size)
-    shape = landmarks_for(pixels, (box.left, box.top, box.right, box.bottom))
-    points = [(p.x, p.y) for p in shape.parts()]
-    eye_a = ((points[0][0] + points[1][0]) / 2, (points[0][1] + points[1][1]) / 2)
-    eye_b = ((points[2][0] + points[3][0]) / 2, (points[2][1] + points[3][1]) / 2)
-    right_eye, left_eye = sorted((eye_a, eye_b))
-    return Face(left=box.left, top=box.top, right=box.right, bottom=box.bottom,
-                score=box.score, right_eye=right_eye, left_eye=left_eye, nose=points[4])
+    return _face_from_box(pixels, (box.left, box.top, box.right, box.bottom), box.score)
 
 
 def _in_frame(box: Box, width: int, height: int, slack: float = 0.0) -> bool:

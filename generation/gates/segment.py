@@ -15,7 +15,7 @@ import numpy as np
 
 from generation.intake.faces import _models
 
-SEGMENT_LONG_SIDE = 384
+SEGMENT_LONG_SIDE = 256  # the model's own input size: more pixels only cost colour maths
 
 
 def _new_segmenter():

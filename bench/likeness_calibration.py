@@ -115,7 +115,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--quick", action="store_true", help="no variants (originals, candidates)")
+    parser.add_argument("--pull", type=float, default=None, help="try another COLLEAGUE_PULL")
+    parser.add_argument("--drop", type=float, default=None, help="try another COLLEAGUE_DROP")
     args = parser.parse_args()
+    import generation.likeness as likeness
+
+    likeness.COLLEAGUE_PULL = args.pull if args.pull is not None else likeness.COLLEAGUE_PULL
+    likeness.COLLEAGUE_DROP = args.drop if args.drop is not None else likeness.COLLEAGUE_DROP
+    print(f"colleague rule: pull >= {likeness.COLLEAGUE_PULL}, drop >= {likeness.COLLEAGUE_DROP}, "
+          f"within {likeness.COLLEAGUE_NEAR}")
     threshold = args.threshold
     started = time.perf_counter()
     people, notes = load_people()

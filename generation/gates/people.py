@@ -46,6 +46,7 @@ MIRROR_PAD = 0.25  # of the long side, mirrored outwards at each border
 TILE_OVERLAP = 0.3
 CLOSE_UP_SIDE = 192  # the close-up's side, pixels
 CLOSE_UP_ZOOM = 2.2  # the close-up spans this many proposal sizes
+EDGE_SLACK = 0.25  # of a face's size: how far beyond the edge its centre may lie
 MAIN_FACE_MARGIN = 0.1  # around the main face, of its size: proposals there are the main face
 MAIN_FALLBACK_SCORE = 0.75  # BlazeFace score to take a face dlib missed as the main face
 
@@ -103,7 +104,10 @@ def people_find(image: Image.Image, *, upsample: int = 1,
     floor = min_other_face * min(width, height)
     proposals = [Box(f.left, f.top, f.right, f.bottom, f.score, "dlib") for f in faces
                  if f is not main] + blaze
-    candidates = [b for b in proposals if b.size >= floor and _in_frame(b, width, height)
+    # A face cut by the frame is found whole on the mirrored border, centred on the edge or
+    # a little beyond it; the main face's own mirror image lies further out, or on it.
+    candidates = [b for b in proposals if b.size >= floor
+                  and _in_frame(b, width, height, slack=EDGE_SLACK * b.size)
                   and not _is_main(b, main)]
     others: list[Box] = []
     for box in sorted(candidates, key=lambda b: b.score, reverse=True):
@@ -150,9 +154,8 @@ def _blaze_proposals(pixels: np.ndarray) -> list[Box]:
     for x in (0, width - tile_w):
         for y in (0, height - tile_h):
             tile = np.ascontiguousarray(pixels[y:y + tile_h, x:x + tile_w])
-            # Full range only: on a quarter of the frame, a face big enough for the
-            # short-range model is found on the whole (mirrored) frame already.
-            boxes += _blaze(tile, 1, offset=(x, y))
+            for model in (0, 1):
+                boxes += _blaze(tile, model, offset=(x, y))
     return [b for b in boxes if b.score >= PROPOSAL_SCORE]
 
 

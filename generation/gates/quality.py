@@ -40,7 +40,7 @@ SAMPLE_WIDTH = 160  # face box width of the sample, pixels
 MIN_DETAIL = 0.15
 # Against the person's selfies: a candidate keeps at least this share of their detail.
 MIN_DETAIL_OF_SELFIES = 0.3
-MAX_DETAIL_FLOOR = 0.2  # ...but a very crisp selfie set never asks for more than this
+MAX_DETAIL_FLOOR = 0.17  # ...but a very crisp selfie set never asks for more than this
 # Heavy blur leaves no fine scale at all, and ``detail`` (a ratio of two near-zero numbers)
 # says nothing: the contrast-normalised Laplacian variance itself must reach this (real
 # candidates measured 190-1000, selfie intake refuses under 45).

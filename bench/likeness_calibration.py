@@ -193,7 +193,7 @@ def _rule(people, samples, threshold: float) -> None:
     genuine = impostor = 0
     rejected = accepted = 0
     colleague_rejects = 0
-    medians_genuine, medians_impostor = [], []
+    medians_genuine, medians_impostor, which = [], [], []
     for person, photos in people.items():
         if len(photos) < 2:
             continue
@@ -201,15 +201,20 @@ def _rule(people, samples, threshold: float) -> None:
             refs = [samples[(person, selfie_photo.name)][v] for v in SELFIE_SET
                     if samples[(person, selfie_photo.name)].get(v) is not None]
             colleagues = list(_centroids(samples, person).values())
-            for e in samples[(person, held.name)].values():
+            for variant, e in samples[(person, held.name)].items():
                 if e is None:
                     continue
                 genuine += 1
                 plain = identity_check(e, refs, threshold=threshold)
                 medians_genuine.append(plain.median)
                 rejected += not plain.passes
-                colleague_rejects += plain.passes and not identity_check(
-                    e, refs, threshold=threshold, colleagues=colleagues).passes
+                if not plain.passes:
+                    which.append(f"{held.name} {variant} ({'+'.join(plain.failed)} "
+                                 f"{plain.median:.3f}/{plain.maximum:.3f})")
+                elif not identity_check(e, refs, threshold=threshold,
+                                        colleagues=colleagues).passes:
+                    colleague_rejects += 1
+                    which.append(f"{held.name} {variant} (colleague)")
             for (other, _), row in samples.items():
                 if other == person:
                     continue
@@ -226,6 +231,7 @@ def _rule(people, samples, threshold: float) -> None:
     print(f"false accepts (median and max): {rate(accepted, impostor)}")
     print(f"further false rejects from the colleague rule (all other identities as "
           f"colleagues): {rate(colleague_rejects, genuine)}")
+    print(f"rejected genuine trials: {'; '.join(which) or 'none'}")
     print(f"ROC-AUC of the median score, genuine vs impostor trials: "
           f"{auc(np.asarray(medians_genuine), np.asarray(medians_impostor)):.4f}")
 

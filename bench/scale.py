@@ -511,8 +511,15 @@ def _models_stubbed(model_time: list[float]) -> Iterator[None]:
     def conformance(image, *, look, tolerances):
         return ConformanceResult(metrics={"bench": True}, flags=[])
 
+    def gates(images, *, references, look, tolerances, threshold, check_colour=True):
+        from generation.gates.candidate import CandidateVerdict
+
+        return [CandidateVerdict(reasons=[], metrics={"bench": True}, embedding=list(vector),
+                                 distance=0.1) for _ in images]
+
     with mock.patch("generation.backends.offline.studio_retouch", retouch), \
             mock.patch("generation.scoring.face_embedding", embedding), \
+            mock.patch("generation.scoring.candidates_gate", gates), \
             mock.patch("generation.conformance.conformance_check", conformance):
         yield
 

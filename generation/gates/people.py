@@ -5,8 +5,8 @@ faint faces, so other faces are looked for by several passes, each good at somet
 others miss, and every proposal must then be confirmed:
 
 * **proposals**: dlib's faces besides the main one; MediaPipe's BlazeFace (short and full
-  range) on the frame with its borders mirrored outwards, which completes a face cut by the
-  edge into a whole (mirrored) face the detectors know; and BlazeFace on four overlapping
+  range) on the frame with its top and side borders mirrored outwards, which completes a face
+  cut by the edge into a whole (mirrored) face the detectors know; and BlazeFace on four overlapping
   quarters of the frame, where a small or faint face in the backdrop is twice as large to
   the model;
 * **confirmation**: a close-up of each proposal (twice its size, mirrored at the frame's
@@ -40,7 +40,9 @@ from generation.intake.faces import (
 
 QUICK_LONG_SIDE = 320  # a headshot's face (>= 80 px here) is found by dlib's quick pass
 MIN_OTHER_FACE = 0.05  # another face's height, of the frame's shorter side
-PROPOSAL_SCORE = 0.5  # BlazeFace score for a proposal
+# BlazeFace score for a proposal: second faces in the calibration scored 0.67-0.96; collars,
+# folds and mirrored torsos that looked like faces, 0.51-0.58.
+PROPOSAL_SCORE = 0.6
 CONFIRM_SCORE = 0.6  # BlazeFace score on the close-up that confirms it
 MIRROR_PAD = 0.25  # of the long side, mirrored outwards at each border
 TILE_OVERLAP = 0.3
@@ -146,7 +148,9 @@ def _blaze_proposals(pixels: np.ndarray) -> list[Box]:
     height, width = pixels.shape[:2]
     boxes: list[Box] = []
     pad = round(MIRROR_PAD * max(width, height))
-    padded = cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    # Not below: a headshot's bottom edge cuts the body, whose mirror image can look like a
+    # face; a face cut by the bottom edge is still seen by the quarters.
+    padded = cv2.copyMakeBorder(pixels, pad, 0, pad, pad, cv2.BORDER_REFLECT_101)
     for model in (0, 1):
         boxes += _blaze(padded, model, offset=(-pad, -pad))
     tile_w = round(width / (2 - TILE_OVERLAP))

@@ -90,14 +90,16 @@ def people_find(image: Image.Image, *, upsample: int = 1,
                 min_other_face: float = MIN_OTHER_FACE) -> People:
     """The main face and any other person's face in ``image``.
 
-    ``upsample=1`` (selfies, whose face may be small): dlib looks for faces down to ~40 px
-    at DETECT_LONG_SIDE. ``0`` (candidates, framed headshots whose face is a quarter of the
+    ``upsample=1`` (selfies, whose face may be small): dlib's quick pass at DETECT_LONG_SIDE
+    (faces of 80 px and more), then, only if it finds none, the upsampled pass (down to
+    ~40 px) that is three times slower. ``0`` (candidates, framed headshots whose face is a quarter of the
     frame or more): dlib looks on a QUICK_LONG_SIDE copy first (a quarter of the pixels),
     and other faces are left to the BlazeFace passes, which find the small ones anyway.
     """
     pixels, scale = detection_copy(image, DETECT_LONG_SIDE)
     faces = _main_faces(image, pixels, scale) if upsample == 0 \
-        else faces_detect_array(pixels, upsample=upsample)
+        else faces_detect_array(pixels, upsample=0) \
+        or faces_detect_array(pixels, upsample=upsample)
     blaze = _blaze_proposals(pixels)
     main = faces[0] if faces else _main_from_blaze(pixels, blaze)
     if main is None:

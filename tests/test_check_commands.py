@@ -82,3 +82,22 @@ def test_usage_errors_exit_2_from_the_command_line(args):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr[-500:]
     assert result.stdout == ""
+
+
+@pytest.mark.django_db
+def test_rescore_candidates_gates_what_was_stored_before_the_gates(tenant_a):
+    from generation.models import Candidate
+
+    from .helpers import candidate_for
+
+    old = candidate_for(tenant_a.member)  # a flat grey image: no face
+    Candidate.objects.for_company(tenant_a.company).filter(pk=old.pk).update(gates_passed=False)
+    rows = _lines("rescore_candidates", "--company", "alpha")
+    assert rows == [{"job": old.job_id, "company": "alpha", "scored": 1, "shown": 0}]
+    old.refresh_from_db()
+    assert not old.visible and not old.gates_passed
+    assert [r["code"] for r in old.gate_reasons] == ["no_face"]
+    assert _lines("rescore_candidates") == []  # nothing left to do
+    with pytest.raises(CommandError) as error:
+        call_command("rescore_candidates", "--company", "nope", stdout=StringIO())
+    assert error.value.returncode == 2

@@ -1,416 +1,286 @@
-"""Calibration of the likeness score: how far apart same-person and different-person faces are.
+"""Calibration of the identity rule on many identities: ROC-AUC, false accepts and false
+rejects at the chosen threshold, blends of two identities, and the detection size.
 
-    .venv/bin/python bench/likeness_calibration.py [--faces-dir DIR] [--threshold T]
+    .venv/bin/python bench/likeness_calibration.py [--threshold T] [--quick]
 
-Embeds every face of the real portraits in ../shared/faces (each face of a group photo apart)
-and the astronaut in scikit-image's sample data, plus realistic variants of each (mirror,
-re-framings, light and colour casts, low-quality JPEG, small faces, small rotations). Every
-pair of embeddings of one person is a same-person pair, every pair across people a
-different-person pair. Prints the distance distributions, ROC-AUC, false accepts and false
-rejects at the threshold and around it, the zero-false-accept ceiling, and how the
-median-of-references score behaves with held-out photos. Needs no database; see
-bench/README.md. There are only three people in this material: read the figures as a sanity
-check of the threshold, not as a measured error rate.
+Material (bench/calibration_data.py): 12 identities, 18 photographs. Every photograph is
+embedded as it is, in realistic variants (mirror, re-framings, light, casts, heavy JPEG,
+small faces, rotation, a poor selfie) and as the offline backend's retouched candidate.
+
+* **pairs**: every same-person pair (same photograph's variants; different photographs) and
+  every different-person pair: distance distributions, ROC-AUC, FAR/FRR around the threshold;
+* **the rule as scoring applies it** (``generation.likeness.identity_check``): for each
+  person with two photographs, one is the selfie set (its original and three variants, as
+  four selfies) and the other is held out: its variants and its candidate are genuine
+  trials; every other person's originals, variants and candidates are impostor trials;
+* **blends**: the candidate of one photograph blended 60/40 and 70/30 with another person's
+  candidate of the same look (aligned by the backend's framing), against the first person's
+  other photograph, with every other person as a colleague; which part of the rule catches it;
+* **detection size**: the candidate embedded with detection on copies of 320-1024 px, against
+  the embedding at full size: how far it moves, and what it costs.
+
+No database is needed. See bench/README.md for the figures and what they say.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
-import os
-import platform
-import statistics
-import sys
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FACES_DIRS = (ROOT.parent / "shared" / "faces", Path("/work/shared/faces"))
+import numpy as np
+from calibration_data import load_people, machine
+from PIL import Image, ImageEnhance, ImageOps
 
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-
-import django  # noqa: E402
-
-django.setup()
-
-import numpy as np  # noqa: E402
-from PIL import Image, ImageEnhance, ImageOps  # noqa: E402
-
-from generation.intake.faces import Face, faces_detect  # noqa: E402
-from generation.likeness import (  # noqa: E402
+from generation.backends.offline import studio_retouch
+from generation.intake.faces import detection_copy, faces_detect, faces_detect_array
+from generation.likeness import (
     DEFAULT_THRESHOLD,
-    embedding_distance,
-    face_embedding,
-    likeness_distance,
+    MAX_DISTANCE,
+    chips_embed,
+    face_chip,
+    identity_check,
 )
+from generation.looks import look_spec_example
 
 SWEEP = (0.4, 0.45, 0.5, 0.55, 0.6)
-ASTRONAUT = "skimage astronaut()"
-
-# Who is where. The files carry no labels, so they are written down here: the faces of each
-# file from left to right, as (person, photograph). "Photograph" is one shot; two files cut
-# from the same shot share it (checked by eye, and their embeddings are 0.05-0.06 apart):
-# obama_small.jpg is a smaller crop of obama.jpg, and the right half of two_people.jpg is
-# the same shot as biden.jpg. Pairs within one photograph measure robustness to image
-# changes only; pairs across photographs also measure the person's own variation.
-MANIFEST: dict[str, list[tuple[str, str]]] = {
-    "obama.jpg": [("Barack Obama", "obama A")],
-    "obama_small.jpg": [("Barack Obama", "obama A")],
-    "obama2.jpg": [("Barack Obama", "obama B")],
-    "biden.jpg": [("Joe Biden", "biden A")],
-    "two_people.jpg": [("Barack Obama", "obama C"), ("Joe Biden", "biden A")],
-    # Eileen Collins in her NASA portrait (public domain), shipped inside scikit-image.
-    ASTRONAUT: [("Eileen Collins", "collins A")],
-}
-
-
-@dataclass(frozen=True)
-class Sample:
-    person: str
-    photo: str  # the photograph (shot) it comes from
-    source: str  # file and face, e.g. "two_people.jpg[1]"
-    variant: str
-    embedding: list[float]
-
-
-Point = tuple[float, float]
-# A variant: (image, a face found in it) -> (the changed image, where that face's centre is now).
-Variant = Callable[[Image.Image, Face], tuple[Image.Image, Point]]
-
-
-def _centre(face: Face) -> Point:
-    return ((face.left + face.right) / 2, (face.top + face.bottom) / 2)
-
-
-def _crop(image: Image.Image, face: Face, *, width: float, aspect: float, shift: float = 0.0,
-          ) -> tuple[Image.Image, Point]:
-    """A re-framing around the face: ``width`` face widths wide, height = width * aspect."""
-    cx, cy = _centre(face)
-    w = face.width * width
-    h = w * aspect
-    left = max(0, round(cx - w / 2 + shift * w))
-    top = max(0, round(cy - h * 0.4))
-    right = min(image.width, round(left + w))
-    bottom = min(image.height, round(top + h))
-    return image.crop((left, top, right, bottom)), (cx - left, cy - top)
-
-
-def _scaled(image: Image.Image, face: Face, face_px: float) -> tuple[Image.Image, Point]:
-    """The whole frame downscaled so the face box is ``face_px`` wide (never upscaled)."""
-    scale = min(1.0, face_px / face.width)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    cx, cy = _centre(face)
-    return image.resize(size, Image.Resampling.LANCZOS), (cx * scale, cy * scale)
+SIZES = (320, 480, 640, 1024)
 
 
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    import io
+
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
-def _cast(image: Image.Image, red: float, green: float, blue: float) -> Image.Image:
-    pixels = np.asarray(image, dtype=np.float32) * np.array([red, green, blue], dtype=np.float32)
+def _cast(image: Image.Image, gains: tuple[float, float, float]) -> Image.Image:
+    pixels = np.asarray(image, dtype=np.float32) * np.asarray(gains, dtype=np.float32)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def _same(change: Callable[[Image.Image], Image.Image]) -> Variant:
-    return lambda image, face: (change(image), _centre(face))
+def _small(image: Image.Image, face_px: float) -> Image.Image:
+    face = faces_detect(image)[0]
+    scale = min(1.0, face_px / face.width)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.Resampling.LANCZOS)
 
 
-def _rotated(angle: float) -> Variant:
-    def rotate(image: Image.Image, face: Face) -> tuple[Image.Image, Point]:
-        centre = _centre(face)
-        return image.rotate(angle, Image.Resampling.BICUBIC, center=centre, fillcolor=(128, 128, 128)), centre
-    return rotate
-
-
-def _poor_selfie(image: Image.Image, face: Face) -> tuple[Image.Image, Point]:
-    # Dim warm room light, a small face and a phone's heavy JPEG, all at once.
-    small, centre = _scaled(image, face, 80)
-    dim = ImageEnhance.Brightness(_cast(small, 1.12, 1.0, 0.8)).enhance(0.6)
-    return _jpeg(dim, 30), centre
-
-
-VARIANTS: dict[str, Variant] = {
-    "original": _same(lambda im: im),
-    "mirror": lambda im, f: (ImageOps.mirror(im), (im.width - _centre(f)[0], _centre(f)[1])),
-    "crop tight": lambda im, f: _crop(im, f, width=1.5, aspect=1.0),
-    "crop portrait": lambda im, f: _crop(im, f, width=3.0, aspect=4 / 3),
-    "crop off-centre": lambda im, f: _crop(im, f, width=2.5, aspect=1.0, shift=0.3),
-    "dark": _same(lambda im: ImageEnhance.Brightness(im).enhance(0.5)),
-    "bright+flat": _same(lambda im: ImageEnhance.Contrast(ImageEnhance.Brightness(im).enhance(1.35))
-                          .enhance(0.65)),
-    "warm cast": _same(lambda im: _cast(im, 1.15, 1.0, 0.78)),
-    "cool cast": _same(lambda im: _cast(im, 0.85, 1.0, 1.18)),
-    "greyscale": _same(lambda im: ImageOps.grayscale(im).convert("RGB")),
-    "jpeg q15": _same(lambda im: _jpeg(im, 15)),
-    "jpeg q6": _same(lambda im: _jpeg(im, 6)),
-    "face 64 px": lambda im, f: _scaled(im, f, 64),
-    "face 44 px": lambda im, f: _scaled(im, f, 44),
-    "rotate +8": _rotated(8),
-    "rotate -12": _rotated(-12),
-    "poor selfie": _poor_selfie,
+VARIANTS = {
+    "mirror": ImageOps.mirror,
+    "dark": lambda im: ImageEnhance.Brightness(im).enhance(0.5),
+    "warm cast": lambda im: _cast(im, (1.15, 1.0, 0.78)),
+    "greyscale": lambda im: ImageOps.grayscale(im).convert("RGB"),
+    "jpeg q15": lambda im: _jpeg(im, 15),
+    "face 64 px": lambda im: _small(im, 64),
+    "rotate -12": lambda im: im.rotate(-12, Image.Resampling.BICUBIC, fillcolor=(128, 128, 128)),
+    "poor selfie": lambda im: _jpeg(ImageEnhance.Brightness(_cast(_small(im, 80), (1.12, 1, .8)))
+                                    .enhance(0.6), 30),
 }
+SELFIE_SET = ("original", "mirror", "dark", "warm cast")  # four "selfies" from one photograph
 
 
-def _find(image: Image.Image, centre: Point) -> Face | None:
-    """The detected face whose box holds ``centre`` (nearest centre first), as QA detects."""
-    holding = [f for f in faces_detect(image, upsample=1)
-               if f.left <= centre[0] <= f.right and f.top <= centre[1] <= f.bottom]
-    return min(holding, key=lambda f: (_centre(f)[0] - centre[0]) ** 2 + (_centre(f)[1] - centre[1]) ** 2,
-               default=None)
+def embed(image: Image.Image, long_side: int = 640) -> list[float] | None:
+    """As scoring embeds: the largest face, found on a copy at most ``long_side`` long."""
+    pixels, scale = detection_copy(image, long_side)
+    faces = faces_detect_array(pixels, upsample=0) or faces_detect_array(pixels, upsample=1)
+    if not faces:
+        return None
+    f = faces[0]
+    return chips_embed([face_chip(np.ascontiguousarray(pixels),
+                                  (f.left, f.top, f.right, f.bottom))])[0]
 
 
-def _load(faces_dir: Path) -> tuple[dict[str, Image.Image], list[str]]:
-    images: dict[str, Image.Image] = {}
-    notes: list[str] = []
-    for name in MANIFEST:
-        if name == ASTRONAUT:
-            try:
-                from skimage import data
-            except ImportError:
-                notes.append("scikit-image not installed: Eileen Collins (astronaut) left out")
-                continue
-            images[name] = Image.fromarray(data.astronaut()).convert("RGB")
-        elif (faces_dir / name).is_file():
-            image = Image.open(faces_dir / name)
-            images[name] = ImageOps.exif_transpose(image).convert("RGB")
-        else:
-            notes.append(f"{name} not found in {faces_dir}: left out")
-    return images, notes
-
-
-def _embed_all(images: dict[str, Image.Image]) -> tuple[list[Sample], list[str]]:
-    samples: list[Sample] = []
-    missed: list[str] = []
-    for name, image in images.items():
-        expected = MANIFEST[name]
-        found = sorted(faces_detect(image, upsample=1), key=lambda f: f.score, reverse=True)
-        if len(found) < len(expected):
-            missed.append(f"{name}: {len(found)} of {len(expected)} faces found, file left out")
-            continue
-        # The expected number of faces, most confident first (drops stray weak detections),
-        # then left to right as the manifest lists them.
-        faces = sorted(found[:len(expected)], key=lambda f: f.left)
-        for index, (face, (person, photo)) in enumerate(zip(faces, expected, strict=True)):
-            source = name if len(expected) == 1 else f"{name}[{index}]"
-            for variant, make in VARIANTS.items():
-                changed, centre = make(image, face)
-                target = face if variant == "original" else _find(changed, centre)
-                if target is None:
-                    missed.append(f"{source} {variant}: no face detected")
-                    continue
-                samples.append(Sample(person, photo, source, variant, face_embedding(changed, face=target)))
-    return samples, missed
-
-
-def _spread(values: list[float]) -> str:
-    if not values:
-        return "(none)"
-    ordered = np.sort(np.asarray(values))
-    p5, p95 = np.percentile(ordered, [5, 95])
-    return (f"min {ordered[0]:.3f}  p5 {p5:.3f}  median {np.median(ordered):.3f}  "
-            f"p95 {p95:.3f}  max {ordered[-1]:.3f}")
-
-
-def _name(sample: Sample) -> str:
-    return f"{sample.source} {sample.variant}"
-
-
-def _auc(same: np.ndarray, different: np.ndarray) -> float:
-    """P(a same-person pair is closer than a different-person pair), ties half: Mann-Whitney U / (n m)."""
+def auc(same: np.ndarray, different: np.ndarray) -> float:
+    """P(a same-person pair is closer than a different-person pair), ties half."""
     different = np.sort(different)
-    farther = len(different) - np.searchsorted(different, same, side="right")
-    ties = np.searchsorted(different, same, side="right") - np.searchsorted(different, same, side="left")
-    return float((farther + 0.5 * ties).sum() / (len(same) * len(different)))
+    right = np.searchsorted(different, same, side="right")
+    left = np.searchsorted(different, same, side="left")
+    return float(((len(different) - right) + 0.5 * (right - left)).sum()
+                 / (len(same) * len(different)))
 
 
-def _rate(hits: int, total: int) -> str:
-    return f"{hits / total * 100:5.1f} % ({hits}/{total})" if total else "  n/a"
+def rate(hits: int, total: int) -> str:
+    return f"{hits / total * 100:5.1f} % ({hits}/{total})" if total else "n/a"
+
+
+def spread(values: list[float]) -> str:
+    v = np.asarray(values)
+    return (f"min {v.min():.3f}  p5 {np.percentile(v, 5):.3f}  median {np.median(v):.3f}  "
+            f"p95 {np.percentile(v, 95):.3f}  max {v.max():.3f}") if len(v) else "(none)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_dir = next((d for d in FACES_DIRS if d.is_dir()), FACES_DIRS[0])
-    parser.add_argument("--faces-dir", type=Path, default=default_dir,
-                        help=f"folder with the portraits (default {default_dir})")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help=f"distance threshold to judge (default DEFAULT_THRESHOLD = {DEFAULT_THRESHOLD})")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--quick", action="store_true", help="no variants (originals, candidates)")
+    parser.add_argument("--pull", type=float, default=None, help="try another COLLEAGUE_PULL")
+    parser.add_argument("--drop", type=float, default=None, help="try another COLLEAGUE_DROP")
     args = parser.parse_args()
-    threshold: float = args.threshold
+    import generation.likeness as likeness
 
+    likeness.COLLEAGUE_PULL = args.pull if args.pull is not None else likeness.COLLEAGUE_PULL
+    likeness.COLLEAGUE_DROP = args.drop if args.drop is not None else likeness.COLLEAGUE_DROP
+    print(f"colleague rule: pull >= {likeness.COLLEAGUE_PULL}, drop >= {likeness.COLLEAGUE_DROP}, "
+          f"within {likeness.COLLEAGUE_NEAR}")
+    threshold = args.threshold
     started = time.perf_counter()
-    images, notes = _load(args.faces_dir)
-    samples, missed = _embed_all(images)
-    elapsed = time.perf_counter() - started
-
-    print(f"likeness calibration: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; faces from {args.faces_dir}")
+    people, notes = load_people()
+    look = look_spec_example("corporate", output_size=1024)
+    print(f"likeness calibration: {machine()}")
     for note in notes:
         print(f"  note: {note}")
+    print(f"identities: {len(people)}; photographs: {sum(len(v) for v in people.values())}; "
+          f"with two photographs: {sum(len(v) > 1 for v in people.values())}")
 
-    people = sorted({s.person for s in samples})
-    originals = [s for s in samples if s.variant == "original"]
-    print("\n== Material")
-    print(f"identities: {len(people)} ({', '.join(people)}) -- very few; public figures, official portraits")
-    for person in people:
-        mine = [s for s in originals if s.person == person]
-        shots = sorted({s.photo for s in mine})
-        print(f"  {person:<15} {len(mine)} face(s) in files, {len(shots)} distinct photograph(s): "
-              + ", ".join(s.source for s in mine))
-    shots = len({s.photo for s in originals})
-    print(f"photos (faces in files): {len(originals)}; distinct photographs: {shots}")
-    print(f"variants per face: {len(VARIANTS)} ({', '.join(VARIANTS)})")
-    print(f"embedded samples: {len(samples)}; not detected: {len(missed)}")
-    for line in missed:
-        print(f"  missed: {line}")
-    print(f"embedding time: {elapsed:.1f} s")
-    if len(people) < 2:
-        sys.exit("fewer than two people found: no different-person pairs to calibrate with")
+    # samples[(person, photo name)][variant] = embedding
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {}
+    candidates: dict[tuple[str, str], Image.Image] = {}
+    for person, photos in people.items():
+        for photo in photos:
+            key = (person, photo.name)
+            row = samples[key] = {"original": embed(photo.image)}
+            candidates[key] = studio_retouch(photo.image, look=look, seed=1)
+            row["candidate"] = embed(candidates[key])
+            for name, make in ({} if args.quick else VARIANTS).items():
+                row[name] = embed(make(photo.image))
+            missed = [n for n, e in row.items() if e is None]
+            if missed:
+                print(f"  no face detected: {photo.name} {', '.join(missed)}")
+    flat = [(p, n, v, np.asarray(e)) for (p, n), row in samples.items() for v, e in row.items()
+            if e is not None]
+    print(f"embedded samples: {len(flat)} ({time.perf_counter() - started:.0f} s)")
 
-    print("\n== Labels against embeddings (nearest other original, as a check of the manifest)")
-    for sample in originals:
-        others = [o for o in originals if o.source != sample.source]
-        nearest = min(others, key=lambda o: embedding_distance(sample.embedding, o.embedding))
-        print(f"  {sample.source:<20} {sample.person:<15} nearest {nearest.source:<20} "
-              f"{nearest.person:<15} {embedding_distance(sample.embedding, nearest.embedding):.3f}")
-
-    same_shot: list[float] = []
-    cross_shot: list[float] = []
-    different: list[float] = []
-    cross_people: set[str] = set()
-    same_pairs: list[tuple[Sample, Sample, float]] = []
-    closest_pair: tuple[float, Sample, Sample] | None = None
-    farthest_pair: tuple[float, Sample, Sample] | None = None
-    for a, b in itertools.combinations(samples, 2):
-        distance = embedding_distance(a.embedding, b.embedding)
-        if a.person != b.person:
-            different.append(distance)
-            if closest_pair is None or distance < closest_pair[0]:
-                closest_pair = (distance, a, b)
-            continue
-        same_pairs.append((a, b, distance))
-        if a.photo == b.photo:
-            same_shot.append(distance)
-        else:
-            cross_shot.append(distance)
-            cross_people.add(a.person)
-        if farthest_pair is None or distance > farthest_pair[0]:
-            farthest_pair = (distance, a, b)
+    same_shot, cross_shot, different = [], [], []
+    for (p1, n1, _, e1), (p2, n2, _, e2) in itertools.combinations(flat, 2):
+        d = float(np.linalg.norm(e1 - e2))
+        (different if p1 != p2 else same_shot if n1 == n2 else cross_shot).append(d)
     same = same_shot + cross_shot
-    same_np, cross_np, diff_np = np.asarray(same), np.asarray(cross_shot), np.asarray(different)
-
-    print("\n== Pairs")
-    print(f"same-person pairs: {len(same)}  (same photograph, variants: {len(same_shot)}; "
-          f"different photographs: {len(cross_shot)}, all of {', '.join(sorted(cross_people)) or 'nobody'})")
-    print(f"different-person pairs: {len(different)}")
-
-    print("\n== Distances (Euclidean)")
-    print(f"  same person, same photograph      {_spread(same_shot)}")
-    print(f"  same person, different photographs {_spread(cross_shot)}")
-    print(f"  same person, all                  {_spread(same)}")
-    print(f"  different people                  {_spread(different)}")
-    if same and different:
-        print(f"ROC-AUC, all same-person pairs:              {_auc(same_np, diff_np):.4f}")
-    if len(cross_shot) and different:
-        print(f"ROC-AUC, different-photograph pairs only:    {_auc(cross_np, diff_np):.4f}")
-
-    print("\n== Threshold (same person when distance <= threshold)")
-    print(f"{'threshold':>9}  {'false accepts':>20}  {'false rejects (all)':>20}  "
-          f"{'false rejects (diff. photos)':>28}")
+    print("\n== Pairs (Euclidean distance between embeddings)")
+    print(f"same person, same photograph   {len(same_shot):6}  {spread(same_shot)}")
+    print(f"same person, other photograph  {len(cross_shot):6}  {spread(cross_shot)}")
+    print(f"different people               {len(different):6}  {spread(different)}")
+    same_np, cross_np, diff_np = map(np.asarray, (same, cross_shot, different))
+    print(f"ROC-AUC, all same-person pairs: {auc(same_np, diff_np):.4f}; "
+          f"other-photograph pairs only: {auc(cross_np, diff_np):.4f}")
+    print(f"{'threshold':>9}  {'false accepts':>22}  {'false rejects (all)':>22}  "
+          f"{'false rejects (other photo)':>26}")
     for t in sorted({*SWEEP, threshold}):
-        mark = "  <- " + ("DEFAULT_THRESHOLD" if t == DEFAULT_THRESHOLD else "--threshold") \
-            if t in (threshold, DEFAULT_THRESHOLD) else ""
-        print(f"{t:>9.2f}  {_rate(int((diff_np <= t).sum()), len(diff_np)):>20}  "
-              f"{_rate(int((same_np > t).sum()), len(same_np)):>20}  "
-              f"{_rate(int((cross_np > t).sum()), len(cross_np)):>28}{mark}")
+        print(f"{t:>9.2f}  {rate(int((diff_np <= t).sum()), len(diff_np)):>22}  "
+              f"{rate(int((same_np > t).sum()), len(same_np)):>22}  "
+              f"{rate(int((cross_np > t).sum()), len(cross_np)):>26}"
+              + ("  <- chosen" if t == threshold else ""))
 
-    if closest_pair and farthest_pair:
-        floor, a, b = closest_pair
-        ceiling, c, d = farthest_pair
-        print(f"\nclosest different-person pair: {floor:.3f}  ({_name(a)} / {_name(b)})")
-        print(f"farthest same-person pair:     {ceiling:.3f}  ({_name(c)} / {_name(d)})")
-        print(f"zero false accepts for any threshold below {floor:.3f}; margin at {threshold:.2f}: "
-              f"{floor - threshold:+.3f}")
-        if ceiling < floor:
-            middle = (ceiling + floor) / 2
-            print(f"separable: gap {floor - ceiling:.3f}; the threshold with the most margin both ways is "
-                  f"{middle:.3f} (zero false accepts, zero false rejects)")
-        else:
-            best = float(diff_np.min()) - 1e-9
-            print(f"not separable: the highest zero-false-accept threshold (just under {floor:.3f}) still "
-                  f"rejects {_rate(int((same_np > best).sum()), len(same_np))} of same-person pairs")
-        rejected = Counter(" / ".join(sorted((a.variant, b.variant)))
-                           for a, b, d in same_pairs if d > threshold)
-        if rejected:
-            print(f"false rejects at {threshold:.2f} by variant pair: "
-                  + ", ".join(f"{pair} {n}" for pair, n in rejected.most_common(6)))
+    _rule(people, samples, threshold)
+    _blends(people, samples, candidates, threshold)
+    _detection_sizes(candidates)
+    print(f"\ntotal time: {time.perf_counter() - started:.0f} s")
 
-    print("\n== Variants: distance to the same face's original, and to the person's other photographs")
-    print(f"{'variant':<16} {'to own original (median, max)':>30}  "
-          f"{'to other photographs (median, max)':>36}")
-    for variant in VARIANTS:
-        if variant == "original":
+
+def _centroids(samples, exclude: str) -> dict[str, np.ndarray]:
+    by_person: dict[str, list] = {}
+    for (person, _), row in samples.items():
+        if person != exclude and row.get("original") is not None:
+            by_person.setdefault(person, []).append(row["original"])
+    return {p: np.mean(np.asarray(v), axis=0) for p, v in by_person.items()}
+
+
+def _rule(people, samples, threshold: float) -> None:
+    print(f"\n== The rule as scoring applies it: median <= {threshold:.2f}, max <= "
+          f"{MAX_DISTANCE:.2f} over a set of four selfies (one photograph: "
+          f"{', '.join(SELFIE_SET)}); the other photograph held out")
+    genuine = impostor = 0
+    rejected = accepted = 0
+    colleague_rejects = 0
+    medians_genuine, medians_impostor, which = [], [], []
+    for person, photos in people.items():
+        if len(photos) < 2:
             continue
-        own, other = [], []
-        for sample in (s for s in samples if s.variant == variant):
-            for o in originals:
-                if o.person != sample.person:
+        for selfie_photo, held in itertools.permutations(photos, 2):
+            refs = [samples[(person, selfie_photo.name)][v] for v in SELFIE_SET
+                    if samples[(person, selfie_photo.name)].get(v) is not None]
+            colleagues = list(_centroids(samples, person).values())
+            for variant, e in samples[(person, held.name)].items():
+                if e is None:
                     continue
-                d = embedding_distance(sample.embedding, o.embedding)
-                if o.source == sample.source:
-                    own.append(d)
-                elif o.photo != sample.photo:
-                    other.append(d)
-        own_text = f"{statistics.median(own):.3f}, {max(own):.3f}" if own else "-"
-        other_text = f"{statistics.median(other):.3f}, {max(other):.3f}" if other else "-"
-        print(f"{variant:<16} {own_text:>30}  {other_text:>36}")
+                genuine += 1
+                plain = identity_check(e, refs, threshold=threshold)
+                medians_genuine.append(plain.median)
+                rejected += not plain.passes
+                if not plain.passes:
+                    which.append(f"{held.name} {variant} ({'+'.join(plain.failed)} "
+                                 f"{plain.median:.3f}/{plain.maximum:.3f})")
+                elif not identity_check(e, refs, threshold=threshold,
+                                        colleagues=colleagues).passes:
+                    colleague_rejects += 1
+                    which.append(f"{held.name} {variant} (colleague)")
+            for (other, _), row in samples.items():
+                if other == person:
+                    continue
+                for e in row.values():
+                    if e is None:
+                        continue
+                    impostor += 1
+                    result = identity_check(e, refs, threshold=threshold)
+                    medians_impostor.append(result.median)
+                    accepted += result.passes
+    print(f"genuine trials {genuine}: median distance {spread(medians_genuine)}")
+    print(f"impostor trials {impostor}: median distance {spread(medians_impostor)}")
+    print(f"false rejects (median and max): {rate(rejected, genuine)}")
+    print(f"false accepts (median and max): {rate(accepted, impostor)}")
+    print(f"further false rejects from the colleague rule (all other identities as "
+          f"colleagues): {rate(colleague_rejects, genuine)}")
+    print(f"rejected genuine trials: {'; '.join(which) or 'none'}")
+    print(f"ROC-AUC of the median score, genuine vs impostor trials: "
+          f"{auc(np.asarray(medians_genuine), np.asarray(medians_impostor)):.4f}")
 
-    _references(samples, originals, threshold)
+
+def _blends(people, samples, candidates, threshold: float) -> None:
+    print("\n== Blends of two identities (candidate pixels, aligned by the backend's framing)")
+    for weight in (0.6, 0.7):
+        caught = {"median": 0, "max": 0, "colleague": 0}
+        any_caught = total = 0
+        for person, photos in people.items():
+            if len(photos) < 2:
+                continue
+            refs = [samples[(person, photos[1].name)][v] for v in SELFIE_SET
+                    if samples[(person, photos[1].name)].get(v) is not None]
+            colleagues = list(_centroids(samples, person).values())
+            mine = candidates[(person, photos[0].name)]
+            for other, theirs in people.items():
+                if other == person:
+                    continue
+                blend = Image.blend(candidates[(other, theirs[0].name)].resize(mine.size),
+                                    mine, weight)
+                e = embed(blend)
+                if e is None:
+                    continue
+                total += 1
+                result = identity_check(e, refs, threshold=threshold, colleagues=colleagues)
+                for part in result.failed:
+                    caught[part] += 1
+                any_caught += not result.passes
+        parts = ", ".join(f"{k} {rate(v, total)}" for k, v in caught.items())
+        print(f"{round(weight * 100)}/{round(100 - weight * 100)}: hidden {rate(any_caught, total)}; "
+              f"by part of the rule: {parts}")
 
 
-def _references(samples: list[Sample], originals: list[Sample], threshold: float) -> None:
-    """The score as the app computes it: median distance to the person's other selfies."""
-    print("\n== Median-of-references score (likeness_distance), leaving one photograph out")
-    print("references: one original face per other photograph of the person (a file cut from the held-out")
-    print("photograph is never a reference); last column: all variants of those photographs as references")
-    for person in sorted({s.person for s in originals}):
-        mine = [s for s in originals if s.person == person]
-        shots = sorted({s.photo for s in mine})
-        if len(shots) < 3:
-            print(f"{person}: {len(shots)} distinct photograph(s), fewer than 3: skipped")
-            continue
-        for shot in shots:
-            # One reference per other photograph (its first file: obama.jpg, not obama_small.jpg).
-            firsts = [next(s for s in mine if s.photo == other) for other in shots if other != shot]
-            references = [s.embedding for s in firsts]
-            names = {s.source for s in firsts}
-            many = [s.embedding for s in samples if s.source in names]
-            print(f"{person}, holding out '{shot}'; references {', '.join(sorted(names))} "
-                  f"({len(many)} variants)")
-            print(f"  {'face':<29}{'score':>6}   {'its variants against the references':<40}"
-                  f"{'vs variants':>12}")
-            faces = [s for s in originals if s.photo == shot] + [s for s in originals if s.person != person]
-            for face in faces:
-                variants = [likeness_distance(s.embedding, references) for s in samples
-                            if s.source == face.source]
-                if face.person == person:
-                    spread = (f"median {statistics.median(variants):.3f}, max {max(variants):.3f}, "
-                              f"{sum(1 for v in variants if v > threshold)} over {threshold:.2f}")
-                    role = "held out"
-                else:
-                    spread = (f"min {min(variants):.3f}, "
-                              f"{sum(1 for v in variants if v <= threshold)} at or under {threshold:.2f}")
-                    role = "other"
-                print(f"  {role:<9}{face.source:<20}{likeness_distance(face.embedding, references):>6.3f}   "
-                      f"{len(variants)}: {spread:<36}{likeness_distance(face.embedding, many):>12.3f}"
-                      + ("" if face.person == person else f"  ({face.person})"))
+def _detection_sizes(candidates) -> None:
+    print("\n== Detection size for embedding candidates (EMBED_LONG_SIDE): distance to the "
+          "embedding at full size, time per candidate (detection + landmarks + chip + ResNet)")
+    reference = {k: embed(im, long_side=4096) for k, im in candidates.items()}
+    for side in SIZES:
+        moved, missed, started = [], 0, time.perf_counter()
+        for key, image in candidates.items():
+            e = embed(image, long_side=side)
+            if e is None or reference[key] is None:
+                missed += 1
+                continue
+            moved.append(float(np.linalg.norm(np.asarray(e) - np.asarray(reference[key]))))
+        per = (time.perf_counter() - started) / len(candidates) * 1000
+        print(f"{side:>5} px: moved median {np.median(moved):.3f}, max {max(moved):.3f}; "
+              f"no face {missed}; {per:.0f} ms per candidate")
 
 
 if __name__ == "__main__":

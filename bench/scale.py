@@ -227,7 +227,8 @@ def seed_company(slug: str, people: int, *, teams: int, headshots: int, media: P
             candidates.append(Candidate(
                 company=company, job=job, membership=m, seed=7, source_id="bench",
                 image_key=f"{base}.jpg", thumb_key=f"{base}_thumb.jpg", width=width,
-                height=height, visible=True, is_favourite=True, scored_at=now))
+                height=height, visible=True, gates_passed=True, is_favourite=True,
+                scored_at=now))
         candidates = Candidate.objects.bulk_create(candidates)
         Headshot.objects.bulk_create([
             Headshot(company=company, membership=m, candidate=c, approved_by=owner.user,
@@ -468,14 +469,21 @@ def _models_stubbed(model_time: list[float]) -> Iterator[None]:
         model_time.append(time.perf_counter() - started)
         return images[size].copy()
 
-    def embedding(image):
+    def embedding(image, **_kwargs):
         return list(vector)
 
     def conformance(image, *, look, tolerances):
         return ConformanceResult(metrics={"bench": True}, flags=[])
 
+    def gates(images, *, references, look, tolerances, threshold, check_colour=True):
+        from generation.gates.candidate import CandidateVerdict
+
+        return [CandidateVerdict(reasons=[], metrics={"bench": True}, embedding=list(vector),
+                                 distance=0.1) for _ in images]
+
     with mock.patch("generation.backends.offline.studio_retouch", retouch), \
             mock.patch("generation.scoring.face_embedding", embedding), \
+            mock.patch("generation.scoring.candidates_gate", gates), \
             mock.patch("generation.conformance.conformance_check", conformance):
         yield
 

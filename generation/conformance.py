@@ -1,14 +1,24 @@
 """Look conformance: does a candidate headshot match the company's approved look?
 
-A backend may drift from the look it was asked for: a backdrop of the wrong colour, a face
-too small or off-centre, a tilted head. Candidates are measured here before anyone sees
-them, against tolerances that default to the offline backend's own framing bands (widened
-a little for measurement noise) and that a look version may override.
+A backend may drift from the look it was asked for, and a photo may be damaged in ways a
+median hides. Candidates are measured here before anyone sees them, against tolerances that
+default to the offline backend's own framing bands (widened a little for measurement noise)
+and that a look version may override. Each failure is a reason code (``generation.gates.codes``):
+
+* ``backdrop_off``: the **share** of backdrop pixels further than ``backdrop_delta_e_max``
+  (CIEDE2000) from the look's colour is over ``backdrop_off_share_max``. A share, not a
+  median: a strip painted over 46 % of the backdrop leaves the median untouched;
+* ``colour_cast``: the skin's hue or chroma outside the band human skin spans in any light
+  we accept, or, for a neutral backdrop, the backdrop tinted away from neutral;
+* ``face_cut_off``: the head, with room for the crown above the face box and the chin
+  below it, is not wholly inside the frame;
+* ``framing_off``: face size, centre, eye line or tilt outside the look's bands, where a
+  re-crop cannot fix it (``metrics["framing"]`` says which).
 
 Framing that a crop can fix is fixed rather than rejected: a face that is a little small,
 off-centre or too high or low is re-cropped at the look's aspect ratio, inside the image
 (no invented pixels) and with little upscaling (no visible softness). A face that is too
-large, a tilted head or a wrong backdrop cannot be cropped away, so those are flagged.
+large, a tilted head or a wrong backdrop cannot be cropped away, so those fail.
 """
 
 from __future__ import annotations
@@ -18,12 +28,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from generation.backends.offline import EYE_DISTANCE_PER_BOX, FACE_SIZE_OVERSHOOT, FRAMINGS
-from generation.backends.segmentation import person_mask_array
 from generation.colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+from generation.gates import codes
+from generation.gates.segment import SEGMENT_LONG_SIDE, person_confidence
 from generation.intake.faces import Face, faces_detect
 from generation.looks import LookSpec
 
@@ -32,10 +44,24 @@ MAX_UPSCALE = 1.25  # a re-crop is resized back to the output size, enlarging at
 # A re-crop is only tried when its predicted metrics are this far inside the bands (a share
 # of each band's half-width): a prediction right on an edge is as likely to miss as not.
 CROP_SAFETY = 0.1
-SEGMENT_LONG_SIDE = 384  # the backdrop's median colour needs no fine matte
-BACKDROP_ALPHA = 0.05  # matte values below this are backdrop
+BACKDROP_CONFIDENCE = 0.1  # person confidence below this is backdrop...
+BACKDROP_ERODE = 5  # ...this many pixels (at SEGMENT_LONG_SIDE) away from the person
 MIN_BACKDROP_SHARE = 0.01  # less backdrop than this of the frame: none to speak of
 FRAMING_FLAGS = frozenset({"face_size", "centre", "eye_line"})
+# Room the head needs around dlib's face box (brows to chin): crown and hair above, the
+# chin and a little neck below, ears at the sides.
+CROWN_MARGIN = 0.35
+CHIN_MARGIN = 0.1
+SIDE_MARGIN = 0.08
+# Skin (cheeks and forehead, mean CIELAB) of every portrait in the calibration set and its
+# retouched candidates: hue 32-66 degrees, chroma 14-36. Casts a person would call wrong
+# (bench/likeness_calibration.py) leave these bands.
+SKIN_HUE = (25.0, 75.0)
+SKIN_CHROMA = (8.0, 45.0)
+NEUTRAL_CHROMA = 12.0  # a look backdrop under this CIELAB chroma is neutral (grey, white, navy)
+NEUTRAL_CAST_AB = 5.0  # a neutral backdrop's median a*b* this far from the look's...
+SKIN_CENTRE = (15.0, 18.0)  # ...and the skin's a*b* moved the same way from the band's middle
+SKIN_CAST_AB = 8.0  # by more than one person's skin differs from another's: a cast
 
 
 @dataclass(frozen=True)
@@ -47,7 +73,8 @@ class Tolerances:
     overrides as JSON.
     """
 
-    backdrop_delta_e_max: float = 5.0  # CIEDE2000, median over the backdrop
+    backdrop_delta_e_max: float = 5.0  # CIEDE2000, per backdrop pixel
+    backdrop_off_share_max: float = 0.06  # share of backdrop pixels beyond that
     face_height_min: float = 0.28  # face height (see _face_height) over image height
     face_height_max: float = 0.38
     eye_line_min: float = 0.38  # eye midpoint's height from the top, over image height
@@ -88,48 +115,55 @@ class ConformanceResult:
     """The verdict on one candidate; ``recropped`` is the image to use instead, if any."""
 
     metrics: dict[str, Any]
-    flags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # reason codes (generation.gates.codes)
     recropped: Image.Image | None = None
+    face: Face | None = None  # the main face in the final image (the re-crop's, if any)
 
     @property
     def passes(self) -> bool:
         return not self.flags
 
 
-def conformance_measure(image: Image.Image, *, look: LookSpec) -> dict[str, Any]:
-    """Backdrop colour difference and face placement, as JSON-ready numbers.
+def conformance_measure(image: Image.Image, *, look: LookSpec,
+                        face: Face | None = None) -> dict[str, Any]:
+    """Backdrop, colour and face placement, as JSON-ready numbers.
 
     Face metrics are fractions of the image, present only when ``face_found``: centres
-    from dlib's box, the eye line from the 5-point model's eye centres. ``face_height`` is
+    from the face box, the eye line from the 5-point model's eye centres. ``face_height`` is
     the box height refined by the eye distance (see ``_face_height``); ``face_box_height``
-    is the raw box. ``backdrop_delta_e`` is None when the frame shows (almost) no backdrop.
+    is the raw box. ``backdrop_delta_e`` (the median, kept for the uniformity report),
+    ``backdrop_off`` (shares beyond each ΔE) and ``backdrop_lab`` are None when the frame shows (almost) no
+    backdrop.
     """
-    return _measure(image.convert("RGB"), look)[0]
+    return _measure(image.convert("RGB"), look, face)[0]
 
 
-def conformance_check(image: Image.Image, *, look: LookSpec,
-                      tolerances: Tolerances) -> ConformanceResult:
+def conformance_check(image: Image.Image, *, look: LookSpec, tolerances: Tolerances,
+                      face: Face | None = None) -> ConformanceResult:
     """Measure ``image`` against ``look``; re-crop it where that alone makes it conform.
 
-    A re-crop is only tried when framing is the sole problem (a tilted head or a wrong
+    ``face``: the main face, when the caller already found it (else it is detected). A
+    re-crop is only tried when framing is the sole problem (a tilted head or a wrong
     backdrop fails the candidate whatever the crop), and only kept when re-measuring the
     cropped image confirms it passes.
     """
     image = image.convert("RGB")
-    metrics, face = _measure(image, look)
-    flags = _flags(metrics, tolerances)
+    metrics, face = _measure(image, look, face)
+    flags, framing = _flags(metrics, tolerances, image.size, face)
     # A crop within the image can only enlarge the face: one already too large stays flagged.
-    if face is not None and flags and set(flags) <= FRAMING_FLAGS \
+    if face is not None and flags == [codes.FRAMING_OFF] and set(framing) <= FRAMING_FLAGS \
             and metrics["face_height"] <= tolerances.face_height_max:
         box = _plan_crop(face, image.size, look.output_dimensions, tolerances)
         if box is not None:
             cropped = image.resize(look.output_dimensions, Image.Resampling.LANCZOS, box=box)
-            new_metrics, _ = _measure(cropped, look)
-            new_flags = _flags(new_metrics, tolerances)
+            new_metrics, new_face = _measure(cropped, look, None)
+            new_flags, new_framing = _flags(new_metrics, tolerances, cropped.size, new_face)
             if not new_flags:
-                return ConformanceResult(metrics={**new_metrics, "recropped": True}, flags=[],
-                                         recropped=cropped)
-    return ConformanceResult(metrics={**metrics, "recropped": False}, flags=flags)
+                return ConformanceResult(
+                    metrics={**new_metrics, "framing": new_framing, "recropped": True},
+                    flags=[], recropped=cropped, face=new_face)
+    return ConformanceResult(metrics={**metrics, "framing": framing, "recropped": False},
+                             flags=flags, face=face)
 
 
 def _detect(image: Image.Image) -> Face | None:
@@ -138,11 +172,12 @@ def _detect(image: Image.Image) -> Face | None:
     return faces[0] if faces else None
 
 
-def _measure(image: Image.Image, look: LookSpec) -> tuple[dict[str, Any], Face | None]:
+def _measure(image: Image.Image, look: LookSpec, face: Face | None
+             ) -> tuple[dict[str, Any], Face | None]:
     width, height = image.size
-    face = _detect(image)
-    metrics: dict[str, Any] = {"backdrop_delta_e": _backdrop_delta_e(image, look, face),
-                               "face_found": face is not None}
+    if face is None:
+        face = _detect(image)
+    metrics: dict[str, Any] = {**_backdrop(image, look), "face_found": face is not None}
     if face is not None:
         metrics.update(
             face_height=round(_face_height(face) / height, 4),
@@ -151,6 +186,7 @@ def _measure(image: Image.Image, look: LookSpec) -> tuple[dict[str, Any], Face |
             face_centre_y=round((face.top + face.bottom) / 2 / height, 4),
             eye_line=round((face.right_eye[1] + face.left_eye[1]) / 2 / height, 4),
             roll_degrees=round(face.roll_degrees, 2),
+            **_skin(image, face),
         )
     return metrics, face
 
@@ -169,46 +205,115 @@ def _face_height(face: Face) -> float:
     return float(np.clip(estimate, 0.97 * face.height, 1.22 * face.height)) / FACE_SIZE_OVERSHOOT
 
 
-def _backdrop_delta_e(image: Image.Image, look: LookSpec, face: Face | None) -> float | None:
-    """Median CIEDE2000 between the backdrop (all but the person matte) and the look's colour.
-
-    The median ignores a studio vignette and stray matte errors at the person's edge. The
-    matte is computed on a small copy: a median colour needs no hair-fine edges.
-    """
+def _backdrop(image: Image.Image, look: LookSpec) -> dict[str, Any]:
+    """Each backdrop pixel's CIEDE2000 from the look's colour, summarised as the median and
+    the share beyond every whole ΔE (``_flags`` picks the look's tolerance from it)."""
     scale = min(1.0, SEGMENT_LONG_SIDE / max(image.size))
     small = image if scale == 1.0 else image.resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
         Image.Resampling.BILINEAR)
     pixels = np.asarray(small)
-    focus = None if face is None else tuple(v * scale for v in
-                                            (face.left, face.top, face.right, face.bottom))
-    alpha = person_mask_array(pixels, focus=focus)
-    backdrop = pixels[alpha < BACKDROP_ALPHA]
-    if len(backdrop) < MIN_BACKDROP_SHARE * alpha.size:
-        return None
+    person = person_confidence(pixels) >= BACKDROP_CONFIDENCE
+    kernel = np.ones((2 * BACKDROP_ERODE + 1, 2 * BACKDROP_ERODE + 1), np.uint8)
+    near_person = cv2.dilate(person.astype(np.uint8), kernel) > 0
+    backdrop = pixels[~near_person]
     target = srgb_to_lab(np.array(hex_to_rgb(look.backdrop_color), dtype=np.float64))
-    difference = delta_e_2000(srgb_to_lab(backdrop), target)
-    return round(float(np.median(difference)), 2)
+    target_lab = [round(float(v), 2) for v in target]
+    if len(backdrop) < MIN_BACKDROP_SHARE * person.size:
+        return {"backdrop_delta_e": None, "backdrop_lab": None, "backdrop_off": None,
+                "backdrop_target_lab": target_lab}
+    lab = srgb_to_lab(backdrop)
+    difference = delta_e_2000(lab, target)
+    return {
+        "backdrop_target_lab": target_lab,
+        "backdrop_delta_e": round(float(np.median(difference)), 2),
+        # The median colour: a cast tints all of the backdrop, a strip only part of it.
+        "backdrop_lab": [round(float(v), 2) for v in np.median(lab, axis=0)],
+        # Share of backdrop pixels beyond each whole ΔE from 1 to 30: a tolerance chosen
+        # later (a look version's override) still finds its share.
+        "backdrop_off": [round(float((difference > t).mean()), 4) for t in range(1, 31)],
+    }
 
 
-def _flags(metrics: dict[str, Any], tol: Tolerances) -> list[str]:
-    """Short names of what is out of tolerance. A frame with no backdrop to measure fails
-    "backdrop": the look's backdrop is part of what was approved."""
-    flags = []
-    delta_e = metrics["backdrop_delta_e"]
-    if delta_e is None or delta_e > tol.backdrop_delta_e_max:
-        flags.append("backdrop")
-    if not metrics["face_found"]:
-        return [*flags, "no_face"]
+def _skin(image: Image.Image, face: Face) -> dict[str, Any]:
+    """Mean CIELAB hue and chroma of cheeks and forehead (the face box's middle, the darkest
+    fifth and the brightest twentieth left out: brows, eyes, nostrils, highlights)."""
+    pixels = np.asarray(image)
+    w, h = face.width, face.height
+    top, bottom = max(0, round(face.top + 0.15 * h)), min(image.height, round(face.top + 0.75 * h))
+    left, right = max(0, round(face.left + 0.2 * w)), min(image.width, round(face.right - 0.2 * w))
+    patch = pixels[top:bottom, left:right].reshape(-1, 3)
+    if len(patch) < 16:
+        return {}
+    lab = srgb_to_lab(patch)
+    lightness = lab[:, 0]
+    keep = (lightness > np.percentile(lightness, 20)) & (lightness < np.percentile(lightness, 95))
+    mean = lab[keep].mean(axis=0) if keep.any() else lab.mean(axis=0)
+    return {"skin_hue": round(float(np.degrees(np.arctan2(mean[2], mean[1]))), 1),
+            "skin_chroma": round(float(np.hypot(mean[1], mean[2])), 1)}
+
+
+def backdrop_off_share(metrics: dict[str, Any], delta_e_max: float) -> float | None:
+    """The share of backdrop pixels beyond ``delta_e_max``, from the stored distribution."""
+    shares = metrics.get("backdrop_off")
+    if not shares:
+        return None
+    index = int(min(max(round(delta_e_max), 1), len(shares))) - 1
+    return float(shares[index])
+
+
+def _flags(metrics: dict[str, Any], tol: Tolerances, size: tuple[int, int],
+           face: Face | None) -> tuple[list[str], list[str]]:
+    """Reason codes, and which framing measures are out of their bands. A frame with no
+    backdrop to measure fails ``backdrop_off``: the look's backdrop is part of what was
+    approved."""
+    flags: list[str] = []
+    share = backdrop_off_share(metrics, tol.backdrop_delta_e_max)
+    metrics["backdrop_off_share"] = share
+    if share is None or share > tol.backdrop_off_share_max:
+        flags.append(codes.BACKDROP_OFF)
+    if _neutral_cast(metrics, tol):
+        flags.append(codes.COLOUR_CAST)
+    if face is None:
+        return [*flags, codes.NO_FACE], []
+    hue, chroma = metrics.get("skin_hue"), metrics.get("skin_chroma")
+    if hue is not None and codes.COLOUR_CAST not in flags and not (
+            SKIN_HUE[0] <= hue <= SKIN_HUE[1] and SKIN_CHROMA[0] <= chroma <= SKIN_CHROMA[1]):
+        flags.append(codes.COLOUR_CAST)
+    width, height = size
+    if (face.left - SIDE_MARGIN * face.width < 0 or face.right + SIDE_MARGIN * face.width > width
+            or face.top - CROWN_MARGIN * face.height < 0
+            or face.bottom + CHIN_MARGIN * face.height > height):
+        flags.append(codes.FACE_CUT_OFF)
+    framing = []
     if not tol.face_height_min <= metrics["face_height"] <= tol.face_height_max:
-        flags.append("face_size")
+        framing.append("face_size")
     if abs(metrics["face_centre_x"] - 0.5) > tol.centre_x_offset_max:
-        flags.append("centre")
+        framing.append("centre")
     if not tol.eye_line_min <= metrics["eye_line"] <= tol.eye_line_max:
-        flags.append("eye_line")
+        framing.append("eye_line")
     if abs(metrics["roll_degrees"]) > tol.roll_degrees_max:
-        flags.append("roll")
-    return flags
+        framing.append("roll")
+    if framing:
+        flags.append(codes.FRAMING_OFF)
+    return flags, framing
+
+
+def _neutral_cast(metrics: dict[str, Any], tol: Tolerances) -> bool:
+    """A neutral backdrop tinted, with the skin tinted the same way: a cast over the whole
+    photo. (A backdrop of the wrong colour with natural skin is ``backdrop_off`` only.)"""
+    lab, target = metrics.get("backdrop_lab"), metrics.get("backdrop_target_lab")
+    hue, chroma = metrics.get("skin_hue"), metrics.get("skin_chroma")
+    if lab is None or target is None or hue is None \
+            or math.hypot(target[1], target[2]) >= NEUTRAL_CHROMA:
+        return False
+    shift = (lab[1] - target[1], lab[2] - target[2])
+    size = math.hypot(*shift)
+    if size <= NEUTRAL_CAST_AB:
+        return False
+    skin = (chroma * math.cos(math.radians(hue)) - SKIN_CENTRE[0],
+            chroma * math.sin(math.radians(hue)) - SKIN_CENTRE[1])
+    return (skin[0] * shift[0] + skin[1] * shift[1]) / size > SKIN_CAST_AB
 
 
 def _plan_crop(face: Face, size: tuple[int, int], output: tuple[int, int],

@@ -57,7 +57,9 @@ def file_name(pattern: str, person: Membership, extension: str) -> str:
 
 
 def _headshots(company: Company, team: Team | None) -> QuerySet[Headshot]:
-    headshots = (Headshot.objects.for_company(company)
+    from .selectors import headshots_that_may_leave
+
+    headshots = (headshots_that_may_leave(company=company)
                  .select_related("membership__user", "membership__team")
                  .order_by("membership__user__full_name", "pk"))
     return headshots.filter(membership__team=team) if team is not None else headshots
@@ -94,13 +96,18 @@ def people_csv_rows(*, company: Company, team: Team | None) -> Iterator[str]:
     writer = csv.writer(Echo())
     yield writer.writerow(["email", "full_name", "team", "job_title", "status",
                            "headshot_approved_at", "headshot_url", "headshot_square_512_url"])
-    people = (Membership.objects.for_company(company).select_related("user", "team", "headshot")
+    from .selectors import candidate_may_leave
+
+    people = (Membership.objects.for_company(company)
+              .select_related("user", "team", "headshot__candidate")
               .order_by("user__full_name", "pk"))
     if team is not None:
         people = people.filter(team=team)
     ttl = settings.EXPORT_URL_TTL_SECONDS
     for person in people.iterator(chunk_size=2000):
         headshot = getattr(person, "headshot", None)
+        if headshot is not None and not candidate_may_leave(headshot.candidate):
+            headshot = None
         yield writer.writerow([
             csv_cell(person.user.email), csv_cell(person.user.full_name),
             csv_cell(person.team.name if person.team else ""), csv_cell(person.job_title),

@@ -230,6 +230,12 @@ class Candidate(TenantModel):
     scored_at = models.DateTimeField(null=True, blank=True)
     visible = models.BooleanField(default=False)
     hidden_reason = models.CharField(max_length=200, blank=True)
+    # The gates (generation.gates): True only once scoring found no reason to hide it.
+    # Every exit requires it (generation.selectors.candidates_that_may_leave), whatever
+    # ``visible`` says.
+    gates_passed = models.BooleanField(default=False)
+    # Why it fails: [{"code": "second_person", "message": "Someone else appears ..."}].
+    gate_reasons = models.JSONField(default=list, blank=True)
     is_favourite = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -1,18 +1,21 @@
 """Scoring candidates before anyone sees them.
 
-Every candidate, from every backend, is measured twice before it can be shown:
+Every candidate, from every backend, passes the gates (``generation.gates.candidate``)
+before it can be shown: one person, the look (backdrop, colour, cut-off, framing), quality
+against the person's selfies, and identity against every selfie and the colleagues. What
+fails any gate is hidden for good, with its reason codes and sentences stored on it
+(``gate_reasons``) for the admin's audit view; it never reaches a page, a pick, an
+approval, an export, a directory, a webhook or the API (``selectors.candidates_that_may_leave``).
+Framing a crop can fix is re-cropped (the stored image is replaced).
 
-* **likeness** (``generation.likeness``): its face embedding against the embeddings of the
-  selfies the job used, as the median distance. Over the company's threshold (or with no
-  face at all) it is hidden for good: never on a page, in a JSON response or an export.
-* **look conformance** (``generation.conformance``): backdrop colour, face size, centre,
-  eye line and roll against the approved look version. Framing a crop can fix is re-cropped
-  (the stored image is replaced); what it cannot fix is flagged, and flagged candidates are
-  shown only when no unflagged ones are left to choose from.
+Of the candidates that pass, the best ``KEEP_PER_JOB`` (closest likeness) are shown
+(oversampling). Too few, and the job asks its backend for more seeds
+(``LIKENESS_MAX_REGENERATIONS`` times); then it says honestly that it could not make a good
+likeness.
 
-Of the candidates that pass, the best ``KEEP_PER_JOB`` are shown (oversampling). Too few,
-and the job asks its backend for more seeds (``LIKENESS_MAX_REGENERATIONS`` times); then it
-says honestly that it could not make a good likeness.
+Speed: the selfies' embeddings and quality figures are computed once, at upload, and kept
+on the selfie (biometric data, deleted with it); a job's candidates are checked and then
+embedded in one batch.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import io
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -28,22 +32,28 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from .likeness import NoFaceToScore, face_embedding, likeness_distance
-from .looks import LookSpec
+from .gates import codes
+from .gates.candidate import CandidateVerdict, References, candidates_gate
+from .gates.quality import face_quality, quality_baseline
+from .intake.faces import faces_detect
+from .likeness import NoFaceToScore, face_embedding
 from .models import Candidate, GenerationJob, JobSelfie, Selfie
 
 log = logging.getLogger(__name__)
 
 HIDDEN_LIKENESS = "not a good enough likeness"
 HIDDEN_NO_FACE = "no face found"
+HIDDEN_GATES = "failed a quality or look check"
 HIDDEN_NOT_BEST = "not among the best of the job"
 THUMB_SIZE = 384
+# How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
+MAX_COLLEAGUES = 5000
 
 
 @dataclass(frozen=True)
 class JobScore:
     scored: int
-    passing: int  # a good likeness
+    passing: int  # passed every gate
     shown: int
     hidden: int
 
@@ -62,22 +72,55 @@ def _open(key: str) -> Image.Image:
     return image.convert("RGB")
 
 
-def _reference_embeddings(job: GenerationJob) -> list[list[float]]:
-    """Embeddings of the selfies this job was made from (computed once, kept on the selfie)."""
+def job_references(job: GenerationJob) -> References:
+    """The person's selfie embeddings and quality baseline (computed once, kept on each
+    selfie), and the colleagues' selfie centroids."""
     selfie_ids = JobSelfie.objects.for_company(job.company_id).filter(job=job).values_list(
         "selfie_id", flat=True)
-    embeddings = []
+    embeddings, qualities = [], []
     for selfie in Selfie.objects.for_company(job.company_id).filter(pk__in=list(selfie_ids)):
-        if selfie.face_embedding is None:
-            try:
-                vector = face_embedding(_open(selfie.image_key))
-            except (NoFaceToScore, OSError):
-                continue
-            Selfie.objects.for_company(job.company_id).filter(pk=selfie.pk).update(
-                face_embedding=vector)
-            selfie.face_embedding = vector
-        embeddings.append(selfie.face_embedding)
-    return embeddings
+        if selfie.face_embedding is None or "detail" not in selfie.qa_metrics:
+            _selfie_backfill(selfie)
+        if selfie.face_embedding is not None:
+            embeddings.append(selfie.face_embedding)
+        qualities.append(selfie.qa_metrics)
+    return References(embeddings=embeddings, quality=quality_baseline(qualities),
+                      colleagues=colleague_centroids(company_id=job.company_id,
+                                                     exclude_membership=job.membership_id))
+
+
+def _selfie_backfill(selfie: Selfie) -> None:
+    """A selfie stored before embeddings and quality were kept at upload: compute them now,
+    once."""
+    try:
+        image = _open(selfie.image_key)
+    except OSError:
+        return
+    faces = faces_detect(image)
+    if not faces:
+        return
+    metrics = {**selfie.qa_metrics, **{k: v for k, v in face_quality(
+        np.asarray(image), faces[0]).as_dict().items() if k in ("detail", "texture")}}
+    try:
+        vector = face_embedding(image, face=faces[0])
+    except NoFaceToScore:
+        vector = None
+    Selfie.objects.for_company(selfie.company_id).filter(pk=selfie.pk).update(
+        face_embedding=vector, qa_metrics=metrics)
+    selfie.face_embedding, selfie.qa_metrics = vector, metrics
+
+
+def colleague_centroids(*, company_id: int, exclude_membership: int) -> list[list[float]]:
+    """Mean selfie embedding of each other person of the company who has one."""
+    rows = (Selfie.objects.for_company(company_id)
+            .filter(status=Selfie.Status.ACCEPTED, face_embedding__isnull=False)
+            .exclude(membership_id=exclude_membership)
+            .order_by("membership_id").values_list("membership_id", "face_embedding"))
+    groups: dict[int, list] = {}
+    for membership_id, vector in rows[:MAX_COLLEAGUES * 4]:
+        groups.setdefault(membership_id, []).append(vector)
+    return [np.mean(np.asarray(v, dtype=np.float64), axis=0).tolist()
+            for v in list(groups.values())[:MAX_COLLEAGUES]]
 
 
 def _replace_image(candidate: Candidate, image: Image.Image) -> None:
@@ -98,65 +141,72 @@ def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     candidate.width, candidate.height = image.size
 
 
-def candidate_score(candidate: Candidate, *, references: list[list[float]], look: LookSpec,
-                    tolerances: dict) -> None:
-    """Measure one candidate (likeness, conformance) and store the figures on it."""
-    from .conformance import conformance_check, tolerances_for
-
-    image = _open(candidate.image_key)
-    result = conformance_check(image, look=look, tolerances=tolerances_for(look, tolerances))
-    if result.recropped is not None:
-        image = result.recropped
-        _replace_image(candidate, image)
-    try:
-        vector = face_embedding(image)
-    except NoFaceToScore:
-        vector = None
-    candidate.face_embedding = vector
-    if vector is not None and references:
-        distance = likeness_distance(vector, references)
-        candidate.likeness_distance = round(distance, 4)
-        candidate.likeness = round(1.0 - distance, 4)
-    else:
-        candidate.likeness_distance = candidate.likeness = None
-    candidate.conformance = {**result.metrics, "flags": list(result.flags)}
+def _store(candidate: Candidate, verdict: CandidateVerdict) -> None:
+    if verdict.recropped is not None:
+        _replace_image(candidate, verdict.recropped)
+    candidate.face_embedding = verdict.embedding
+    candidate.likeness_distance = (None if verdict.distance is None
+                                   else round(verdict.distance, 4))
+    candidate.likeness = verdict.likeness
+    candidate.conformance = {**verdict.metrics, "flags": list(verdict.reasons)}
+    candidate.gates_passed = verdict.shown
+    candidate.gate_reasons = codes.candidate_reasons(verdict.reasons)
     candidate.scored_at = timezone.now()
+    fields = ("face_embedding", "likeness", "likeness_distance", "conformance", "gates_passed",
+              "gate_reasons", "scored_at", "image_key", "thumb_key", "width", "height")
     Candidate.objects.for_company(candidate.company_id).filter(pk=candidate.pk).update(
-        face_embedding=candidate.face_embedding, likeness=candidate.likeness,
-        likeness_distance=candidate.likeness_distance, conformance=candidate.conformance,
-        scored_at=candidate.scored_at, image_key=candidate.image_key,
-        thumb_key=candidate.thumb_key, width=candidate.width, height=candidate.height)
+        **{name: getattr(candidate, name) for name in fields})
+
+
+def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
+    """Run the gates on ``candidates`` and store every verdict on them."""
+    from .conformance import tolerances_for
+    from .services.jobs import look_spec
+
+    if not candidates:
+        return
+    version = job.look_version
+    look = look_spec(version)
+    verdicts = candidates_gate(
+        [_open(c.image_key) for c in candidates], references=job_references(job), look=look,
+        tolerances=tolerances_for(look, version.tolerances),
+        threshold=likeness_threshold(job.company),
+        # A watermarked preview's mark covers the backdrop: colour cannot be judged.
+        check_colour=not job.watermarked)
+    for candidate, verdict in zip(candidates, verdicts, strict=True):
+        _store(candidate, verdict)
+
+
+def _hidden_reason(candidate: Candidate) -> str:
+    found = {r.get("code") for r in candidate.gate_reasons or []}
+    if codes.NO_FACE in found:
+        return HIDDEN_NO_FACE
+    if found == {codes.NOT_THE_PERSON}:
+        return HIDDEN_LIKENESS
+    return HIDDEN_GATES
 
 
 def job_score(job: GenerationJob, candidates: list[Candidate]) -> JobScore:
     """Score what is not scored yet, then decide which of the job's candidates are shown."""
-    from .services.jobs import look_spec
-
-    version = job.look_version
-    look = look_spec(version)
-    references = _reference_embeddings(job)
-    for candidate in candidates:
-        if candidate.scored_at is None:
-            candidate_score(candidate, references=references, look=look,
-                            tolerances=version.tolerances)
+    candidates_score(job, [c for c in candidates if c.scored_at is None])
     threshold = likeness_threshold(job.company)
     keep = settings.KEEP_PER_JOB.get(job.backend, 4)
     everything = list(Candidate.objects.for_company(job.company_id).filter(job=job))
-    passing = [c for c in everything
-               if c.likeness_distance is not None and c.likeness_distance <= threshold]
-    # Unflagged first, then the closest likeness.
-    passing.sort(key=lambda c: (bool(c.conformance.get("flags")), c.likeness_distance))
+    # The company's threshold may have changed since scoring: it is applied again here.
+    passing = [c for c in everything if c.gates_passed and c.likeness_distance is not None
+               and c.likeness_distance <= threshold]
+    passing.sort(key=lambda c: c.likeness_distance)
     shown = {c.pk for c in passing[:keep]}
     with transaction.atomic():
         for candidate in everything:
             if candidate.pk in shown:
                 visible, reason = True, ""
-            elif candidate.face_embedding is None:
-                visible, reason = False, HIDDEN_NO_FACE
             elif candidate in passing:
                 visible, reason = False, HIDDEN_NOT_BEST
+            elif candidate.gates_passed:
+                visible, reason = False, HIDDEN_LIKENESS  # over a stricter threshold
             else:
-                visible, reason = False, HIDDEN_LIKENESS
+                visible, reason = False, _hidden_reason(candidate)
             if (candidate.visible, candidate.hidden_reason) != (visible, reason):
                 Candidate.objects.for_company(job.company_id).filter(pk=candidate.pk).update(
                     visible=visible, hidden_reason=reason)

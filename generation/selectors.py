@@ -1,10 +1,44 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import numpy as np
+from django.db.models import F, Q, QuerySet
 
 from teams.models import Company, Membership
 
 from .models import Selfie
+
+# The one rule every exit applies (pages, pick, approve, API, ZIP/CSV export, signed image
+# links, directory sync, webhooks): a candidate leaves only when scoring showed it and it
+# passed every gate. ``visible`` alone is not enough: a candidate stored before the gates,
+# or shown by a bug, still stays in.
+MAY_LEAVE = Q(visible=True, gates_passed=True)
+HEADSHOT_MAY_LEAVE = Q(candidate__visible=True, candidate__gates_passed=True)
+
+
+def candidates_that_may_leave(*, company: Company | int) -> QuerySet:
+    from .models import Candidate
+
+    return Candidate.objects.for_company(company).filter(MAY_LEAVE)
+
+
+def candidate_may_leave(candidate) -> bool:
+    return bool(candidate.visible and candidate.gates_passed)
+
+
+def headshots_that_may_leave(*, company: Company | int) -> QuerySet:
+    """Approved headshots whose photo may leave (see MAY_LEAVE)."""
+    from .models import Headshot
+
+    return Headshot.objects.for_company(company).filter(HEADSHOT_MAY_LEAVE)
+
+
+def candidates_hidden_for_audit(*, company: Company, limit: int = 200) -> QuerySet:
+    """Scored candidates that failed a gate, newest first: for the admins' audit view only."""
+    from .models import Candidate
+
+    return (Candidate.objects.for_company(company)
+            .filter(scored_at__isnull=False, gates_passed=False)
+            .select_related("membership__user", "job").order_by("-scored_at", "-pk")[:limit])
 
 
 def selfie_list(*, company: Company, membership: Membership) -> QuerySet[Selfie]:
@@ -24,9 +58,8 @@ def job_latest(*, company: Company, membership: Membership, kind: str | None = N
 
 
 def candidates_visible(*, company: Company, job) -> QuerySet:
-    from .models import Candidate
 
-    return Candidate.objects.for_company(company).filter(job=job, visible=True)
+    return candidates_that_may_leave(company=company).filter(job=job)
 
 
 def candidate_get(*, company: Company, pk: int):
@@ -65,15 +98,15 @@ def review_members(*, company: Company, team_id: int | None = None, no_team: boo
 def review_rows(*, company: Company, team_id: int | None = None, members=None):
     """One row per person ready for review or approved: their pick, or else their best photo.
     ``members``: these people only (a page); default everyone of ``review_members``."""
-    from .models import Candidate, GenerationJob, Headshot
+    from .models import Candidate, GenerationJob
 
     if members is None:
         members = review_members(company=company, team_id=team_id)
     members = list(members)
     ids = [m.pk for m in members]
     # Look previews are samples of a draft look made on someone's selfie: never a headshot.
-    visible = Candidate.objects.for_company(company).filter(
-        membership_id__in=ids, visible=True).exclude(
+    visible = candidates_that_may_leave(company=company).filter(
+        membership_id__in=ids).exclude(
         job__kind=GenerationJob.Kind.PREVIEW).select_related("job").order_by(
         "-is_favourite", "-job__queued_at", "-likeness", "seed")
     first: dict[int, Candidate] = {}
@@ -81,7 +114,7 @@ def review_rows(*, company: Company, team_id: int | None = None, members=None):
     for candidate in visible:
         first.setdefault(candidate.membership_id, candidate)
         count[candidate.membership_id] = count.get(candidate.membership_id, 0) + 1
-    headshots = {h.membership_id: h for h in Headshot.objects.for_company(company).filter(
+    headshots = {h.membership_id: h for h in headshots_that_may_leave(company=company).filter(
         membership_id__in=ids).select_related("candidate")}
     return [{"member": m, "pick": first.get(m.pk), "choices": count.get(m.pk, 0),
              "headshot": headshots.get(m.pk)} for m in members]
@@ -94,7 +127,7 @@ def review_history(*, company: Company, limit: int = 50):
         "membership__user", "actor")[:limit]
 
 
-# What the uniformity report compares, in order: (conformance key, label, unit format).
+# What the uniformity report compares, in order: (metric key, label, unit format).
 UNIFORMITY_METRICS = [
     ("backdrop_delta_e", "Backdrop ΔE", "{:.1f}"),
     ("face_height", "Face height", "{:.0%}"),
@@ -106,9 +139,6 @@ UNIFORMITY_METRICS = [
 # match closely must not get "outliers" out of differences nobody can see.
 _NOTICEABLE = {"backdrop_delta_e": 1.0, "face_height": 0.01, "face_centre_x": 0.01,
                "eye_line": 0.01, "roll_degrees": 1.0}
-# Which conformance flag marks each metric as outside the look's tolerance.
-_FLAG_FOR = {"backdrop_delta_e": "backdrop", "face_height": "face_size",
-             "face_centre_x": "centre", "eye_line": "eye_line", "roll_degrees": "roll"}
 OUTLIER_Z = 2.5  # robust z-score (median / MAD) beyond which a photo stands out of its team
 
 
@@ -124,18 +154,60 @@ def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]
     return {key for key, v in values.items() if abs(v - median) / scale > OUTLIER_Z}
 
 
+def _team_target(company: Company, team_id: int | None) -> tuple[object, object]:
+    """The team's approved look version (its own, else the company's) and its tolerances."""
+    from .conformance import tolerances_for
+    from .models import LookVersion
+    from .services.jobs import look_spec
+
+    # One query: the team's own approved version sorts before the company's.
+    version = LookVersion.objects.for_company(company).filter(
+        Q(look__team_id=team_id) | Q(look__team__isnull=True), status="approved",
+    ).select_related("look").order_by(F("look__team_id").asc(nulls_last=True)).first()
+    if version is None:
+        return None, None
+    return version, tolerances_for(look_spec(version), version.tolerances)
+
+
+def _against_target(conformance: dict, version, tolerances) -> tuple[dict, set[str]]:
+    """A photo's metrics measured against the team's look (not the look it was made for),
+    and which of them break that look's tolerances."""
+    from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+
+    values = {key: float(conformance[key]) for key, _, _ in UNIFORMITY_METRICS
+              if isinstance(conformance.get(key), (int, float))}
+    if version is None:
+        return values, set()
+    lab = conformance.get("backdrop_lab")
+    if isinstance(lab, list) and len(lab) == 3:
+        target = srgb_to_lab(np.array(hex_to_rgb(version.backdrop_color), dtype=np.float64))
+        values["backdrop_delta_e"] = round(float(delta_e_2000(np.asarray(lab), target)), 2)
+    broken = set()
+    checks = {
+        "backdrop_delta_e": lambda v: v <= tolerances.backdrop_delta_e_max,
+        "face_height": lambda v: tolerances.face_height_min <= v <= tolerances.face_height_max,
+        "face_centre_x": lambda v: abs(v - 0.5) <= tolerances.centre_x_offset_max,
+        "eye_line": lambda v: tolerances.eye_line_min <= v <= tolerances.eye_line_max,
+        "roll_degrees": lambda v: abs(v) <= tolerances.roll_degrees_max,
+    }
+    for key, ok in checks.items():
+        if key in values and not ok(values[key]):
+            broken.add(key)
+    return values, broken
+
+
 def _team_photos(*, company: Company, member_ids: list[int]) -> dict[int, dict]:
     """Each person's photo for the report (approved headshot, else their pick, else their
     best) as {membership id: {"pk", "conformance", "approved"}}: plain rows, no models, so
     a team of hundreds is one short pass."""
-    from .models import Candidate, GenerationJob, Headshot
+    from .models import Candidate, GenerationJob
 
-    approved = dict(Headshot.objects.for_company(company).filter(
+    approved = dict(headshots_that_may_leave(company=company).filter(
         membership_id__in=member_ids).values_list("membership_id", "candidate_id"))
     photos: dict[int, dict] = {}
     conformance: dict[int, dict] = {}
     for member, pk, metrics in Candidate.objects.for_company(company).filter(
-            membership_id__in=member_ids, visible=True).exclude(
+            MAY_LEAVE, membership_id__in=member_ids).exclude(
             job__kind=GenerationJob.Kind.PREVIEW).order_by(
             "-is_favourite", "-job__queued_at", "-likeness", "seed").values_list(
             "membership_id", "pk", "conformance"):
@@ -155,8 +227,11 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
     """Per team: each person's photo (approved headshot, else their pick, else their best),
     each metric's spread, and the photos that stand out or break the look's tolerances.
 
-    The spreads and outliers are over the whole team; ``shown`` (members, e.g. a page of
-    ``review_members``) limits the people listed, in its order. Without ``team_id`` or
+    Measured against **the team's approved look version** (backdrop colour and framing
+    bands), not each photo's own look: two photos each true to its own look (one navy, one
+    grey) still differ from the team's. The spreads and outliers are over the whole team;
+    ``shown`` (members, e.g. a page of ``review_members``) limits the people listed, in its
+    order. Without ``team_id`` or
     ``no_team``, every team.
     """
     import statistics
@@ -180,13 +255,15 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
     for entry in sorted(teams.values(), key=lambda e: (e["team"] is None,
                                                        e["team"]["name"] if e["team"] else "")):
         people = entry["people"]
+        version, tolerances = _team_target(company, entry["team"]["pk"] if entry["team"] else None)
+        for person in people:
+            person["values"], person["broken"] = _against_target(
+                person["photo"]["conformance"], version, tolerances)
         metrics = []
         for key, label, fmt in UNIFORMITY_METRICS:
-            values = {p["photo"]["pk"]: float(p["photo"]["conformance"][key]) for p in people
-                      if isinstance(p["photo"]["conformance"].get(key), (int, float))}
-            flagged = {p["photo"]["pk"] for p in people
-                       if _FLAG_FOR[key] in p["photo"]["conformance"].get("flags", [])}
-            outliers = _robust_outliers(values, noticeable=_NOTICEABLE[key]) | flagged
+            values = {p["photo"]["pk"]: p["values"][key] for p in people if key in p["values"]}
+            broken = {p["photo"]["pk"] for p in people if key in p["broken"]}
+            outliers = _robust_outliers(values, noticeable=_NOTICEABLE[key]) | broken
             spread = (max(values.values()) - min(values.values())) if values else None
             metrics.append({
                 "key": key, "label": label, "count": len(values),
@@ -195,11 +272,10 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
                 "outliers": outliers,
             })
         for person in people:
-            pk, conformance = person["photo"]["pk"], person["photo"]["conformance"]
+            pk = person["photo"]["pk"]
             person["cells"] = [
-                {"label": label, "value": (fmt.format(conformance[key])
-                                           if isinstance(conformance.get(key), (int, float))
-                                           else "—"),
+                {"label": label, "value": (fmt.format(person["values"][key])
+                                           if key in person["values"] else "—"),
                  "outlier": pk in metric["outliers"]}
                 for (key, label, fmt), metric in zip(UNIFORMITY_METRICS, metrics, strict=True)
             ]
@@ -209,7 +285,7 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
             people = sorted((p for p in people if p["member_id"] in order),
                             key=lambda p: order[p["member_id"]])
         report.append({"team": entry["team"], "people": people, "metrics": metrics,
-                       "count": entry["count"], "outliers": outlying})
+                       "count": entry["count"], "outliers": outlying, "version": version})
     return report
 
 

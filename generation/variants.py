@@ -103,7 +103,9 @@ def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:
         return None
     if expires < time.time():
         return None
-    headshot = Headshot.objects.for_company(company_id).filter(
+    from .selectors import headshots_that_may_leave
+
+    headshot = headshots_that_may_leave(company=company_id).filter(
         pk=headshot_id, candidate_id=candidate_id).first()
     if headshot is None:
         return None

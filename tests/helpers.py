@@ -91,6 +91,7 @@ def candidate_for(membership, *, visible: bool = True, seed: int = 7):
     """A finished job with one stored candidate for ``membership``, made without a backend."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
+    from django.utils import timezone
 
     from generation.models import Candidate, GenerationJob, LookVersion
 
@@ -105,4 +106,6 @@ def candidate_for(membership, *, visible: bool = True, seed: int = 7):
     key = default_storage.save(f"candidates/c{company.pk}/j{job.pk}/x.jpg", ContentFile(data))
     return Candidate.objects.create(
         company=company, job=job, membership=membership, seed=seed, source_id="test",
-        image_key=key, thumb_key=key, width=512, height=640, visible=visible)
+        image_key=key, thumb_key=key, width=512, height=640, visible=visible,
+        # As scoring leaves a shown candidate: every exit requires both.
+        gates_passed=visible, scored_at=timezone.now() if visible else None)

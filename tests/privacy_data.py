@@ -35,7 +35,8 @@ def _candidate(job: GenerationJob, seed: int, **fields) -> Candidate:
     return Candidate.objects.create(
         company_id=job.company_id, job=job, membership_id=job.membership_id, seed=seed,
         source_id=f"test:{seed}", image_key=image, thumb_key=thumb, width=64, height=80,
-        face_embedding=EMBEDDING, scored_at=timezone.now(), **fields)
+        face_embedding=EMBEDDING, scored_at=timezone.now(),
+        gates_passed=fields.get("visible", False), **fields)
 
 
 def person_data(membership) -> PersonData:

@@ -59,9 +59,17 @@ def test_a_tampered_cursor_is_a_400(pages, path, cursor):
     assert "cursor" in response.json()
 
 
-@pytest.mark.parametrize("cursor", [_cursor("o=" + "9" * 400), _cursor("r=7")])
-def test_an_offset_or_direction_out_of_range_is_harmless(pages, cursor):
-    assert pages.get("/api/v1/people/", {"cursor": cursor}).status_code == 200
+@pytest.mark.parametrize("cursor", [
+    _cursor("o=" + "9" * 400), _cursor("r=7"),
+    _cursor("2026-01-01T00:00:00+00:00|" + "9" * 400 + "|0"),  # a position beyond 64 bits
+    _cursor("2026-01-01T00:00:00+00:00|5|7"),  # a direction that is neither 0 nor 1
+])
+def test_an_offset_or_direction_out_of_range_is_a_clear_400(pages, cursor):
+    pages.get("/api/v1/people/")  # the key's last use is recorded once, before the fingerprint
+    before = db_fingerprint()
+    response = pages.get("/api/v1/people/", {"cursor": cursor})
+    assert response.status_code == 400 and "cursor" in response.json()
+    assert db_fingerprint() == before
 
 
 @pytest.mark.parametrize("path", LISTS)

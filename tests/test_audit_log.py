@@ -77,5 +77,8 @@ def test_owners_see_their_own_company_s_log_only(tenant_a, tenant_b):
     assert b"Created a SCIM token" in filtered.content
     assert tenant_a.client_for(tenant_a.admin).get("/c/alpha/admin/audit/").status_code == 403
     assert tenant_b.client_for(tenant_b.owner).get("/c/alpha/admin/audit/").status_code == 404
-    odd = tenant_a.client_for(tenant_a.owner).get("/c/alpha/admin/audit/?action=%00&page=x")
+    odd = tenant_a.client_for(tenant_a.owner).get("/c/alpha/admin/audit/?action=%01&page=x")
     assert odd.status_code == 200
+    # A NUL is refused before any view (RefuseNulBytesMiddleware), with a clear 400.
+    nul = tenant_a.client_for(tenant_a.owner).get("/c/alpha/admin/audit/?action=%00")
+    assert nul.status_code == 400

@@ -124,24 +124,25 @@ def test_a_face_too_small_to_crop_without_blur_is_flagged(candidate, look, toler
     # Framing it would need more than a modest upscale: a soft headshot is no fix.
     far = _zoomed_out(candidate, look.backdrop_rgb, 0.5)
     result = conformance_check(far, look=look, tolerances=tolerances)
-    assert "face_size" in result.flags and not result.passes
-    assert result.recropped is None
+    assert result.flags == ["framing_off"] and "face_size" in result.metrics["framing"]
+    assert not result.passes and result.recropped is None
 
 
 def test_a_wrong_backdrop_colour_is_flagged(look, tolerances):
     red = studio_retouch(face_image("obama.jpg"),
                          look=dataclasses.replace(look, backdrop_color="#FF0000"), seed=1)
     result = conformance_check(red, look=look, tolerances=tolerances)
-    assert result.flags == ["backdrop"]
+    assert result.flags == ["backdrop_off"]
     assert not result.passes and result.recropped is None
     assert result.metrics["backdrop_delta_e"] > tolerances.backdrop_delta_e_max
+    assert result.metrics["backdrop_off_share"] > 0.9
 
 
 def test_a_tilted_head_is_flagged(candidate, look, tolerances):
     tilted = candidate.rotate(10, resample=Image.Resampling.BICUBIC, fillcolor=look.backdrop_rgb)
     result = conformance_check(tilted, look=look, tolerances=tolerances)
-    assert "roll" in result.flags and not result.passes
-    assert result.recropped is None
+    assert "framing_off" in result.flags and "roll" in result.metrics["framing"]
+    assert not result.passes and result.recropped is None
     assert abs(result.metrics["roll_degrees"]) > tolerances.roll_degrees_max
 
 
@@ -152,7 +153,8 @@ def test_a_face_far_too_large_is_flagged_and_not_cropped(candidate, look, tolera
                             round(face.right + pad), round(face.bottom + pad)))
     close = close.resize(candidate.size, Image.Resampling.LANCZOS)
     result = conformance_check(close, look=look, tolerances=tolerances)
-    assert "face_size" in result.flags and not result.passes
+    assert "framing_off" in result.flags and "face_size" in result.metrics["framing"]
+    assert not result.passes
     assert result.recropped is None and result.metrics["recropped"] is False
     assert result.metrics["face_height"] > tolerances.face_height_max
 
@@ -168,12 +170,14 @@ def test_an_image_without_a_face_is_flagged(look, tolerances):
 
 def test_per_look_overrides_change_the_verdict(candidate, look, tolerances):
     strict = tolerances_for(look, {"backdrop_delta_e_max": 0.1})
-    assert conformance_check(candidate, look=look, tolerances=strict).flags == ["backdrop"]
+    assert conformance_check(candidate, look=look, tolerances=strict).flags == ["backdrop_off"]
 
     tilted = candidate.rotate(10, resample=Image.Resampling.BICUBIC, fillcolor=look.backdrop_rgb)
-    assert "roll" in conformance_check(tilted, look=look, tolerances=tolerances).flags
+    assert "roll" in conformance_check(tilted, look=look, tolerances=tolerances
+                                       ).metrics["framing"]
     lenient = tolerances_for(look, {"roll_degrees_max": 15})
-    assert "roll" not in conformance_check(tilted, look=look, tolerances=lenient).flags
+    assert "roll" not in conformance_check(tilted, look=look, tolerances=lenient
+                                           ).metrics["framing"]
 
 
 def test_overrides_ignore_unknown_names_and_non_numbers(look, tolerances):

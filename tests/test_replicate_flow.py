@@ -35,7 +35,7 @@ def ready_member(tenant_a, fake_replicate, live_server, settings):
     return tenant_a.member
 
 
-def _wait(job: GenerationJob, status: str, timeout: float = 15.0) -> GenerationJob:
+def _wait(job: GenerationJob, status: str, timeout: float = 45.0) -> GenerationJob:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job.refresh_from_db()

@@ -6,13 +6,12 @@ person's own selfie (a good likeness) or a photo of somebody else (an impostor).
 
 from __future__ import annotations
 
-import io
+import base64
 import time
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from PIL import Image, ImageOps
 
 from generation.models import Candidate, GenerationJob
 from generation.scoring import HIDDEN_LIKENESS, HIDDEN_NOT_BEST, job_score
@@ -22,7 +21,7 @@ from teams.errors import ServiceError
 from teams.models import Membership
 from tests.fakes import replicate as fake
 
-from .faces import face_bytes, face_image
+from .faces import face_bytes
 from .helpers import approved_look, consent_for, selfie_for
 
 fake_replicate = fake.fake_replicate
@@ -31,13 +30,9 @@ Status = GenerationJob.Status
 
 
 def _impostor(inputs: dict, index: int) -> bytes:
-    """Somebody else, in the requested aspect ratio."""
-    w, h = (int(p) for p in str(inputs.get("aspect_ratio") or "4:5").split(":"))
-    image = ImageOps.fit(face_image("biden.jpg"), (round(1024 * w / h), 1024),
-                         Image.Resampling.LANCZOS, centering=(0.5, 0.1))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    """Somebody else, as a proper studio headshot in the look: only the face is wrong."""
+    other = "data:image/jpeg;base64," + base64.b64encode(face_bytes("biden.jpg")).decode()
+    return fake.default_output({**inputs, "input_image": other}, index)
 
 
 def _outputs(impostor_seeds: set[int]):
@@ -107,10 +102,11 @@ def test_impostors_are_hidden_at_every_exit(ready_member, fake_replicate, tenant
         for client in (employee, admin):
             for name in ("candidate_image", "candidate_thumb"):
                 assert client.get(_url(name, ready_member, pk=candidate.pk)).status_code == 404
+        # A direct POST is refused with a clear message (tests/test_gate_exits.py has more).
         response = employee.post(_url("candidate_favourite", ready_member, pk=candidate.pk))
-        assert response.status_code == 404
+        assert response.status_code == 409 and b"did not pass the checks" in response.content
         assert admin.post(_url("review_decide", ready_member, pk=candidate.pk),
-                          {"action": "approve"}).status_code == 404
+                          {"action": "approve"}).status_code == 409
         with pytest.raises(ServiceError):
             candidate_favourite_set(company=company, actor=ready_member, candidate=candidate,
                                     favourite=True)
@@ -161,6 +157,7 @@ def test_only_the_best_are_shown_and_the_company_threshold_decides(tenant_a, set
     for candidate in candidates:
         Candidate.objects.for_company(tenant_a.company).filter(pk=candidate.pk).update(
             face_embedding=[0.0] * 128, likeness_distance=distances[candidate.seed],
+            gates_passed=True,
             likeness=1 - distances[candidate.seed], conformance={"flags": []},
             scored_at="2026-11-23T00:00:00Z")
     candidates = list(Candidate.objects.for_company(tenant_a.company).filter(job=job))

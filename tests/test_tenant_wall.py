@@ -131,6 +131,8 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:look_version": Url("admin", pk=LOOK_VERSION, data={"action": "approve"}),
     "generation:generate_for_team": Url("admin", methods=("POST",)),
     "generation:uniformity": Url("admin", methods=("GET",)),
+    "generation:audit": Url("admin", methods=("GET",)),
+    "generation:audit_thumb": Url("admin", methods=("GET",), pk=CANDIDATE),
     "generation:batches": Url("admin", methods=("GET",)),
     "billing:billing": Url("admin", methods=("GET",)),
     "billing:buy": Url("admin", methods=("POST",)),

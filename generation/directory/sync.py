@@ -12,7 +12,8 @@ from django.utils import timezone
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
-from ..models import Candidate, DirectoryConnection, DirectorySync, Headshot
+from ..models import Candidate, DirectoryConnection, DirectorySync
+from ..selectors import headshots_that_may_leave
 from ..variants import Variant, variant_render
 from .base import DirectoryError, UserNotFound, connector_for
 
@@ -45,7 +46,7 @@ def directory_sync_all(*, company: Company, actor: Membership) -> int:
     if not DirectoryConnection.objects.for_company(company).filter(enabled=True).exists():
         raise ServiceError("Connect a directory first.")
     people = Membership.objects.for_company(company).filter(
-        pk__in=Headshot.objects.for_company(company).values("membership_id"))
+        pk__in=headshots_that_may_leave(company=company).values("membership_id"))
     count = 0
     with transaction.atomic():
         for person in people:
@@ -76,7 +77,7 @@ def directory_sync_run(*, sync_id: int) -> str:
         return "not pending"
     sync = DirectorySync.objects.for_company(company_id).select_related(
         "connection", "membership__user").get(pk=sync_id)
-    headshot = Headshot.objects.for_company(company_id).filter(
+    headshot = headshots_that_may_leave(company=company_id).filter(
         membership_id=sync.membership_id).first()
     if headshot is None:
         _finish(sync, Status.FAILED, error="There is no approved headshot to send any more.")

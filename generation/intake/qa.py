@@ -1,8 +1,14 @@
-"""Selfie QA: is this a photo we can make a good headshot from?
+"""Selfie QA: is this a photo we can make a good headshot from, and is it one person?
 
-Every figure is stored with the selfie and shown next to its thumbnail, so a
-person sees *why* a photo was refused. Thresholds are module constants,
-calibrated on real portraits (tests/test_selfie_qa.py shows what each catches).
+Every figure is stored with the selfie and shown next to its thumbnail, so a person sees
+*why* a photo was refused. Thresholds are module constants, calibrated on real portraits
+(tests/test_selfie_qa.py shows what each catches). Refusals carry a reason code
+(``generation.gates.codes``; kept in ``metrics["codes"]``) and the sentence the person reads.
+
+One person per photo is the people gate's (``generation.gates.people``): any other face
+above its size floor, partial or faint, refuses the photo. One identity per *set* is
+checked when the selfie joins the person's others (``generation.services.selfies``), with
+the embedding computed here, once, and kept on the selfie.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image
 
-from .faces import Face, faces_detect
+from generation.gates import codes
+from generation.gates.people import people_find
+from generation.gates.quality import MAX_BLOCKINESS, face_quality
 
-# A second face at least this fraction of the main face's width is another person
-# in the photo, not a poster far behind.
-SECOND_FACE_RATIO = 0.45
+from .faces import Face
+
 # The face must span this fraction of the image's shorter side, and this many pixels.
 MIN_FACE_FRACTION = 0.12
 MIN_FACE_PIXELS = 110
@@ -40,20 +47,22 @@ class QaResult:
     accepted: bool
     reasons: list[str] = field(default_factory=list)  # why it was refused: actionable
     warnings: list[str] = field(default_factory=list)  # usable, but could be better
-    metrics: dict[str, float | int | list[float] | None] = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    codes: list[str] = field(default_factory=list)  # machine codes of ``reasons``
+    embedding: list[float] | None = None  # of the face, when there is one to compare
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def selfie_qa(image: Image.Image) -> QaResult:
-    faces = faces_detect(image)
-    metrics: dict = {"faces": len(faces), "width": image.width, "height": image.height}
-    if not faces:
-        return QaResult(False, ["No face found. Face the camera in good light, without "
-                                "sunglasses or a mask."], metrics=metrics)
-    face = faces[0]
-    others = [f for f in faces[1:] if f.width >= SECOND_FACE_RATIO * face.width]
+def selfie_qa(image: Image.Image, *, embed: bool = True) -> QaResult:
+    image = image.convert("RGB")
+    people = people_find(image)
+    face = people.main
+    metrics: dict = {"faces": (face is not None) + len(people.others),
+                     "width": image.width, "height": image.height}
+    if face is None:
+        return _result([codes.NO_FACE], [], {**metrics, "codes": [codes.NO_FACE]}, None)
     short_side = min(image.size)
     fraction = face.width / short_side
     metrics.update(
@@ -62,7 +71,9 @@ def selfie_qa(image: Image.Image) -> QaResult:
         face_pixels=round(face.width),
         roll_degrees=round(face.roll_degrees, 1),
         detector_score=round(face.score, 2),
+        other_faces=people.metrics["other_faces"],
     )
+    pixels = np.asarray(image)
     sample = _face_sample(image, face)
     grey = np.asarray(sample.convert("L"), dtype=np.float64)
     # Contrast-normalised, so a dark photo is not also called blurry.
@@ -70,30 +81,41 @@ def selfie_qa(image: Image.Image) -> QaResult:
     metrics["sharpness"] = round(_laplacian_variance(normalised), 1)
     metrics["brightness"] = round(float(grey.mean()), 1)
     metrics["clipped"] = round(float(((grey <= 5) | (grey >= 250)).mean()), 3)
+    quality = face_quality(pixels, face)
+    metrics.update(detail=round(quality.detail, 3), texture=round(quality.texture, 3),
+                   blockiness=round(quality.blockiness, 3))
 
-    reasons: list[str] = []
+    found: list[str] = []
     warnings: list[str] = []
-    if others:
-        reasons.append("More than one person is in the photo. Take a selfie of just you.")
+    if people.others:
+        found.append(codes.SECOND_PERSON)
     if fraction < MIN_FACE_FRACTION or face.width < MIN_FACE_PIXELS:
-        reasons.append("Your face is too small in the photo. Hold the camera closer, "
-                       "about an arm's length away.")
+        found.append(codes.FACE_TOO_SMALL)
     if _cut_off(image, face):
-        reasons.append("Part of your head is cut off at the edge of the photo. Centre "
-                       "your face with some space around it.")
+        found.append(codes.FACE_CUT_OFF)
     if metrics["sharpness"] < MIN_SHARPNESS:
-        reasons.append("The photo is blurry. Hold the camera still and tap to focus on your face.")
+        found.append(codes.BLURRED)
+    elif quality.blockiness > MAX_BLOCKINESS:
+        found.append(codes.LOW_DETAIL)
     if metrics["brightness"] < MIN_BRIGHTNESS:
-        reasons.append("The photo is too dark. Face a window or a lamp.")
+        found.append(codes.TOO_DARK)
     elif metrics["brightness"] > MAX_BRIGHTNESS or metrics["clipped"] > MAX_CLIPPED:
-        reasons.append("The photo is overexposed. Move out of direct sunlight or away "
-                       "from the flash.")
+        found.append(codes.OVEREXPOSED)
     if abs(face.roll_degrees) > MAX_ROLL_DEGREES:
         warnings.append("Your head is tilted. Keep it level for the best results.")
-    small_others = len(faces) - 1 - len(others)
-    if small_others:
-        warnings.append("Someone else may be in the background.")
-    return QaResult(not reasons, reasons, warnings, metrics)
+    metrics["codes"] = found
+    embedding = None
+    if embed and codes.SECOND_PERSON not in found:
+        from generation.likeness import face_embedding
+
+        embedding = face_embedding(image, face=face)
+    return _result(found, warnings, metrics, embedding)
+
+
+def _result(found: list[str], warnings: list[str], metrics: dict,
+            embedding: list[float] | None) -> QaResult:
+    return QaResult(accepted=not found, reasons=codes.selfie_messages(found), warnings=warnings,
+                    metrics=metrics, codes=list(found), embedding=embedding)
 
 
 def _face_sample(image: Image.Image, face: Face) -> Image.Image:

@@ -85,8 +85,11 @@ def job_create(
     if look_version.company_id != company.pk:
         raise NotAllowed("That look belongs to another company.")
     if selfies is None:
-        selfies = list(Selfie.objects.for_company(company).filter(
-            membership=membership, status=Selfie.Status.ACCEPTED))
+        from .selfies import selfies_consistent
+
+        # Only a set that agrees on one identity feeds generation.
+        selfies = selfies_consistent(list(Selfie.objects.for_company(company).filter(
+            membership=membership, status=Selfie.Status.ACCEPTED).order_by("created_at", "pk")))
     if any(s.company_id != company.pk or s.membership_id != membership.pk for s in selfies):
         raise NotAllowed("Those photos belong to someone else.")
     if len(selfies) < MIN_SELFIES[kind]:

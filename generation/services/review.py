@@ -12,6 +12,8 @@ from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
 from .jobs import job_create
 
 Action = ReviewDecision.Action
+GATE_REFUSAL = ("That photo did not pass the checks every headshot must pass (one person, a "
+                "good likeness, the company's look), so it cannot be picked or approved.")
 MStatus = Membership.Status
 
 
@@ -29,6 +31,10 @@ def _check_candidate(company: Company, candidate: Candidate) -> None:
         raise NotAllowed("That photo belongs to another company.")
     if not candidate.visible:
         raise ServiceError("That photo is not available.")
+    from ..selectors import candidate_may_leave
+
+    if not candidate_may_leave(candidate):
+        raise ServiceError(GATE_REFUSAL)
     if candidate.job.kind == GenerationJob.Kind.PREVIEW:
         raise ServiceError("A look preview is a sample of the look, not a headshot.")
 

@@ -17,8 +17,10 @@ from privacy.services import consent_is_granted
 from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
+from ..gates import codes
 from ..intake.background import IntakeResult, intake_run, intake_submit
 from ..intake.decode import IntakeLimits, mb
+from ..likeness import selfie_outliers
 from ..models import Selfie
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,11 @@ def _selfie_store(*, company: Company, actor: Membership | None, membership: Mem
     if Selfie.objects.for_company(company).filter(
             membership=membership, content_sha256=result.sha256).exists():
         raise ServiceError("You already uploaded this photo.")
-    accepted = result.qa["accepted"]
+    qa = result.qa
+    if qa["accepted"] and qa.get("embedding") is not None:
+        _check_same_person(qa, Selfie.objects.for_company(company).filter(
+            membership=membership, status=Selfie.Status.ACCEPTED))
+    accepted = qa["accepted"]
     base = f"selfies/c{company.pk}/m{membership.pk}/{uuid.uuid4().hex}"
     image_key = default_storage.save(f"{base}.jpg", ContentFile(result.jpeg))
     thumb_key = ""
@@ -88,8 +94,8 @@ def _selfie_store(*, company: Company, actor: Membership | None, membership: Mem
         size_bytes=len(result.jpeg), source_format=result.source_format,
         content_sha256=result.sha256,
         status=Selfie.Status.ACCEPTED if accepted else Selfie.Status.REJECTED,
-        qa_reasons=result.qa["reasons"], qa_warnings=result.qa["warnings"],
-        qa_metrics=result.qa["metrics"])
+        qa_reasons=qa["reasons"], qa_warnings=qa["warnings"],
+        qa_metrics=qa["metrics"], face_embedding=qa.get("embedding"))
     try:
         # Inside the try: if the thumbnail cannot be stored, the image goes too.
         thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(result.thumb))
@@ -201,6 +207,27 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         _refusal_remember(selfie, message)
         return IntakeStatus("refused", error=message)
     return IntakeStatus("pending", selfie=selfie)
+
+
+def _check_same_person(qa: dict, accepted) -> None:
+    """Refuse the new selfie (``different_person``) when it shows somebody else than the
+    person's accepted selfies (``generation.likeness.selfie_outliers``)."""
+    embeddings = [e for e in accepted.order_by("created_at", "pk").values_list(
+        "face_embedding", flat=True) if e is not None]
+    if not embeddings:
+        return
+    if len(embeddings) in selfie_outliers([*embeddings, qa["embedding"]]):
+        qa["accepted"] = False
+        qa["codes"] = [*qa.get("codes", []), codes.DIFFERENT_PERSON]
+        qa["reasons"] = [*qa["reasons"], codes.SELFIE_SENTENCES[codes.DIFFERENT_PERSON]]
+        qa["metrics"] = {**qa["metrics"], "codes": list(qa["codes"])}
+
+
+def selfies_consistent(selfies: list[Selfie]) -> list[Selfie]:
+    """The accepted selfies that agree on one identity: what generation may use. A selfie
+    without an embedding (stored before embeddings were kept at upload) is kept."""
+    outliers = selfie_outliers([s.face_embedding for s in selfies])
+    return [s for i, s in enumerate(selfies) if i not in outliers]
 
 
 def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> None:

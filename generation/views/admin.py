@@ -18,7 +18,7 @@ from teams.selectors import team_choices, team_list
 from teams.widgets import FastSelect
 
 from ..looks import PRESETS
-from ..models import Candidate, GenerationJob, LookVersion, Selfie
+from ..models import GenerationJob, LookVersion, Selfie
 from ..selectors import (
     UNIFORMITY_METRICS,
     batch_not_ready,
@@ -26,6 +26,8 @@ from ..selectors import (
     batch_progress,
     batch_ready_count,
     candidate_get,
+    candidate_may_leave,
+    candidates_that_may_leave,
     look_version_get,
     look_versions,
     review_history,
@@ -35,7 +37,12 @@ from ..selectors import (
 )
 from ..services.jobs import job_create
 from ..services.looks import look_version_approve, look_version_create
-from ..services.review import headshot_approve, headshot_reject, look_preview_create
+from ..services.review import (
+    GATE_REFUSAL,
+    headshot_approve,
+    headshot_reject,
+    look_preview_create,
+)
 
 
 class LookForm(forms.Form):
@@ -133,8 +140,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("generation:look_version", company_slug=company.slug, pk=version.pk)
     previews = GenerationJob.objects.for_company(company).filter(
         look_version=version, kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at")
-    preview_candidates = Candidate.objects.for_company(company).filter(
-        job__in=previews, visible=True)
+    preview_candidates = candidates_that_may_leave(company=company).filter(job__in=previews)
     references = Selfie.objects.for_company(company).filter(
         status=Selfie.Status.ACCEPTED).select_related("membership__user")[:50]
     return render(request, "generation/look_version.html", {
@@ -233,8 +239,11 @@ def _with_pk(url: str, obj) -> str:
 def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     company = request.company
     candidate = candidate_get(company=company, pk=pk)
-    if candidate is None or not candidate.visible:
+    if candidate is None:
         raise Http404("No such page.")
+    if not candidate_may_leave(candidate):
+        # Refused on the server, whatever the page showed: nothing changes.
+        return HttpResponse(GATE_REFUSAL, status=409, content_type="text/plain; charset=utf-8")
     try:
         if request.POST.get("action") == "approve":
             headshot_approve(company=company, actor=request.membership, candidate=candidate)
@@ -306,3 +315,27 @@ def batches(request: HttpRequest) -> HttpResponse:
         "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),
     })
+
+
+@require_GET
+@company_view(role="admin")
+def audit(request: HttpRequest) -> HttpResponse:
+    """Hidden candidates and why: the only place anyone sees a photo that failed a gate."""
+    from ..selectors import candidates_hidden_for_audit
+
+    return render(request, "generation/audit.html", {
+        "candidates": candidates_hidden_for_audit(company=request.company)})
+
+
+@require_GET
+@company_view(role="admin")
+def audit_thumb(request: HttpRequest, pk: int) -> HttpResponse:
+    from ..files import private_file_response
+
+    # Admins only: the one place a photo that failed a gate is ever served.
+    candidate = candidate_get(company=request.company, pk=pk)
+    if candidate is None:
+        raise Http404("No such page.")
+    response = private_file_response(candidate.thumb_key)
+    response["Cache-Control"] = "private, no-store"
+    return response

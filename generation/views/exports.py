@@ -16,7 +16,7 @@ from teams.models import Team
 from teams.widgets import FastSelect
 
 from ..exports import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows
-from ..models import Headshot
+from ..selectors import headshots_that_may_leave
 from ..variants import FORMATS, SHAPES, SIZES, Variant
 
 
@@ -58,7 +58,7 @@ def exports(request: HttpRequest) -> HttpResponse:
             return FileResponse(archive, as_attachment=True, content_type="application/zip",
                                 filename=f"{label}-headshots-{stamp}.zip")
     teams = Team.objects.for_company(company).order_by("name")
-    approved = Headshot.objects.for_company(company)
+    approved = headshots_that_may_leave(company=company)
     return render(request, "generation/exports.html",
                   {"form": form, "teams": teams, "approved_total": approved.count(),
                    "ttl_days": max(1, settings.EXPORT_URL_TTL_SECONDS // 86400)},

@@ -12,12 +12,18 @@ from teams.decorators import company_view
 from teams.errors import ServiceError
 
 from ..files import private_file_response
-from ..models import Candidate, GenerationJob, Headshot, ReviewDecision
-from ..scoring import HIDDEN_LIKENESS, HIDDEN_NO_FACE
-from ..selectors import candidate_get, candidates_visible, job_latest
+from ..models import Candidate, GenerationJob, ReviewDecision
+from ..scoring import HIDDEN_GATES, HIDDEN_LIKENESS, HIDDEN_NO_FACE
+from ..selectors import (
+    candidate_get,
+    candidate_may_leave,
+    candidates_visible,
+    headshots_that_may_leave,
+    job_latest,
+)
 from ..services.jobs import job_create
 from ..services.looks import look_version_for_member
-from ..services.review import candidate_favourite_set, redo_request, redos_used
+from ..services.review import GATE_REFUSAL, candidate_favourite_set, redo_request, redos_used
 
 
 def _progress(request: HttpRequest, job: GenerationJob | None) -> dict:
@@ -25,12 +31,14 @@ def _progress(request: HttpRequest, job: GenerationJob | None) -> dict:
         return {"job": None}
     made = Candidate.objects.for_company(request.company).filter(job=job).count()
     # How many were held back as not a good likeness: a number, never the photos.
-    not_alike = Candidate.objects.for_company(request.company).filter(
-        job=job, visible=False, hidden_reason__in=[HIDDEN_LIKENESS, HIDDEN_NO_FACE]).count()
+    hidden = Candidate.objects.for_company(request.company).filter(job=job, visible=False)
+    not_alike = hidden.filter(hidden_reason=HIDDEN_LIKENESS).count()
+    not_kept = hidden.filter(hidden_reason__in=[HIDDEN_GATES, HIDDEN_NO_FACE]).count()
     slug = request.company.slug
     return {
         "job": job.pk, "status": job.status, "status_label": job.get_status_display(),
         "open": job.is_open, "made": made, "expected": len(job.seeds), "not_alike": not_alike,
+        "not_kept": not_kept,
         "backend": job.get_backend_display(), "backend_reason": job.backend_reason,
         "candidates": [
             {"id": c.pk, "favourite": c.is_favourite,
@@ -54,7 +62,7 @@ def headshots(request: HttpRequest) -> HttpResponse:
         "progress": _progress(request, job),
         "candidates": list(candidates_visible(company=company, job=job)) if job else [],
         "look": look_version_for_member(company=company, membership=membership),
-        "headshot": Headshot.objects.for_company(company).filter(
+        "headshot": headshots_that_may_leave(company=company).filter(
             membership=membership).select_related("candidate").first(),
         "redos_left": max(0, company.redo_limit - redos_used(company=company,
                                                              membership=membership)),
@@ -98,7 +106,7 @@ def headshots_redo(request: HttpRequest) -> HttpResponse:
 def _visible_candidate(request: HttpRequest, pk: int) -> Candidate:
     """Shown to the person in it and to admins, and only once scoring let it through."""
     candidate = candidate_get(company=request.company, pk=pk)
-    if candidate is None or not candidate.visible:
+    if candidate is None or not candidate_may_leave(candidate):
         raise Http404("No such page.")
     if candidate.membership_id != request.membership.pk and not request.membership.is_admin:
         raise Http404("No such page.")
@@ -108,7 +116,13 @@ def _visible_candidate(request: HttpRequest, pk: int) -> Candidate:
 @require_POST
 @company_view(role="member")
 def candidate_favourite(request: HttpRequest, pk: int) -> HttpResponse:
-    candidate = _visible_candidate(request, pk)
+    candidate = candidate_get(company=request.company, pk=pk)
+    if candidate is None or (candidate.membership_id != request.membership.pk
+                             and not request.membership.is_admin):
+        raise Http404("No such page.")
+    if not candidate_may_leave(candidate):
+        # Refused on the server, whatever the page showed: nothing changes.
+        return HttpResponse(GATE_REFUSAL, status=409, content_type="text/plain; charset=utf-8")
     try:
         candidate_favourite_set(company=request.company, actor=request.membership,
                                 candidate=candidate,

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from generation.models import GenerationJob, Headshot
+from generation.selectors import candidate_may_leave
 from generation.variants import Variant, variant_url
 
 from ..inputs import MAX_BIGINT
@@ -35,7 +36,7 @@ class PersonSerializer(serializers.ModelSerializer):
     @extend_schema_field(HeadshotRefSerializer(allow_null=True))
     def get_headshot(self, person: Membership) -> dict | None:
         headshot = getattr(person, "headshot", None)
-        if headshot is None:
+        if headshot is None or not candidate_may_leave(headshot.candidate):
             return None
         return {"id": headshot.pk, "approved_at": headshot.approved_at}
 

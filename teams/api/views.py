@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from generation.models import GenerationJob, Headshot
+from generation.selectors import headshots_that_may_leave
 from generation.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
 
 from ..errors import ServiceError
@@ -86,7 +87,7 @@ class PeopleList(CompanyScopedMixin, generics.ListAPIView):
 
     def scoped_queryset(self, company):
         people = (Membership.objects.for_company(company)
-                  .select_related("user", "team", "headshot"))
+                  .select_related("user", "team", "headshot__candidate"))
         team = _int_param(self.request, "team")
         if team is not None:
             people = people.filter(team_id=team)
@@ -111,7 +112,7 @@ class PersonDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     serializer_class = PersonSerializer
 
     def scoped_queryset(self, company):
-        return Membership.objects.for_company(company).select_related("user", "team", "headshot")
+        return Membership.objects.for_company(company).select_related("user", "team", "headshot__candidate")
 
 
 class HeadshotCursor(UpdatedCursor):
@@ -126,7 +127,7 @@ class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
     pagination_class = HeadshotCursor
 
     def scoped_queryset(self, company):
-        headshots = Headshot.objects.for_company(company).select_related(
+        headshots = headshots_that_may_leave(company=company).select_related(
             "candidate", "membership__user", "membership__team")
         team = _int_param(self.request, "team")
         if team is not None:
@@ -149,7 +150,7 @@ class HeadshotDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     serializer_class = HeadshotSerializer
 
     def scoped_queryset(self, company):
-        return Headshot.objects.for_company(company).select_related(
+        return headshots_that_may_leave(company=company).select_related(
             "candidate", "membership__user", "membership__team")
 
     def get_serializer_context(self):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import io
 import json
 import queue
@@ -71,6 +72,40 @@ def _decode_data_uri(value: Any) -> bytes | None:
         return None
 
 
+# The plain backdrops of the flux headshot model's ``background`` input, as a studio would
+# light them (the mid grey is the corporate preset's).
+FLUX_BACKGROUNDS = {"gray": "#6B7580", "white": "#FFFFFF", "black": "#1A1A1A",
+                    "neutral": "#D7D3CC"}
+
+
+@functools.lru_cache(maxsize=16)
+def _studio(raw: bytes, prompt: str, background: str, ratio: str, size: int
+            ) -> Image.Image | None:
+    """The input photo as a real headshot model returns it: retouched into a studio
+    headshot (backdrop colour from the prompt or the ``background`` input, framing, aspect)
+    by the offline backend; None when neither names a colour or the photo has no face."""
+    from generation.backends.offline import NoFaceForRetouch, studio_retouch
+    from generation.looks import FRAMING_TEXT, LookSpec
+
+    named = re.search(r"#[0-9A-Fa-f]{6}", prompt)
+    colour = named.group(0) if named else FLUX_BACKGROUNDS.get(background)
+    if colour is None:
+        return None
+    if not re.fullmatch(r"\d+:\d+", ratio):
+        ratio = "1:1" if "photomaker" in prompt else "4:5"
+    framing = next((key for key, text in FRAMING_TEXT.items() if text in prompt),
+                   "head_and_shoulders")
+    look = LookSpec(backdrop_color=colour, backdrop_description="", wardrobe="",
+                    lighting="", framing=framing, aspect_ratio=ratio, output_size=size,
+                    prompt=prompt)
+    try:
+        with Image.open(io.BytesIO(raw)) as opened:
+            return studio_retouch(ImageOps.exif_transpose(opened).convert("RGB"), look=look,
+                                  seed=0)
+    except (NoFaceForRetouch, OSError):
+        return None
+
+
 def default_output(inputs: dict[str, Any], index: int, *, size: int = 1024) -> bytes:
     """A PNG made from the input photo: cropped to the aspect ratio, long side ``size``.
 
@@ -91,7 +126,12 @@ def default_output(inputs: dict[str, Any], index: int, *, size: int = 1024) -> b
     if image is None:
         image = Image.new("RGB", (size, size), (120 + seed % 40, 120, 128))
     ratio = str(inputs.get("aspect_ratio") or "")
-    if re.fullmatch(r"\d+:\d+", ratio):
+    studio = _studio(raw, str(inputs.get("prompt") or ""), str(inputs.get("background") or ""),
+                     ratio, size) if raw else None
+    if studio is not None:
+        # What a real model returns for our prompt: a studio headshot in the look.
+        image = studio.copy()
+    elif re.fullmatch(r"\d+:\d+", ratio):
         w, h = (int(part) for part in ratio.split(":"))
         target = (size, round(size * h / w)) if w >= h else (round(size * w / h), size)
         image = ImageOps.fit(image, target, Image.Resampling.LANCZOS, centering=(0.5, 0.4))

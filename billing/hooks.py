@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 
 if TYPE_CHECKING:
     from teams.models import Company

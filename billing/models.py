@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from teams.tenancy import TenantModel
+from core.tenancy import TenantModel
 
 
 class CreditEntry(TenantModel):

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership, User
 
 from . import stripe_api
@@ -132,7 +132,7 @@ def seats_check(*, company: Company, additional: int) -> None:
 
 
 def _low_balance_notify(company: Company, balance: int) -> None:
-    from teams.emails import email_send
+    from core.emails import email_send
 
     admins = Membership.objects.for_company(company).filter(
         role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")

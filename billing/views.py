@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 
 from . import stripe_api
 from .models import CheckoutSession, CreditEntry, StripeCustomer

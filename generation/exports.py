@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db.models import QuerySet
 
-from teams.csv_safe import Echo, csv_cell
-from teams.errors import ServiceError
+from core.csv_safe import Echo, csv_cell
+from core.errors import ServiceError
 from teams.models import Company, Membership, Team
 
 from .models import Candidate, Headshot

@@ -17,8 +17,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import NotAllowed, ServiceError
 from generation.models import Candidate, GenerationJob, Headshot, Selfie
-from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
 from .erasure import RULE_REQUEST, person_erase

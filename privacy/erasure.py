@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import NotAllowed, ServiceError
 from generation.models import DirectorySync, GenerationJob, Headshot, ReviewDecision, Selfie
-from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Invitation, InviteLink, Membership, Team, User
 
 from .deletion import (

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.tenancy import TenantModel
 from teams.models import User
-from teams.tenancy import TenantModel
 
 
 class ConsentNotice(TenantModel):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Company, Membership, User
 
 from .models import ConsentNotice, ConsentRecord

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from storages.backends.s3 import S3Storage
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 from teams.selectors import member_get
 
 from .dsr import dsr_create, dsr_for_person, dsr_list

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .tenancy import TenantModel
+from core.tenancy import TenantModel
 
 
 class UserManager(BaseUserManager["User"]):

@@ -17,7 +17,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.integrations import webhooks
 from teams.integrations.tasks import deliver_due_webhooks, deliver_webhook
 from teams.integrations.webhooks import (

@@ -14,11 +14,11 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image, ImageOps
 
+from core.errors import ServiceError
 from generation.models import Candidate, GenerationJob
 from generation.scoring import HIDDEN_LIKENESS, HIDDEN_NOT_BEST, job_score
 from generation.services.jobs import NO_LIKENESS_REASON, job_create, seed_schedule
 from generation.services.review import candidate_favourite_set, headshot_approve
-from teams.errors import ServiceError
 from teams.models import Membership
 from tests.fakes import replicate as fake
 

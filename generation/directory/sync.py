@@ -9,7 +9,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
 from ..models import Candidate, DirectoryConnection, DirectorySync, Headshot

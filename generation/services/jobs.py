@@ -19,9 +19,9 @@ from billing.hooks import (
     billing_job_release,
     billing_job_reserve,
 )
+from core.emails import email_send
+from core.errors import NotAllowed, ServiceError
 from privacy.services import consent_is_granted
-from teams.emails import email_send
-from teams.errors import NotAllowed, ServiceError
 from teams.integrations.webhooks import EVENT_JOB_FAILED, EVENT_JOB_READY, webhook_event_emit
 from teams.models import Company, Membership, User
 

@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image
 
+from core.errors import NotAllowed, ServiceError
 from privacy.services import consent_is_granted
-from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
 from ..intake.decode import ImageRejected, IntakeLimits, image_normalise

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 from teams.models import Team
 
 from ..exports import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows

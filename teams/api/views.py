@@ -14,10 +14,10 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.errors import ServiceError
 from generation.models import GenerationJob, Headshot
 from generation.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
 
-from ..errors import ServiceError
 from ..models import Membership, Team
 from ..services.invitations import invitation_create
 from .base import CompanyScopedMixin, UpdatedCursor

@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ServiceError
+
 from ..decorators import company_view
-from ..errors import ServiceError
 from .webhooks import (
     EVENT_TYPES,
     webhook_delivery_get,

@@ -44,7 +44,8 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from ..errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
+
 from ..models import Company, Membership, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ..errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
+
 from ..models import ApiKey, Company, Membership
 
 KEY_PREFIX = "lk_"

@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from ..emails import email_send
-from ..errors import ServiceError, TokenInvalid
+from core.emails import email_send
+from core.errors import ServiceError, TokenInvalid
+from core.tokens import token_generate, token_hash
+
 from ..models import Company, Invitation, LoginToken, Membership, Team, User
-from ..tokens import token_generate, token_hash
 from .companies import user_get_or_create
 from .invitations import email_normalise
 

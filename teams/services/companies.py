@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from ..errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
+
 from ..models import Company, Membership, Team, User
 
 Role = Membership.Role

@@ -12,10 +12,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from billing.hooks import BillingLimitReached, billing_seats_check
+from core.errors import ServiceError
+from core.tokens import token_generate
 
-from ..errors import ServiceError
 from ..models import Company, Invitation, Membership, Team, User
-from ..tokens import token_generate
 from .invitations import email_normalise
 
 MAX_BYTES = 5 * 1024 * 1024

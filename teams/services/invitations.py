@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.hooks import BillingLimitReached, billing_seats_check
+from core.emails import email_send
+from core.errors import ServiceError, TokenInvalid
+from core.tokens import token_generate, token_hash
 
-from ..emails import email_send
-from ..errors import ServiceError, TokenInvalid
 from ..models import Company, Invitation, InviteLink, Membership, Team, User
-from ..tokens import token_generate, token_hash
 from .companies import user_get_or_create
 
 Status = Membership.Status

@@ -11,8 +11,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ServiceError
+
 from ..decorators import company_view
-from ..errors import ServiceError
 from ..models import ApiKey
 from ..services.api_keys import api_key_create, api_key_revoke
 

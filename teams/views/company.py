@@ -11,9 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..csv_safe import Echo, csv_cell
+from core.csv_safe import Echo, csv_cell
+from core.errors import ServiceError
+
 from ..decorators import company_view
-from ..errors import ServiceError
 from ..forms import (
     CompanySettingsForm,
     CsvImportForm,

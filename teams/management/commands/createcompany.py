@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Membership
 from teams.services.auth import password_setup_url
 from teams.services.companies import company_create

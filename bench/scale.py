@@ -381,7 +381,7 @@ def _s(value: float) -> str:
 def bench_pages(results: Results, small: Seeded, large: Seeded, runs: int) -> None:
     from django.test import Client
 
-    from teams.services.api_keys import api_key_create
+    from delivery.api.keys import api_key_create
 
     figures: dict[str, dict[str, PageFigure]] = {}
     for label, seeded in (("small", small), ("large", large)):
@@ -465,8 +465,8 @@ def bench_import(results: Results, sizes: Sizes, tag: str) -> None:
 
 
 def bench_export(results: Results, large: Seeded, expected: int, px: int) -> None:
-    from generation.exports import DEFAULT_PATTERN, headshots_zip
-    from generation.variants import Variant
+    from delivery.exports.services import DEFAULT_PATTERN, headshots_zip
+    from delivery.variants import Variant
 
     started = time.perf_counter()
     archive = headshots_zip(company=large.company, team=None, variant=Variant(),

@@ -325,22 +325,3 @@ def run_gpu_job(self, job_id: int) -> str:
         return "failed"
     job.refresh_from_db()
     return job.status
-
-
-@shared_task(bind=True, name="generation.directory_sync", max_retries=8)
-def directory_sync(self, sync_id: int) -> str:
-    """Send one approved headshot to one directory; a throttled or briefly failing
-    directory is retried with backoff and jitter (honouring its Retry-After)."""
-    from .directory.sync import RetryLater, directory_sync_give_up, directory_sync_run
-
-    try:
-        return directory_sync_run(sync_id=sync_id)
-    except RetryLater as later:
-        if self.request.is_eager:
-            return "pending"  # in-process (embedded default): "Sync now" on the page retries
-        if self.request.retries >= self.max_retries:
-            directory_sync_give_up(sync_id=sync_id, reason="The directory kept refusing; "
-                                                           "try again later from the page.")
-            return "failed"
-        backoff = min(2 ** self.request.retries * 30, 3600)
-        raise self.retry(countdown=max(later.retry_after or 0, _jitter(backoff))) from None

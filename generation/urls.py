@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import admin, directory, exports, headshots
+from .views import admin, headshots
 from .views import selfies as views
 
 app_name = "generation"
@@ -26,8 +26,4 @@ urlpatterns = [
     path("admin/review/<int:pk>/", admin.review_decide, name="review_decide"),
     path("admin/uniformity/", admin.uniformity, name="uniformity"),
     path("admin/batches/", admin.batches, name="batches"),
-    path("admin/export/", exports.exports, name="exports"),
-    path("admin/export/people.csv", exports.people_csv, name="people_csv"),
-    path("admin/directory/", directory.directory, name="directory"),
-    path("admin/directory/sync/", directory.directory_sync_now, name="directory_sync_now"),
 ]

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .integrations.tasks import deliver_due_webhooks, deliver_webhook  # noqa: F401 (registers them)
-
 
 @shared_task(name="teams.send_invitation_reminders")
 def send_invitation_reminders() -> int:

@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-from .views import api_keys as api_key_views
 from .views import company as views
 
 app_name = "teams"
@@ -25,7 +24,4 @@ urlpatterns = [
     path("admin/teams/<int:pk>/", views.team_edit, name="team_edit"),
     path("admin/settings/", views.company_settings, name="company_settings"),
     path("admin/settings/transfer/", views.ownership_transfer, name="ownership_transfer"),
-    path("admin/api-keys/", api_key_views.api_keys, name="api_keys"),
-    path("admin/api-keys/<int:pk>/revoke/", api_key_views.api_key_revoke_view,
-         name="api_key_revoke"),
 ]

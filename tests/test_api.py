@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
+from delivery.api.keys import api_key_create, api_key_revoke
 from generation.models import Headshot
 from teams.models import ApiKey, Invitation, Membership
-from teams.services.api_keys import api_key_create, api_key_revoke
 
 from .factories import MembershipFactory, UserFactory
 from .helpers import candidate_for, db_fingerprint
@@ -251,7 +251,7 @@ def test_jobs_report_their_status(tenant_a):
 # --- Throttling, schema, docs ---------------------------------------------------------
 
 def test_each_key_has_its_own_rate_limit(tenant_a, monkeypatch):
-    from teams.api.base import PerKeyThrottle
+    from delivery.api.base import PerKeyThrottle
 
     # The rate is read per request from the throttle; monkeypatch puts it back afterwards
     # (DRF caches its settings, so changing Django's settings here would leak to later tests).

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from config.wsgi import application
-from teams.services.api_keys import api_key_create
+from delivery.api.keys import api_key_create
 
 from .helpers import candidate_for
 

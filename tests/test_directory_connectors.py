@@ -16,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image, ImageDraw
 
-from generation.directory import Connector, DirectoryError, UserNotFound, connector_for
-from generation.directory import entra as entra_module
-from generation.directory.entra import EntraConnector
-from generation.directory.google import GoogleConnector
-from generation.directory.slack import SlackConnector
+from delivery.directory import Connector, DirectoryError, UserNotFound, connector_for
+from delivery.directory import entra as entra_module
+from delivery.directory.entra import EntraConnector
+from delivery.directory.google import GoogleConnector
+from delivery.directory.slack import SlackConnector
 from generation.models import DirectoryConnection
 from tests.fakes import directories as fakes
 from tests.fakes.directories import (

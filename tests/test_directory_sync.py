@@ -10,9 +10,9 @@ import json
 import pytest
 from PIL import Image
 
-from generation.directory.sync import directory_sync_run
+from delivery.directory.sync import directory_sync_run
+from delivery.webhooks.services import webhook_endpoint_create
 from generation.models import DirectoryConnection, DirectorySync
-from teams.integrations.webhooks import webhook_endpoint_create
 from tests.fakes import directories as fakes
 
 from .helpers import candidate_for, db_fingerprint

@@ -18,9 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from teams.integrations import webhooks
-from teams.integrations.tasks import deliver_due_webhooks, deliver_webhook
-from teams.integrations.webhooks import (
+from delivery.webhooks import services as webhooks
+from delivery.webhooks.services import (
     EVENT_HEADSHOT_APPROVED,
     EVENT_JOB_FAILED,
     EVENT_JOB_READY,
@@ -33,6 +32,7 @@ from teams.integrations.webhooks import (
     webhook_signature,
     webhook_signature_verify,
 )
+from delivery.webhooks.tasks import deliver_due_webhooks, deliver_webhook
 from teams.models import WebhookDelivery, WebhookEndpoint
 
 from .helpers import db_fingerprint

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from delivery.api.keys import api_key_create
+from delivery.webhooks.services import webhook_endpoint_create, webhook_event_emit
 from generation.services.looks import look_version_create
 from privacy.dsr import dsr_create, dsr_process
-from teams.integrations.webhooks import webhook_endpoint_create, webhook_event_emit
 from teams.models import Invitation
-from teams.services.api_keys import api_key_create
 from teams.services.invitations import invitation_create, invite_link_create
 
 from .conftest import Tenant

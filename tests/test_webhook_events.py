@@ -3,9 +3,9 @@ a job ended. (headshot.approved: tests/test_directory_sync.py.)"""
 
 from __future__ import annotations
 
+from delivery.webhooks.services import webhook_endpoint_create
 from generation.models import GenerationJob
 from generation.services.jobs import job_fail
-from teams.integrations.webhooks import webhook_endpoint_create
 from teams.models import WebhookDelivery
 from teams.services.invitations import invitation_accept, invitation_create, invitation_token_renew
 

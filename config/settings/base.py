@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "generation",
     "billing",
     "privacy",
+    "delivery",
 ]
 
 MIDDLEWARE = [

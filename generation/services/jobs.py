@@ -21,8 +21,8 @@ from billing.hooks import (
 )
 from core.emails import email_send
 from core.errors import NotAllowed, ServiceError
+from delivery.webhooks.services import EVENT_JOB_FAILED, EVENT_JOB_READY, webhook_event_emit
 from privacy.services import consent_is_granted
-from teams.integrations.webhooks import EVENT_JOB_FAILED, EVENT_JOB_READY, webhook_event_emit
 from teams.models import Company, Membership, User
 
 from ..jobs import job_transition

@@ -84,9 +84,8 @@ def headshot_approve(*, company: Company, actor: Membership, candidate: Candidat
         status=MStatus.APPROVED)
     _decision(company=company, membership=membership, candidate=candidate, job=candidate.job,
               action=Action.APPROVE, actor=actor)
-    from teams.integrations.webhooks import EVENT_HEADSHOT_APPROVED, webhook_event_emit
-
-    from ..directory.sync import directory_sync_queue
+    from delivery.directory.sync import directory_sync_queue
+    from delivery.webhooks.services import EVENT_HEADSHOT_APPROVED, webhook_event_emit
 
     webhook_event_emit(company=company, event_type=EVENT_HEADSHOT_APPROVED,
                        data={"person": membership.pk, "headshot": headshot.pk,

@@ -137,7 +137,7 @@ def member_add_on_behalf(
     membership.joined_at = now
     membership.added_by = actor.user
     membership.save()
-    from ..integrations.webhooks import EVENT_MEMBER_JOINED, webhook_event_emit
+    from delivery.webhooks.services import EVENT_MEMBER_JOINED, webhook_event_emit
 
     webhook_event_emit(company=company, event_type=EVENT_MEMBER_JOINED,
                        data={"person": membership.pk, "team": membership.team_id})

@@ -247,7 +247,7 @@ def invitation_accept(*, raw_token: str) -> Membership:
         if membership.status == Status.INVITED:
             membership.status = Status.JOINED
         membership.save(update_fields=["joined_at", "status"])
-        from ..integrations.webhooks import EVENT_MEMBER_JOINED, webhook_event_emit
+        from delivery.webhooks.services import EVENT_MEMBER_JOINED, webhook_event_emit
 
         webhook_event_emit(company=invitation.company, event_type=EVENT_MEMBER_JOINED,
                            data={"person": membership.pk, "team": membership.team_id})

@@ -751,7 +751,7 @@ class FakeDirectories:
 
 
 def _reset_connector_caches() -> None:
-    from generation.directory import entra, google
+    from delivery.directory import entra, google
 
     entra.reset_token_cache()
     google.reset_token_cache()

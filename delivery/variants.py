@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
-from .models import Candidate, Headshot
+from generation.models import Candidate, Headshot
 
 SIZES = (256, 512, 1024)
 SHAPES = ("square", "look")

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from generation.models import Candidate, DirectoryConnection, DirectorySync, Headshot
 from teams.models import Company, Membership
 
-from ..models import Candidate, DirectoryConnection, DirectorySync, Headshot
 from ..variants import Variant, variant_render
 from .base import DirectoryError, UserNotFound, connector_for
 
@@ -24,7 +24,7 @@ DIRECTORY_VARIANT = Variant(size=1024, shape="square", format="jpeg")
 
 def directory_sync_queue(*, company: Company, membership: Membership) -> list[DirectorySync]:
     """Mark the person's photo as due in every enabled directory; sent after commit."""
-    from ..tasks import directory_sync
+    from .tasks import directory_sync
 
     syncs = []
     for connection in DirectoryConnection.objects.for_company(company).filter(enabled=True):

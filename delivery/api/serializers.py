@@ -3,10 +3,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from delivery.variants import Variant, variant_url
 from generation.models import GenerationJob, Headshot
-from generation.variants import Variant, variant_url
-
-from ..models import Membership, Team
+from teams.models import Membership, Team
 
 
 class TeamRefSerializer(serializers.ModelSerializer):

@@ -10,12 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ServiceError
+from generation.models import Headshot
 from teams.decorators import company_view
 from teams.models import Team
 
-from ..exports import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows
-from ..models import Headshot
 from ..variants import FORMATS, SHAPES, SIZES, Variant
+from .services import DEFAULT_PATTERN, TOKENS, headshots_zip, people_csv_rows
 
 
 class ExportForm(forms.Form):
@@ -56,7 +56,7 @@ def exports(request: HttpRequest) -> HttpResponse:
                                 filename=f"{label}-headshots-{stamp}.zip")
     teams = Team.objects.for_company(company).order_by("name")
     approved = Headshot.objects.for_company(company)
-    return render(request, "generation/exports.html",
+    return render(request, "delivery/exports.html",
                   {"form": form, "teams": teams, "approved_total": approved.count(),
                    "ttl_days": max(1, settings.EXPORT_URL_TTL_SECONDS // 86400)},
                   status=400 if form.errors else 200)

@@ -14,10 +14,10 @@ from django.db.models import QuerySet
 
 from core.csv_safe import Echo, csv_cell
 from core.errors import ServiceError
+from generation.models import Candidate, Headshot
 from teams.models import Company, Membership, Team
 
-from .models import Candidate, Headshot
-from .variants import Variant, variant_render, variant_url
+from ..variants import Variant, variant_render, variant_url
 
 TOKENS = ("first", "last", "full_name", "email", "team", "id")
 DEFAULT_PATTERN = "{first}-{last}"

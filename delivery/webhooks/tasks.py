@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from .webhooks import webhook_deliver, webhook_deliveries_due, webhook_deliveries_release_stale
+from .services import webhook_deliver, webhook_deliveries_due, webhook_deliveries_release_stale
 
 
 # A delivery's own failures (timeouts, 5xx answers) are retried by the schedule in

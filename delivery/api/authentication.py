@@ -8,8 +8,9 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from ..models import ApiKey
-from ..services.api_keys import api_key_for_secret
+from teams.models import ApiKey
+
+from .keys import api_key_for_secret
 
 # last_used_at is written at most this often per key: not one UPDATE per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -60,7 +61,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "teams.api.authentication.ApiKeyAuthentication"
+    target_class = "delivery.api.authentication.ApiKeyAuthentication"
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):

@@ -15,11 +15,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.errors import ServiceError
+from delivery.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
 from generation.models import GenerationJob, Headshot
-from generation.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
+from teams.models import Membership, Team
+from teams.services.invitations import invitation_create
 
-from ..models import Membership, Team
-from ..services.invitations import invitation_create
 from .base import CompanyScopedMixin, UpdatedCursor
 from .serializers import (
     HeadshotSerializer,

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ServiceError
+from teams.decorators import company_view
+from teams.models import ApiKey
 
-from ..decorators import company_view
-from ..models import ApiKey
-from ..services.api_keys import api_key_create, api_key_revoke
+from .keys import api_key_create, api_key_revoke
 
 
 class ApiKeyForm(forms.Form):
@@ -49,7 +49,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                                       "shown again.")
             form = ApiKeyForm()
     keys = ApiKey.objects.for_company(company).select_related("created_by")
-    return render(request, "teams/api_keys.html",
+    return render(request, "delivery/api_keys.html",
                   {"form": form, "keys": keys, "secret": secret, "now": timezone.now()},
                   status=400 if form.errors else 200)
 

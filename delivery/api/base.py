@@ -6,7 +6,8 @@ from __future__ import annotations
 from rest_framework import permissions, throttling
 from rest_framework.pagination import CursorPagination
 
-from ..models import ApiKey
+from teams.models import ApiKey
+
 from .authentication import ApiKeyAuthentication
 
 

@@ -12,10 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ServiceError
+from generation.models import DirectoryConnection, DirectorySync
 from teams.decorators import company_view
 
 from ..directory.sync import directory_connection_save, directory_sync_all
-from ..models import DirectoryConnection, DirectorySync
 
 Provider = DirectoryConnection.Provider
 
@@ -85,7 +85,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     connections = DirectoryConnection.objects.for_company(company).order_by("provider")
     syncs = (DirectorySync.objects.for_company(company)
              .select_related("connection", "membership__user").order_by("-updated_at")[:500])
-    return render(request, "generation/directory.html",
+    return render(request, "delivery/directory.html",
                   {"form": form, "connections": connections, "syncs": syncs},
                   status=400 if form.errors else 200)
 

@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import requests
 
-from generation.directory import base
-from generation.directory.base import DirectoryError, UserNotFound
+from delivery.directory import base
+from delivery.directory.base import DirectoryError, UserNotFound
 
 LABEL = "Microsoft Entra ID"
 GRAPH = "Microsoft Graph"

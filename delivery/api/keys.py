@@ -9,8 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-
-from ..models import ApiKey, Company, Membership
+from teams.models import ApiKey, Company, Membership
 
 KEY_PREFIX = "lk_"
 

@@ -7,6 +7,6 @@ One module per directory, each behind the same small interface (``base.Connector
     external_id = connector_for(connection).push_photo(email=email, jpeg=jpeg)
 """
 
-from generation.directory.base import Connector, DirectoryError, UserNotFound, connector_for
+from delivery.directory.base import Connector, DirectoryError, UserNotFound, connector_for
 
 __all__ = ["Connector", "DirectoryError", "UserNotFound", "connector_for"]

@@ -29,8 +29,8 @@ import google.auth.transport.requests
 import requests
 from google.oauth2 import service_account
 
-from generation.directory import base
-from generation.directory.base import DirectoryError, UserNotFound
+from delivery.directory import base
+from delivery.directory.base import DirectoryError, UserNotFound
 
 LABEL = "Google Workspace"
 API = "The Google Admin SDK"

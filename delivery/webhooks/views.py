@@ -11,9 +11,9 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ServiceError
+from teams.decorators import company_view
 
-from ..decorators import company_view
-from .webhooks import (
+from .services import (
     EVENT_TYPES,
     webhook_delivery_get,
     webhook_delivery_list,
@@ -59,7 +59,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
         else:
             form = WebhookEndpointForm()
     response = render(
-        request, "teams/webhooks.html",
+        request, "delivery/webhooks.html",
         {"form": form, "endpoints": webhook_endpoint_list(company=request.company),
          "created": created, "secret": secret, "event_types": EVENT_TYPES},
         status=400 if form.errors else 200,
@@ -75,7 +75,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
     deliveries = Paginator(webhook_delivery_list(company=request.company, endpoint=endpoint),
                            DELIVERIES_PER_PAGE)
-    return render(request, "teams/webhook_detail.html", {
+    return render(request, "delivery/webhook_detail.html", {
         "endpoint": endpoint, "deliveries": deliveries.get_page(request.GET.get("page")),
         "event_types": EVENT_TYPES,
     })

@@ -80,13 +80,13 @@ def connector_for(connection: DirectoryConnection) -> Connector:
         raise DirectoryError(f"The {label} connection is switched off.", transient=False)
     config = connection.config if isinstance(connection.config, dict) else {}
     if connection.provider == DirectoryConnection.Provider.ENTRA:
-        from generation.directory.entra import EntraConnector
+        from delivery.directory.entra import EntraConnector
         return EntraConnector.from_config(config)
     if connection.provider == DirectoryConnection.Provider.GOOGLE:
-        from generation.directory.google import GoogleConnector
+        from delivery.directory.google import GoogleConnector
         return GoogleConnector.from_config(config)
     if connection.provider == DirectoryConnection.Provider.SLACK:
-        from generation.directory.slack import SlackConnector
+        from delivery.directory.slack import SlackConnector
         return SlackConnector.from_config(config)
     raise DirectoryError(f"Unknown directory provider {connection.provider!r}.", transient=False)
 

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DeliveryConfig(AppConfig):
+    """Every way out of the platform: the REST API, outbound webhooks, directory write-back,
+    exports and download variants. The top layer: nothing of ours imports it."""
+
+    name = "delivery"
+    verbose_name = "Delivery: API, webhooks, directories, exports"

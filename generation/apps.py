@@ -6,4 +6,4 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the GPU workers' heartbeat to Celery's worker signals.
-        from . import gpu_heartbeat  # noqa: F401
+        from .backends.gpu import heartbeat  # noqa: F401

@@ -298,7 +298,7 @@ def run_gpu_job(self, job_id: int) -> str:
     that is counted, and a job that has killed ``GPU_MAX_KILLS`` workers is parked (dead
     letter) instead of taking down every worker in turn.
     """
-    from .gpu.worker import JobStopped, gpu_configured, gpu_job_run
+    from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
 
     job = _job(job_id)
     if job is None:

@@ -221,7 +221,7 @@ def uniformity(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def batches(request: HttpRequest) -> HttpResponse:
     """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
-    from ..gpu.estimate import batch_estimate
+    from ..backends.gpu.estimate import batch_estimate
     from ..routing import gpu_workers_available
 
     company = request.company

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
     from diffusers import DiffusionPipeline
 
-    from ..intake.faces import Face
+    from ...intake.faces import Face
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def face_crop_box(face: Face, width: int, height: int) -> tuple[int, int, int, i
 
 def _largest_face(image: Image.Image) -> Face | None:
     """Fast detection first (faces ≥ ~80 px), the slower upsampled pass only when needed."""
-    from ..intake.faces import faces_detect
+    from ...intake.faces import faces_detect
 
     faces = faces_detect(image, upsample=0) or faces_detect(image)
     return faces[0] if faces else None

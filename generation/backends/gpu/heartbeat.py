@@ -21,7 +21,7 @@ _stop = threading.Event()
 
 
 def _beat(hostname: str) -> None:
-    from .routing import gpu_worker_heartbeat
+    from ...routing import gpu_worker_heartbeat
 
     while not _stop.is_set():
         try:

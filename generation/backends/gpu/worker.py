@@ -25,8 +25,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from ..jobs import job_lease_renew
-from ..models import Candidate, GenerationJob, JobSelfie, Selfie
+from ...jobs import job_lease_renew
+from ...models import Candidate, GenerationJob, JobSelfie, Selfie
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 2.0
@@ -114,7 +114,7 @@ class _Reporter:
 
 def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
     """Train (or resume), generate the seeds not yet stored, then score and finish."""
-    from ..services.jobs import candidate_store, job_finish, look_spec
+    from ...services.jobs import candidate_store, job_finish, look_spec
     from .lora import TrainConfig, identity_prompt, lora_generate, lora_train, training_images_prepare
 
     config = TrainConfig.from_settings()

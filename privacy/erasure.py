@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from generation.models import DirectorySync, GenerationJob, Headshot, ReviewDecision, Selfie
+from delivery.models import DirectorySync
+from generation.models import GenerationJob, Headshot, ReviewDecision, Selfie
 from teams.models import Company, Invitation, InviteLink, Membership, Team, User
 
 from .deletion import (

@@ -16,8 +16,9 @@ from django.utils import timezone
 from PIL import Image
 
 from delivery.api.keys import api_key_create, api_key_revoke
+from delivery.models import ApiKey
 from generation.models import Headshot
-from teams.models import ApiKey, Invitation, Membership
+from teams.models import Invitation, Membership
 
 from .factories import MembershipFactory, UserFactory
 from .helpers import candidate_for, db_fingerprint

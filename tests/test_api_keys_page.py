@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from teams.models import ApiKey
+from delivery.models import ApiKey
 
 from .helpers import db_fingerprint
 from .test_api import approve

@@ -21,7 +21,7 @@ from delivery.directory import entra as entra_module
 from delivery.directory.entra import EntraConnector
 from delivery.directory.google import GoogleConnector
 from delivery.directory.slack import SlackConnector
-from generation.models import DirectoryConnection
+from delivery.models import DirectoryConnection
 from tests.fakes import directories as fakes
 from tests.fakes.directories import (
     GOOGLE_AUDIENCE,

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from delivery.directory.sync import directory_sync_run
+from delivery.models import DirectoryConnection, DirectorySync
 from delivery.webhooks.services import webhook_endpoint_create
-from generation.models import DirectoryConnection, DirectorySync
 from tests.fakes import directories as fakes
 
 from .helpers import candidate_for, db_fingerprint

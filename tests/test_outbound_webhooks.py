@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from delivery.models import WebhookDelivery, WebhookEndpoint
 from delivery.webhooks import services as webhooks
 from delivery.webhooks.services import (
     EVENT_HEADSHOT_APPROVED,
@@ -33,7 +34,6 @@ from delivery.webhooks.services import (
     webhook_signature_verify,
 )
 from delivery.webhooks.tasks import deliver_due_webhooks, deliver_webhook
-from teams.models import WebhookDelivery, WebhookEndpoint
 
 from .helpers import db_fingerprint
 

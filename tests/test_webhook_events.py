@@ -3,10 +3,10 @@ a job ended. (headshot.approved: tests/test_directory_sync.py.)"""
 
 from __future__ import annotations
 
+from delivery.models import WebhookDelivery
 from delivery.webhooks.services import webhook_endpoint_create
 from generation.models import GenerationJob
 from generation.services.jobs import job_fail
-from teams.models import WebhookDelivery
 from teams.services.invitations import invitation_accept, invitation_create, invitation_token_renew
 
 from .helpers import candidate_for

@@ -8,8 +8,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from teams.models import ApiKey
-
+from ..models import ApiKey
 from .keys import api_key_for_secret
 
 # last_used_at is written at most this often per key: not one UPDATE per request.

@@ -6,8 +6,7 @@ from __future__ import annotations
 from rest_framework import permissions, throttling
 from rest_framework.pagination import CursorPagination
 
-from teams.models import ApiKey
-
+from ..models import ApiKey
 from .authentication import ApiKeyAuthentication
 
 

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.models import ApiKey
 
+from ..models import ApiKey
 from .keys import api_key_create, api_key_revoke
 
 

@@ -9,7 +9,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from teams.models import ApiKey, Company, Membership
+from teams.models import Company, Membership
+
+from ..models import ApiKey
 
 KEY_PREFIX = "lk_"
 

@@ -29,7 +29,7 @@ import requests
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from generation.models import DirectoryConnection
+    from ..models import DirectoryConnection
 
 # DirectorySync.last_error is 500 characters.
 MAX_MESSAGE_LENGTH = 480
@@ -72,7 +72,7 @@ class Connector(Protocol):
 
 def connector_for(connection: DirectoryConnection) -> Connector:
     """The connector for a company's directory connection, built from its ``config``."""
-    from generation.models import DirectoryConnection
+    from ..models import DirectoryConnection
 
     label = DirectoryConnection.Provider(connection.provider).label \
         if connection.provider in DirectoryConnection.Provider.values else connection.provider

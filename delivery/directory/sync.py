@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from generation.models import Candidate, DirectoryConnection, DirectorySync, Headshot
+from generation.models import Candidate, Headshot
 from teams.models import Company, Membership
 
+from ..models import DirectoryConnection, DirectorySync
 from ..variants import Variant, variant_render
 from .base import DirectoryError, UserNotFound, connector_for
 

@@ -12,10 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ServiceError
-from generation.models import DirectoryConnection, DirectorySync
 from teams.decorators import company_view
 
 from ..directory.sync import directory_connection_save, directory_sync_all
+from ..models import DirectoryConnection, DirectorySync
 
 Provider = DirectoryConnection.Provider
 

@@ -45,7 +45,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.errors import NotAllowed, ServiceError
-from teams.models import Company, Membership, WebhookDelivery, WebhookEndpoint
+from teams.models import Company, Membership
+
+from ..models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 Status = WebhookDelivery.Status

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from .tasks import send_email
+
 
 def email_send(*, to: str, template: str, context: dict[str, Any]) -> None:
     """Render ``emails/<template>.{subject.txt,txt,html}`` and queue it for sending.
@@ -15,8 +17,6 @@ def email_send(*, to: str, template: str, context: dict[str, Any]) -> None:
     Rendering happens now (the context may hold model objects); the task gets
     only strings. Queued on commit so a rolled-back invitation sends nothing.
     """
-    from .tasks import send_email
-
     context = {"site_url": settings.SITE_URL, **context}
     subject = render_to_string(f"emails/{template}.subject.txt", context).strip()
     text = render_to_string(f"emails/{template}.txt", context)

@@ -1,12 +1,27 @@
-"""The kernel's one task: sending an e-mail that was rendered before the commit."""
+"""Queueing work after the commit, and the kernel's one task (sending a rendered e-mail)."""
 
 from __future__ import annotations
 
 import smtplib
+from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+
+
+def task_enqueue(name: str, *args: Any, queue: str | None = None, **kwargs: Any) -> None:
+    """Queue the task registered as ``name`` once the current transaction commits (at once
+    outside one), so a rolled-back action queues nothing.
+
+    By name, so that a service never imports the tasks module that imports it: an app's
+    tasks sit above its services and there is no import loop. The registered task object
+    is used, so the embedded default (eager mode) runs it in-process. Each app imports its
+    tasks module in ``AppConfig.ready()``, so every name is registered in every process.
+    """
+    transaction.on_commit(
+        lambda: current_app.tasks[name].apply_async(args=args, kwargs=kwargs, queue=queue))
 
 
 # The name is kept from when this lived in teams/: messages already queued carry it.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from config.celery import QUEUE_GPU, QUEUE_OFFLINE, QUEUE_REPLICATE
+from core.queues import QUEUE_GPU, QUEUE_OFFLINE, QUEUE_REPLICATE
 
 from .models import GenerationJob
 

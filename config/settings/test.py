@@ -32,3 +32,4 @@ STORAGES = {
 SITE_URL = "http://testserver"
 DEBUG = False
 WEBHOOK_ALLOW_PRIVATE_URLS = True  # receivers in the tests listen on 127.0.0.1
+EVENTS_RAISE = True  # a failing event handler fails its test (core/events.py)

@@ -13,7 +13,7 @@ import threading
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
-from config.celery import QUEUE_GPU
+from core.queues import QUEUE_GPU
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 30

@@ -23,6 +23,7 @@ class CreditEntry(TenantModel):
         CONSUMPTION = "consumption", "Used by a delivered job"
         REFUND = "refund", "Returned from a job"
         ADJUSTMENT = "adjustment", "Manual adjustment"
+        FREE_PREVIEW = "free_preview", "Free look preview (watermarked)"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.IntegerField()  # credits; negative takes from the balance

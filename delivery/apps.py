@@ -7,3 +7,9 @@ class DeliveryConfig(AppConfig):
 
     name = "delivery"
     verbose_name = "Delivery: API, webhooks, directories, exports"
+
+    def ready(self) -> None:
+        # Here and not at the top: Django allows models to be imported only from now on.
+        from . import subscriptions, tasks  # noqa: F401  (tasks: registers the Celery tasks)
+
+        subscriptions.register()

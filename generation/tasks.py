@@ -8,7 +8,7 @@ import random
 import time
 from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,9 +18,11 @@ from django.utils import timezone
 from PIL import Image
 
 from .backends import replicate_api
+from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
+from .backends.offline import NoFaceForRetouch, studio_retouch
 from .jobs import job_claim, job_lease_renew
 from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
-from .routing import TASKS, replicate_failure_record, replicate_success_record
+from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
 from .services.jobs import (
     candidate_store,
     job_dead_letter,
@@ -80,8 +82,6 @@ def _jitter(seconds: float) -> float:
 @shared_task(bind=True, name="generation.run_offline_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
 def run_offline_job(self, job_id: int) -> str:
-    from .backends.offline import NoFaceForRetouch, studio_retouch
-
     job = _job(job_id)
     if not _claim_or_wait(self, job):
         return "not claimable"
@@ -264,10 +264,6 @@ def poll_predictions(limit: int = 200) -> int:
 @shared_task(name="generation.requeue_stalled_jobs")
 def requeue_stalled_jobs(limit: int = 200) -> int:
     """Jobs whose worker died and whose message was lost: hand them out again."""
-    from config.celery import app
-
-    from .routing import QUEUES
-
     now = timezone.now()
     # A maintenance sweep over every company's jobs, by design.
     stalled = GenerationJob.objects.unscoped().filter(
@@ -277,7 +273,7 @@ def requeue_stalled_jobs(limit: int = 200) -> int:
     ).values_list("pk", "backend")[:limit]
     count = 0
     for pk, backend in [*stalled, *queued_long]:
-        app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
+        current_app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
         count += 1
     return count
 
@@ -298,8 +294,6 @@ def run_gpu_job(self, job_id: int) -> str:
     that is counted, and a job that has killed ``GPU_MAX_KILLS`` workers is parked (dead
     letter) instead of taking down every worker in turn.
     """
-    from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
-
     job = _job(job_id)
     if job is None:
         return "no such job"

@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: one company you can click through."""
+"""Demo data for the embedded default: one company you can click through (its people;
+generation/demo.py adds the rest)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ class DemoCompany:
 
 
 @transaction.atomic
-def demo_seed() -> DemoCompany:
-    """Create (or recreate) the Acme demo company."""
+def demo_people_seed() -> DemoCompany:
+    """Create (or recreate) the Acme demo company and its people (generation/demo.py adds
+    an approved look)."""
     Company.objects.filter(slug=DEMO_SLUG).delete()
     company = company_create(
         name="Acme Corporation", slug=DEMO_SLUG, owner_email="owner@acme.example",
@@ -71,14 +73,6 @@ def demo_seed() -> DemoCompany:
         # Saved unsent: the demo prints the links instead of mailing them.
         raw = invitation_token_renew(company=company, invitation=invitation, sent=False)
         invite_urls[email] = invitation_url(raw)
-    # An approved company look, so employees can make headshots straight away.
-    from generation.services.looks import look_version_approve, look_version_create
-
-    owner_membership = Membership.objects.for_company(company).get(role=Membership.Role.OWNER)
-    version = look_version_create(company=company, actor=owner_membership, team=None,
-                                  preset="corporate")
-    look_version_approve(company=company, actor=owner_membership, version=version,
-                         require_preview=False)
     _, link_url = invite_link_create(
         company=company, created_by=owner, label="Everyone at Acme", max_uses=100
     )

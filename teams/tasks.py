@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .models import Company, Invitation
+from .services.invitations import invitation_reminders_send_due, invitation_send
+
 
 @shared_task(name="teams.send_invitation_reminders")
 def send_invitation_reminders() -> int:
-    from .services.invitations import invitation_reminders_send_due
-
     return invitation_reminders_send_due()
 
 
@@ -14,9 +15,6 @@ def send_invitation_reminders() -> int:
              retry_backoff=30, retry_jitter=True, max_retries=5)
 def send_saved_invitations(company_id: int, invitation_ids: list[int]) -> int:
     """E-mail invitations a bulk import saved (each gets a fresh link: tokens are hashed)."""
-    from .models import Company, Invitation
-    from .services.invitations import invitation_send
-
     company = Company.objects.get(pk=company_id)
     sent = 0
     for invitation in Invitation.objects.for_company(company).filter(

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from PIL import Image
 
-from billing.hooks import BillingLimitReached
+from billing.limits import BillingLimitReached
 from billing.models import CreditEntry
 from billing.services import credit_balance, credits_adjust, credits_reserve
 from core.errors import ServiceError

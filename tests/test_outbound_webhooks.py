@@ -19,13 +19,13 @@ from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
 from delivery.models import WebhookDelivery, WebhookEndpoint
-from delivery.webhooks import services as webhooks
+from delivery.webhooks import addresses, sending
+from delivery.webhooks.sending import webhook_deliver
 from delivery.webhooks.services import (
     EVENT_HEADSHOT_APPROVED,
     EVENT_JOB_FAILED,
     EVENT_JOB_READY,
     EVENT_MEMBER_JOINED,
-    webhook_deliver,
     webhook_endpoint_create,
     webhook_endpoint_update,
     webhook_event_emit,
@@ -271,10 +271,10 @@ def test_a_claim_whose_worker_died_is_sent_again(tenant_a, receiver):
     (delivery,) = _emit(tenant_a, send=False)
     _deliveries(tenant_a).filter(pk=delivery.pk).update(
         status=Status.SENDING, attempts=1,
-        next_attempt_at=timezone.now() + webhooks.SENDING_LEASE)
+        next_attempt_at=timezone.now() + sending.SENDING_LEASE)
     assert deliver_due_webhooks() == 0  # the lease still runs
 
-    with time_machine.travel(timezone.now() + webhooks.SENDING_LEASE + timedelta(seconds=5),
+    with time_machine.travel(timezone.now() + sending.SENDING_LEASE + timedelta(seconds=5),
                              tick=False):
         assert deliver_due_webhooks() == 1
 
@@ -459,13 +459,13 @@ def test_production_connects_to_the_address_it_checked(monkeypatch, settings):
     def getaddrinfo(host, port, *args, **kwargs):
         return [(2, 1, 6, "", (ip, port)) for ip in answers[host]]
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", getaddrinfo)
-    target = webhooks._target("https://hooks.example.com:8443/in?x=1")
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", getaddrinfo)
+    target = addresses.target_for("https://hooks.example.com:8443/in?x=1")
     assert target.url == "https://93.184.216.34:8443/in?x=1"
     assert target.headers == {"Host": "hooks.example.com:8443"}
     assert target.extensions == {"sni_hostname": "hooks.example.com"}
     with pytest.raises(ServiceError, match="private"):
-        webhooks._target("https://sneaky.example.com/in")
+        addresses.target_for("https://sneaky.example.com/in")
 
 
 # --- Pages -----------------------------------------------------------------------------------

@@ -1,19 +1,16 @@
-"""Keeping people's photos in the company's directories: queued on approval and on demand,
-one DirectorySync row per person and directory, claimed once, retried while the directory
-says "later"."""
+"""Sending one person's photo to one directory (the worker's side of write-back): a
+DirectorySync row is claimed once, and retried while the directory says "later"
+(delivery/directory/tasks.py). services.py queues them."""
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from django.utils import timezone
 
-from core.errors import NotAllowed, ServiceError
 from generation.models import Candidate, Headshot
-from teams.models import Company, Membership
 
-from ..models import DirectoryConnection, DirectorySync
+from ..models import DirectorySync
 from ..variants import Variant, variant_render
 from .base import DirectoryError, UserNotFound, connector_for
 
@@ -21,37 +18,6 @@ log = logging.getLogger(__name__)
 Status = DirectorySync.Status
 # Directories show square photos; 1024 px is within every provider's limit once encoded.
 DIRECTORY_VARIANT = Variant(size=1024, shape="square", format="jpeg")
-
-
-def directory_sync_queue(*, company: Company, membership: Membership) -> list[DirectorySync]:
-    """Mark the person's photo as due in every enabled directory; sent after commit."""
-    from .tasks import directory_sync
-
-    syncs = []
-    for connection in DirectoryConnection.objects.for_company(company).filter(enabled=True):
-        sync, _ = DirectorySync.objects.for_company(company).update_or_create(
-            company=company, connection=connection, membership=membership,
-            defaults={"status": Status.PENDING, "attempts": 0, "last_error": "",
-                      "updated_at": timezone.now()})
-        syncs.append(sync)
-    for sync in syncs:
-        transaction.on_commit(lambda pk=sync.pk: directory_sync.delay(pk))
-    return syncs
-
-
-def directory_sync_all(*, company: Company, actor: Membership) -> int:
-    """On demand: everyone with an approved headshot, in every enabled directory."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can sync directories.")
-    if not DirectoryConnection.objects.for_company(company).filter(enabled=True).exists():
-        raise ServiceError("Connect a directory first.")
-    people = Membership.objects.for_company(company).filter(
-        pk__in=Headshot.objects.for_company(company).values("membership_id"))
-    count = 0
-    with transaction.atomic():
-        for person in people:
-            count += len(directory_sync_queue(company=company, membership=person))
-    return count
 
 
 class RetryLater(Exception):
@@ -113,14 +79,3 @@ def _finish(sync: DirectorySync, status: str, *, error: str = "") -> None:
     DirectorySync.objects.for_company(sync.company_id).filter(pk=sync.pk).update(
         status=status, last_error=error[:500], attempts=sync.attempts + 1,
         updated_at=timezone.now())
-
-
-def directory_connection_save(*, company: Company, actor: Membership, provider: str,
-                              config: dict, enabled: bool = True) -> DirectoryConnection:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can connect directories.")
-    if provider not in DirectoryConnection.Provider.values:
-        raise ServiceError("Unknown directory.")
-    connection, _ = DirectoryConnection.objects.for_company(company).update_or_create(
-        company=company, provider=provider, defaults={"config": config, "enabled": enabled})
-    return connection

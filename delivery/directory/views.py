@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.errors import ServiceError
 from teams.decorators import company_view
 
-from ..directory.sync import directory_connection_save, directory_sync_all
 from ..models import DirectoryConnection, DirectorySync
+from .services import directory_connection_save, directory_sync_all
 
 Provider = DirectoryConnection.Provider
 

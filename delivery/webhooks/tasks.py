@@ -1,16 +1,16 @@
-"""Webhook tasks: thin. Import this module from teams/tasks.py so Celery finds the tasks."""
+"""Webhook tasks: thin (delivery/tasks.py imports them, so Celery finds them)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
-from .services import webhook_deliver, webhook_deliveries_due, webhook_deliveries_release_stale
+from .sending import webhook_deliver, webhook_deliveries_due, webhook_deliveries_release_stale
 
 
 # A delivery's own failures (timeouts, 5xx answers) are retried by the schedule in
-# webhooks.py through deliver_due_webhooks; only a database hiccup is retried here.
-# The time limit stays below webhooks.SENDING_LEASE, after which a stuck claim is released.
+# sending.py through deliver_due_webhooks; only a database hiccup is retried here.
+# The time limit stays below sending.SENDING_LEASE, after which a stuck claim is released.
 @shared_task(
     name="teams.deliver_webhook",
     autoretry_for=(OperationalError,),

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from core.events import HEADSHOT_APPROVED, event_emit
 from teams.models import Company, Membership
 
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
@@ -84,13 +85,9 @@ def headshot_approve(*, company: Company, actor: Membership, candidate: Candidat
         status=MStatus.APPROVED)
     _decision(company=company, membership=membership, candidate=candidate, job=candidate.job,
               action=Action.APPROVE, actor=actor)
-    from delivery.directory.sync import directory_sync_queue
-    from delivery.webhooks.services import EVENT_HEADSHOT_APPROVED, webhook_event_emit
-
-    webhook_event_emit(company=company, event_type=EVENT_HEADSHOT_APPROVED,
-                       data={"person": membership.pk, "headshot": headshot.pk,
-                             "approved_at": headshot.approved_at})
-    directory_sync_queue(company=company, membership=membership)
+    # After the commit: the company's webhooks and directories hear of it.
+    event_emit(HEADSHOT_APPROVED, company_id=company.pk, person=membership.pk,
+               headshot=headshot.pk, approved_at=headshot.approved_at)
     return headshot
 
 

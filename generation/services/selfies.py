@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -12,6 +11,8 @@ from django.db import IntegrityError, transaction
 from PIL import Image
 
 from core.errors import NotAllowed, ServiceError
+from core.storage import selfie_keys
+from privacy.deletion import receipt_write
 from privacy.services import consent_is_granted
 from teams.models import Company, Membership
 
@@ -55,16 +56,16 @@ def selfie_upload(
         raise ServiceError("You already uploaded this photo.")
     qa = selfie_qa(clean.image)
 
-    base = f"selfies/c{company.pk}/m{membership.pk}/{uuid.uuid4().hex}"
+    image_name, thumb_name = selfie_keys(company_id=company.pk, membership_id=membership.pk)
     thumb = clean.image.copy()
     thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
     thumb_bytes = io.BytesIO()
     thumb.save(thumb_bytes, format="JPEG", quality=85)
-    image_key = default_storage.save(f"{base}.jpg", ContentFile(clean.jpeg))
+    image_key = default_storage.save(image_name, ContentFile(clean.jpeg))
     thumb_key = ""
     try:
         # Inside the try: if the thumbnail cannot be stored, the image goes too.
-        thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(thumb_bytes.getvalue()))
+        thumb_key = default_storage.save(thumb_name, ContentFile(thumb_bytes.getvalue()))
         with transaction.atomic():
             selfie = Selfie.objects.create(
                 company=company, membership=membership, image_key=image_key, thumb_key=thumb_key,
@@ -95,8 +96,6 @@ def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> Non
         raise NotAllowed("You can only delete your own photos.")
     # Storage first: a row without its file is harmless, a file without its row is a leak.
     _storage_delete(selfie.image_key, selfie.thumb_key)
-    from privacy.deletion import receipt_write
-
     with transaction.atomic():
         Selfie.objects.for_company(company).filter(pk=selfie.pk).delete()
         receipt_write(company_id=company.pk, kind="selfie", object_ref=f"selfie:{selfie.pk}",

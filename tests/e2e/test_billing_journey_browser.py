@@ -13,7 +13,7 @@ import pytest
 
 from billing.models import CheckoutSession, CreditEntry, StripeCustomer
 from billing.services import credit_balance
-from teams.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import DEMO_PASSWORD, demo_seed
 from tests.fakes.stripe import fake_stripe  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -31,18 +31,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
+from core.storage import lora_checkpoint_key, lora_weights_key
+
+from ...intake.faces import Face, faces_detect
+
 if TYPE_CHECKING:
     import torch
     from diffusers import DiffusionPipeline
-
-    from ...intake.faces import Face
 
 log = logging.getLogger(__name__)
 
 LORA_TARGET_MODULES = ["to_q", "to_k", "to_v", "to_out.0"]
 ADAPTER_NAME = "default"  # the name ``add_adapter`` uses when none is given
-CHECKPOINT_NAME = "checkpoint.pt"
-WEIGHTS_NAME = "lora.safetensors"
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # what save/load_lora_weights use
 # Face crop: the square's side in face heights, and how far below the face centre (in face
 # heights) it is centred, so that the chin, neck and some shoulders are in the picture.
@@ -139,8 +139,6 @@ def face_crop_box(face: Face, width: int, height: int) -> tuple[int, int, int, i
 
 def _largest_face(image: Image.Image) -> Face | None:
     """Fast detection first (faces ≥ ~80 px), the slower upsampled pass only when needed."""
-    from ...intake.faces import faces_detect
-
     faces = faces_detect(image, upsample=0) or faces_detect(image)
     return faces[0] if faces else None
 
@@ -446,8 +444,8 @@ def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config
         raise ValueError(f"invalid TrainConfig {config}")
     started = time.monotonic()
     unet = pipeline.unet
-    checkpoint_key = f"{checkpoint_prefix}/{CHECKPOINT_NAME}"
-    weights_key = f"{checkpoint_prefix}/{WEIGHTS_NAME}"
+    checkpoint_key = lora_checkpoint_key(checkpoint_prefix)
+    weights_key = lora_weights_key(checkpoint_prefix)
     if getattr(unet, "peft_config", None):
         log.warning("the pipeline's UNet still had a LoRA adapter: removed before training")
         _adapter_remove(unet)

@@ -25,8 +25,21 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
+from core.storage import lora_folder, lora_weights_key
+
+from ...deletion import lora_delete
 from ...jobs import job_lease_renew
 from ...models import Candidate, GenerationJob, JobSelfie, Selfie
+from ...services.jobs import candidate_store, job_finish, look_spec
+from .lora import (
+    TrainConfig,
+    base_pipeline_load,
+    identity_prompt,
+    lora_generate,
+    lora_train,
+    training_images_prepare,
+)
+from .tiny import tiny_pipeline
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 2.0
@@ -38,23 +51,13 @@ class JobStopped(Exception):
     """The job was cancelled (or taken over) while this worker held it."""
 
 
-def lora_prefix(job: GenerationJob) -> str:
-    from privacy.storage import lora_prefix as prefix  # one place knows the storage layout
-
-    return prefix(company_id=job.company_id, job_id=job.pk)
-
-
 @functools.cache
 def pipeline_for(path: str):
     """The base pipeline, loaded once per worker process (minutes for SDXL on first use)."""
     import torch
 
     if path.startswith("tiny:"):
-        from .tiny import tiny_pipeline
-
         return tiny_pipeline(path.split(":", 1)[1])
-    from .lora import base_pipeline_load
-
     if torch.cuda.is_available():
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return base_pipeline_load(path, device="cuda", dtype=dtype)
@@ -114,14 +117,11 @@ class _Reporter:
 
 def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
     """Train (or resume), generate the seeds not yet stored, then score and finish."""
-    from ...services.jobs import candidate_store, job_finish, look_spec
-    from .lora import TrainConfig, identity_prompt, lora_generate, lora_train, training_images_prepare
-
     config = TrainConfig.from_settings()
     pipeline = pipeline_for(settings.GPU_BASE_MODEL_PATH)
     reporter = _Reporter(job, lease)
-    prefix = lora_prefix(job)
-    weights_key = f"{prefix}/lora.safetensors"
+    prefix = lora_folder(company_id=job.company_id, job_id=job.pk)
+    weights_key = lora_weights_key(prefix)
     if not default_storage.exists(weights_key):
         images = training_images_prepare(_selfie_images(job), resolution=config.resolution)
         reporter.report(phase="training", step=0, total=config.steps, loss=None, eta_seconds=None)
@@ -159,8 +159,6 @@ def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
 
 def lora_weights_delete(job: GenerationJob) -> None:
     """The person's model goes on delivery, with a deletion receipt like every deletion."""
-    from privacy.deletion import lora_delete
-
     subject = (GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk)
                .values_list("membership__user_id", flat=True).first())
     lora_delete(company_id=job.company_id, job_id=job.pk, rule="retention.lora.on_delivery",

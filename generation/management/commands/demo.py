@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from teams.demo import DEMO_PASSWORD, demo_seed
+from ...demo import DEMO_PASSWORD, demo_seed
 
 
 class Command(BaseCommand):

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import statistics
 
+from django.db.models import Count, Q, QuerySet
+
+from privacy.services import consent_is_granted
 from teams.models import Company, Membership
 
-from .models import Selfie
+from .models import Candidate, GenerationJob, Headshot, LookVersion, ReviewDecision, Selfie
+from .services.jobs import MIN_SELFIES
 
 
 def selfie_list(*, company: Company, membership: Membership) -> QuerySet[Selfie]:
@@ -16,43 +20,31 @@ def selfie_get(*, company: Company, pk: int) -> Selfie | None:
 
 
 def job_latest(*, company: Company, membership: Membership, kind: str | None = None):
-    from .models import GenerationJob
-
     qs = GenerationJob.objects.for_company(company).filter(membership=membership)
     qs = qs.filter(kind=kind) if kind else qs.exclude(kind=GenerationJob.Kind.PREVIEW)
     return qs.select_related("look_version").order_by("-queued_at", "-pk").first()
 
 
 def candidates_visible(*, company: Company, job) -> QuerySet:
-    from .models import Candidate
-
     return Candidate.objects.for_company(company).filter(job=job, visible=True)
 
 
 def candidate_get(*, company: Company, pk: int):
-    from .models import Candidate
-
     return Candidate.objects.for_company(company).select_related("job").filter(pk=pk).first()
 
 
 def look_versions(*, company: Company):
-    from .models import LookVersion
-
     return (LookVersion.objects.for_company(company).select_related("look", "look__team")
             .order_by("look__team__name", "-version"))
 
 
 def look_version_get(*, company: Company, pk: int):
-    from .models import LookVersion
-
     return LookVersion.objects.for_company(company).select_related("look", "look__team").filter(
         pk=pk).first()
 
 
 def review_rows(*, company: Company, team_id: int | None):
     """One row per person ready for review or approved: their pick, or else their best photo."""
-    from .models import Candidate, GenerationJob, Headshot
-
     members = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED]
     ).select_related("user", "team").order_by("user__full_name", "user__email")
@@ -77,8 +69,6 @@ def review_rows(*, company: Company, team_id: int | None):
 
 
 def review_history(*, company: Company, limit: int = 50):
-    from .models import ReviewDecision
-
     return ReviewDecision.objects.for_company(company).select_related(
         "membership__user", "actor")[:limit]
 
@@ -103,8 +93,6 @@ OUTLIER_Z = 2.5  # robust z-score (median / MAD) beyond which a photo stands out
 
 def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]:
     """Keys whose value stands out from the others (median absolute deviation)."""
-    import statistics
-
     if len(values) < 3:
         return set()
     median = statistics.median(values.values())
@@ -116,8 +104,6 @@ def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]
 def uniformity_report(*, company: Company, team_id: int | None = None) -> list[dict]:
     """Per team: each person's photo (approved headshot, else their pick, else their best),
     each metric's spread, and the photos that stand out or break the look's tolerances."""
-    import statistics
-
     rows = review_rows(company=company, team_id=team_id)
     teams: dict[int | None, dict] = {}
     for row in rows:
@@ -163,12 +149,6 @@ def uniformity_report(*, company: Company, team_id: int | None = None) -> list[d
 
 def batch_candidates(*, company: Company, team_id: int | None) -> dict:
     """Who can be in a consistent batch (enough usable selfies, consent), and who cannot, why."""
-    from django.db.models import Count, Q
-
-    from privacy.services import consent_is_granted
-
-    from .services.jobs import MIN_SELFIES
-
     needed = MIN_SELFIES["consistent_batch"]
     people = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.CONSENTED, Membership.Status.UPLOADED]
@@ -190,8 +170,6 @@ def batch_candidates(*, company: Company, team_id: int | None) -> dict:
 
 def batch_progress(*, company: Company, team_id: int | None, limit: int = 200):
     """The latest consistent-batch job per person, with the worker's progress."""
-    from .models import GenerationJob
-
     jobs = GenerationJob.objects.for_company(company).filter(
         kind=GenerationJob.Kind.CONSISTENT_BATCH).select_related(
         "membership__user", "membership__team").order_by("-queued_at")

@@ -23,13 +23,10 @@ from __future__ import annotations
 import email.utils
 import io
 import time
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 from django.conf import settings
-
-if TYPE_CHECKING:
-    from ..models import DirectoryConnection
 
 # DirectorySync.last_error is 500 characters.
 MAX_MESSAGE_LENGTH = 480
@@ -68,27 +65,6 @@ class Connector(Protocol):
         Raises UserNotFound or DirectoryError.
         """
         ...
-
-
-def connector_for(connection: DirectoryConnection) -> Connector:
-    """The connector for a company's directory connection, built from its ``config``."""
-    from ..models import DirectoryConnection
-
-    label = DirectoryConnection.Provider(connection.provider).label \
-        if connection.provider in DirectoryConnection.Provider.values else connection.provider
-    if not connection.enabled:
-        raise DirectoryError(f"The {label} connection is switched off.", transient=False)
-    config = connection.config if isinstance(connection.config, dict) else {}
-    if connection.provider == DirectoryConnection.Provider.ENTRA:
-        from delivery.directory.entra import EntraConnector
-        return EntraConnector.from_config(config)
-    if connection.provider == DirectoryConnection.Provider.GOOGLE:
-        from delivery.directory.google import GoogleConnector
-        return GoogleConnector.from_config(config)
-    if connection.provider == DirectoryConnection.Provider.SLACK:
-        from delivery.directory.slack import SlackConnector
-        return SlackConnector.from_config(config)
-    raise DirectoryError(f"Unknown directory provider {connection.provider!r}.", transient=False)
 
 
 # --- Settings and config ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from generation.models import Candidate, Headshot
 
 from ..models import DirectorySync
 from ..variants import Variant, variant_render
-from .base import DirectoryError, UserNotFound, connector_for
+from . import DirectoryError, UserNotFound, connector_for
 
 log = logging.getLogger(__name__)
 Status = DirectorySync.Status

@@ -14,8 +14,10 @@ from teams.decorators import company_view
 from teams.models import Membership, Team
 from teams.selectors import team_list
 
+from ..backends.gpu.estimate import batch_estimate
 from ..looks import PRESETS
 from ..models import Candidate, GenerationJob, LookVersion, Selfie
+from ..routing import gpu_workers_available
 from ..selectors import (
     UNIFORMITY_METRICS,
     batch_candidates,
@@ -221,9 +223,6 @@ def uniformity(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def batches(request: HttpRequest) -> HttpResponse:
     """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
-    from ..backends.gpu.estimate import batch_estimate
-    from ..routing import gpu_workers_available
-
     company = request.company
     team = request.GET.get("team", "")
     team_id = int(team) if team.isdigit() else None

@@ -15,14 +15,14 @@ from django.conf import settings
 
 from core.queues import QUEUE_GPU
 
+from ...routing import gpu_worker_heartbeat
+
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 30
 _stop = threading.Event()
 
 
 def _beat(hostname: str) -> None:
-    from ...routing import gpu_worker_heartbeat
-
     while not _stop.is_set():
         try:
             gpu_worker_heartbeat(hostname=hostname, ttl=BEAT_SECONDS * 3)

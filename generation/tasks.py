@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import random
 import time
 from datetime import timedelta
 
@@ -16,6 +15,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+
+from core.retry import jittered
 
 from .backends import replicate_api
 from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
@@ -70,10 +71,6 @@ def _claim_or_wait(task, job: GenerationJob | None) -> bool:
         if not task.request.is_eager:
             raise task.retry(countdown=max(1.0, remaining + 1.0))
     return False
-
-
-def _jitter(seconds: float) -> float:
-    return seconds * (1 + random.random() * 0.25)
 
 
 # --- Offline backend ------------------------------------------------------------------
@@ -155,7 +152,7 @@ def run_replicate_job(self, job_id: int) -> str:
             except replicate_api.RateLimited as exc:
                 # Short waits are taken here (also where tasks run in-process); a long
                 # Retry-After frees the worker and comes back later.
-                pause = _jitter(max(exc.retry_after, 0.05))
+                pause = jittered(max(exc.retry_after, 0.05))
                 if pause <= RATE_LIMIT_INLINE_WAIT and waited + pause <= RATE_LIMIT_TASK_BUDGET:
                     time.sleep(pause)
                     waited += pause
@@ -167,7 +164,7 @@ def run_replicate_job(self, job_id: int) -> str:
                     replicate_failure_record()
                     if job.attempts < settings.GENERATION_MAX_ATTEMPTS:
                         _release(job)
-                        raise self.retry(countdown=_jitter(min(2 ** job.attempts, 60)),
+                        raise self.retry(countdown=jittered(min(2 ** job.attempts, 60)),
                                          exc=exc) from exc
                 job_reroute(job, reason=f"Replicate could not take the job: {exc}")
                 return "rerouted"
@@ -208,14 +205,14 @@ def sync_prediction(self, prediction_id: str) -> str:
         # Run eagerly (embedded default, tests) the create is already recorded, so an unknown
         # id is one whose job was erased with its person: nothing to wait for.
         if self.request.retries < UNKNOWN_PREDICTION_RETRIES and not self.request.is_eager:
-            raise self.retry(countdown=_jitter(2.0))
+            raise self.retry(countdown=jittered(2.0))
         return "unknown prediction"
     job = row.job
     try:
         prediction = replicate_api.prediction_get(prediction_id)
     except replicate_api.ReplicateError as exc:
         if exc.transient:
-            raise self.retry(countdown=_jitter(min(2 ** self.request.retries * 5, 300)),
+            raise self.retry(countdown=jittered(min(2 ** self.request.retries * 5, 300)),
                              exc=exc) from exc
         raise
     if prediction.status == "succeeded" and job.status == Status.RUNNING:
@@ -225,7 +222,7 @@ def sync_prediction(self, prediction_id: str) -> str:
                 candidate_store(job=job, seed=row.seed, output_index=index,
                                 source_id=f"{prediction_id}:{index}", data=data)
         except replicate_api.ReplicateError as exc:
-            raise self.retry(countdown=_jitter(10), exc=exc) from exc
+            raise self.retry(countdown=jittered(10), exc=exc) from exc
     ReplicatePrediction.objects.for_company(row.company_id).filter(pk=row.pk).update(
         status=prediction.status if prediction.status else row.status,
         error=(prediction.error or "")[:2000], synced_at=timezone.now())

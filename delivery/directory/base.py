@@ -20,13 +20,13 @@ tenant cannot point our workers at arbitrary hosts.
 
 from __future__ import annotations
 
-import email.utils
 import io
-import time
 from typing import Any, Protocol, runtime_checkable
 
 import requests
 from django.conf import settings
+
+from core.retry import retry_after_seconds
 
 # DirectorySync.last_error is 500 characters.
 MAX_MESSAGE_LENGTH = 480
@@ -135,22 +135,6 @@ def send(session: requests.Session, method: str, url: str, *, service: str,
     except requests.RequestException as error:
         raise DirectoryError(f"Could not reach {service}: {type(error).__name__}.",
                              transient=True) from error
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds (it may be a number or an HTTP date); None when absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def is_transient_status(status: int) -> bool:

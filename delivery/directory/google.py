@@ -29,6 +29,7 @@ import google.auth.transport.requests
 import requests
 from google.oauth2 import service_account
 
+from core.retry import retry_after_seconds
 from delivery.directory import base
 from delivery.directory.base import DirectoryError, UserNotFound
 
@@ -89,7 +90,7 @@ class _Request(google.auth.transport.requests.Request):
                                     timeout=(self._timeout, self._timeout), **kwargs)
         if base.is_transient_status(response.status):
             raise _TokenEndpointBusy(response.status,
-                                     base.retry_after_seconds(response.headers.get("Retry-After")))
+                                     retry_after_seconds(response.headers.get("Retry-After")))
         return response
 
 

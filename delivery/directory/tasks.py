@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import shared_task
 
+from core.retry import jittered
+
 from .sync import RetryLater, directory_sync_give_up, directory_sync_run
-
-
-def _jitter(seconds: float) -> float:
-    return seconds * (1 + random.random() * 0.25)
 
 
 # The name is kept from when this lived in generation/: messages already queued carry it.
@@ -28,4 +24,4 @@ def directory_sync(self, sync_id: int) -> str:
                                                            "try again later from the page.")
             return "failed"
         backoff = min(2 ** self.request.retries * 30, 3600)
-        raise self.retry(countdown=max(later.retry_after or 0, _jitter(backoff))) from None
+        raise self.retry(countdown=max(later.retry_after or 0, jittered(backoff))) from None

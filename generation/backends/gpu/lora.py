@@ -11,13 +11,13 @@ The pipeline object is shared between jobs (loading SDXL takes minutes), so both
 no gradients, even when they fail or the caller stops early.
 
 torch, diffusers and peft are imported inside the functions: this module imports without the
-``gpu`` extra (settings checks, the web process).
+``gpu`` extra (settings checks, the web process). The training images are prepared in
+lora_images.py; checkpoints and the trained weights are stored by lora_state.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import tempfile
 import time
@@ -27,27 +27,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image, ImageOps
+from PIL import Image
 
 from core.storage import lora_checkpoint_key, lora_weights_key
 
-from ...intake.faces import Face, faces_detect
+from .lora_images import training_images_prepare
+from .lora_state import (
+    DIFFUSERS_WEIGHT_NAME,
+    checkpoint_resume,
+    checkpoint_save,
+    weights_save,
+)
 
 if TYPE_CHECKING:
     import torch
     from diffusers import DiffusionPipeline
 
+__all__ = ["LoraResult", "TrainConfig", "base_pipeline_load", "caption", "identity_prompt",
+           "lora_generate", "lora_train", "training_images_prepare"]
 log = logging.getLogger(__name__)
 
 LORA_TARGET_MODULES = ["to_q", "to_k", "to_v", "to_out.0"]
-ADAPTER_NAME = "default"  # the name ``add_adapter`` uses when none is given
-DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # what save/load_lora_weights use
-# Face crop: the square's side in face heights, and how far below the face centre (in face
-# heights) it is centred, so that the chin, neck and some shoulders are in the picture.
-CROP_FACE_HEIGHTS = 2.5
-CROP_DROP_FACE_HEIGHTS = 0.15
 MAX_GRAD_NORM = 1.0
 
 
@@ -119,46 +120,6 @@ def identity_prompt(look_prompt: str, config: TrainConfig) -> str:
     look = look_prompt.strip().rstrip(",").strip()
     head = f"photo of {config.identity_token} {config.class_word}"
     return f"{head}, {look}" if look else head
-
-
-# --- Training images ---------------------------------------------------------------------------
-
-
-def face_crop_box(face: Face, width: int, height: int) -> tuple[int, int, int, int]:
-    """A square of ~2.5 face heights, centred a little below the face centre, moved (not
-    shrunk) to lie inside the image; only an image smaller than the square shrinks it."""
-    side = min(CROP_FACE_HEIGHTS * face.height, width, height)
-    centre_x = (face.left + face.right) / 2
-    centre_y = (face.top + face.bottom) / 2 + CROP_DROP_FACE_HEIGHTS * face.height
-    left = min(max(centre_x - side / 2, 0.0), width - side)
-    top = min(max(centre_y - side / 2, 0.0), height - side)
-    left_px, top_px, side_px = round(left), round(top), max(1, round(side))
-    side_px = min(side_px, width - left_px, height - top_px)
-    return left_px, top_px, left_px + side_px, top_px + side_px
-
-
-def _largest_face(image: Image.Image) -> Face | None:
-    """Fast detection first (faces ≥ ~80 px), the slower upsampled pass only when needed."""
-    faces = faces_detect(image, upsample=0) or faces_detect(image)
-    return faces[0] if faces else None
-
-
-def training_images_prepare(images: list[Image.Image], *, resolution: int) -> list[Image.Image]:
-    """Face-centred square RGB crops at ``resolution``: the LoRA should learn the face, not the
-    selfie's background or framing. Images without a face are skipped (logged)."""
-    prepared: list[Image.Image] = []
-    for index, original in enumerate(images):
-        image = ImageOps.exif_transpose(original).convert("RGB")
-        face = _largest_face(image)
-        if face is None:
-            log.info("training image %d: no face found, skipped", index)
-            continue
-        box = face_crop_box(face, image.width, image.height)
-        prepared.append(image.crop(box).resize((resolution, resolution), Image.Resampling.LANCZOS))
-    if not prepared:
-        raise ValueError(f"No face found in any of the {len(images)} training images; "
-                         "a LoRA needs at least one photo with a detectable face.")
-    return prepared
 
 
 # --- Base model --------------------------------------------------------------------------------
@@ -321,54 +282,6 @@ def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.o
     return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=1e-2)
 
 
-def _storage_replace(key: str, data: bytes) -> None:
-    """Write ``key`` with ``data``; Django storages would otherwise save under a new name
-    when the key exists. (Delete then save: storages have no atomic rename; a kill in the
-    moment between loses the checkpoint, and that job's training starts over.)"""
-    if default_storage.exists(key):
-        default_storage.delete(key)
-    saved = default_storage.save(key, ContentFile(data))
-    if saved != key:
-        raise RuntimeError(f"storage saved {key!r} as {saved!r}")
-
-
-def _checkpoint_save(key: str, *, step: int, unet: Any, optimizer: torch.optim.Optimizer,
-                     config: TrainConfig) -> None:
-    import torch
-    from peft.utils import get_peft_model_state_dict
-
-    lora = {name: tensor.detach().cpu() for name, tensor in get_peft_model_state_dict(unet).items()}
-    buffer = io.BytesIO()
-    torch.save({"step": step, "rank": config.rank, "alpha": config.alpha, "lora": lora,
-                "optimizer": optimizer.state_dict()}, buffer)
-    _storage_replace(key, buffer.getvalue())
-
-
-def _checkpoint_resume(key: str, *, unet: Any, optimizer: torch.optim.Optimizer,
-                       config: TrainConfig) -> int:
-    """The step of the stored checkpoint, with its LoRA weights and optimizer state loaded;
-    0 when there is none, or when it is unreadable or from another rank (logged; the
-    training then starts over rather than failing the job)."""
-    import torch
-    from peft.utils import set_peft_model_state_dict
-
-    if not default_storage.exists(key):
-        return 0
-    try:
-        with default_storage.open(key, "rb") as handle:
-            state = torch.load(io.BytesIO(handle.read()), map_location="cpu", weights_only=True)
-        if (state["rank"], state["alpha"]) != (config.rank, config.alpha):
-            raise ValueError(f"checkpoint has rank/alpha {state['rank']}/{state['alpha']}")
-        result = set_peft_model_state_dict(unet, state["lora"], adapter_name=ADAPTER_NAME)
-        if getattr(result, "unexpected_keys", None):
-            raise ValueError(f"unexpected LoRA keys {result.unexpected_keys[:3]}")
-        optimizer.load_state_dict(state["optimizer"])
-        return int(state["step"])
-    except Exception as error:  # any unusable checkpoint means "start over"
-        log.warning("LoRA checkpoint %s is unusable (%s): training from scratch", key, error)
-        return 0
-
-
 def _step_generator(config: TrainConfig, step: int) -> torch.Generator:
     """Randomness from (seed, step) alone: a resumed run draws what the uninterrupted run
     would have drawn, so a kill does not change the result."""
@@ -409,22 +322,6 @@ def _train_step(*, unet: Any, scheduler: Any, means: torch.Tensor, stds: torch.T
     return F.mse_loss(prediction.float(), target.float())
 
 
-def _weights_save(pipeline: DiffusionPipeline, key: str) -> None:
-    """The trained LoRA in diffusers' format (what ``load_lora_weights`` reads), with the
-    adapter's config as metadata so that alpha survives the round trip."""
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
-
-    unet = pipeline.unet
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    metadata = unet.peft_config[ADAPTER_NAME].to_dict()
-    with tempfile.TemporaryDirectory() as folder:
-        type(pipeline).save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True,
-                                         weight_name=DIFFUSERS_WEIGHT_NAME,
-                                         unet_lora_adapter_metadata=metadata)
-        _storage_replace(key, (Path(folder) / DIFFUSERS_WEIGHT_NAME).read_bytes())
-
-
 def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config: TrainConfig,
                checkpoint_prefix: str, progress: Callable[[int, int, float], None] | None = None
                ) -> LoraResult:
@@ -461,7 +358,7 @@ def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config
     try:
         params = _adapter_add(unet, config)
         optimizer = _optimizer(params, config)
-        resumed_from = _checkpoint_resume(checkpoint_key, unet=unet, optimizer=optimizer, config=config)
+        resumed_from = checkpoint_resume(checkpoint_key, unet=unet, optimizer=optimizer, config=config)
         if config.gradient_checkpointing:
             unet.enable_gradient_checkpointing()
         unet.train()
@@ -476,10 +373,10 @@ def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config
             optimizer.zero_grad(set_to_none=True)
             loss_value = float(loss.detach())
             if step % config.checkpoint_every == 0 and step < config.steps:
-                _checkpoint_save(checkpoint_key, step=step, unet=unet, optimizer=optimizer, config=config)
+                checkpoint_save(checkpoint_key, step=step, unet=unet, optimizer=optimizer, config=config)
             if progress is not None:
                 progress(step, config.steps, loss_value)
-        _weights_save(pipeline, weights_key)
+        weights_save(pipeline, weights_key)
         if default_storage.exists(checkpoint_key):
             default_storage.delete(checkpoint_key)
     finally:

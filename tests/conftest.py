@@ -3,7 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
+import redis
+from django.conf import settings
 from django.test import Client
 
 from teams.models import Company, Membership, Team, User
@@ -54,12 +55,20 @@ def tenant_b(db) -> Tenant:
     return _tenant("bravo", "bravo.example")
 
 
+def redis_clear_ours() -> None:
+    """Delete this test process's keys (cache and broker), never another xdist worker's:
+    throttling and similar state must not leak from one test into the next."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"*{settings.REDIS_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Tests share one Redis database; throttling and similar state must not leak.
-    cache.clear()
+    redis_clear_ours()
     yield
-    cache.clear()
+    redis_clear_ours()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 from PIL import Image
 
@@ -22,6 +21,7 @@ from generation.models import Candidate, GenerationJob
 from generation.routing import gpu_workers_available
 from generation.services.jobs import job_create
 
+from .conftest import redis_clear_ours
 from .faces import face_image, jpeg
 from .helpers import approved_look, selfie_for
 from .test_worker_kill import Worker, _wait
@@ -68,7 +68,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
         "PYTHONUNBUFFERED": "1",
     }
     settings.SEEDS_PER_JOB = {**settings.SEEDS_PER_JOB, "gpu": 2}
-    redis.Redis.from_url(app.conf.broker_url).flushdb()
+    redis_clear_ours()
     first = Worker("gpu-a", env, queue="gpu")
     second = None
     try:

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 
 from config.celery import app
@@ -25,6 +24,7 @@ from generation.models import Candidate, GenerationJob, ReplicatePrediction
 from generation.services.jobs import job_create
 from tests.fakes.replicate import FakeReplicate
 
+from .conftest import redis_clear_ours
 from .faces import face_bytes
 from .helpers import approved_look, consent_for, selfie_for
 
@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_job_leaves_it_finished_once(tenant_a, live_server, 
     }
     # Messages left in the test broker by an earlier, interrupted run would be redelivered
     # here and muddle the count.
-    redis.Redis.from_url(app.conf.broker_url).flushdb()
+    redis_clear_ours()
     first = Worker("kill-a", env)
     second = None
     try:

@@ -9,14 +9,22 @@ DATABASES = {
     ),
 }
 REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+# Parallel test workers (pytest-xdist: gw0, gw1…) share one Redis database, each under a
+# prefix of its own for the cache and the Celery broker: one worker's clean-up or its worker
+# processes never touch another's keys (tests/conftest.py clears only this prefix). Each
+# worker has its own PostgreSQL database already (pytest-django) and its own files (tmp_path,
+# or in memory), and every fake and receiver listens on a free port.
+REDIS_KEY_PREFIX = "likeness-test-" + env.str("PYTEST_XDIST_WORKER", default="main")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "likeness-test",
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
 CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+                                   "global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
 # Unit tests run tasks in-process; tests of real workers start them with this set false.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pytest
@@ -55,10 +56,17 @@ def tenant_b(db) -> Tenant:
     return _tenant("bravo", "bravo.example")
 
 
+@functools.cache
+def _redis() -> redis.Redis:
+    # One client for the whole run: its open connection needs no address lookup, which a
+    # test may have patched (tests/test_outbound_webhooks.py) when the clean-up runs.
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
 def redis_clear_ours() -> None:
     """Delete this test process's keys (cache and broker), never another xdist worker's:
     throttling and similar state must not leak from one test into the next."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = _redis()
     keys = list(client.scan_iter(match=f"*{settings.REDIS_KEY_PREFIX}*", count=1000))
     if keys:
         client.delete(*keys)

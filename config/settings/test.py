@@ -1,5 +1,7 @@
 """Tests run against the real PostgreSQL and Redis (see README)."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -14,7 +16,8 @@ REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 # processes never touch another's keys (tests/conftest.py clears only this prefix). Each
 # worker has its own PostgreSQL database already (pytest-django) and its own files (tmp_path,
 # or in memory), and every fake and receiver listens on a free port.
-REDIS_KEY_PREFIX = "likeness-test-" + env.str("PYTEST_XDIST_WORKER", default="main")
+# (PYTEST_XDIST_WORKER is pytest-xdist's to set, not a setting anyone configures.)
+REDIS_KEY_PREFIX = "likeness-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -10,9 +10,12 @@ from django.test import Client
 
 from teams.models import Company, Membership, Team, User
 
+from .faces import face_bytes
 from .factories import CompanyFactory, MembershipFactory, TeamFactory, UserFactory
 
-# Storage backend fixtures (local files, and S3 on moto) for any test that needs both.
+# The fakes of external services, and the storage backends (local files, and S3 on moto).
+from .fakes.fixtures import fake_directories, fake_replicate, fake_stripe  # noqa: F401, E402
+from .helpers import approved_look, consent_for, selfie_for
 from .storage_backends import backend, local_backend, moto_endpoint, s3_backend  # noqa: F401, E402
 
 Role = Membership.Role
@@ -82,3 +85,14 @@ def _clean_cache():
 @pytest.fixture
 def user(db) -> User:
     return UserFactory()
+
+
+@pytest.fixture
+def ready_member(tenant_a, fake_replicate, live_server, settings):  # noqa: F811
+    """A member Replicate can make headshots for: an approved look, consent, a real face
+    (tests/test_generation_flow.py has its own, for the offline backend)."""
+    settings.SITE_URL = live_server.url
+    approved_look(tenant_a.company)
+    consent_for(tenant_a.member)
+    selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
+    return tenant_a.member

@@ -22,7 +22,6 @@ from delivery.directory.entra import EntraConnector
 from delivery.directory.google import GoogleConnector
 from delivery.directory.slack import SlackConnector
 from delivery.models import DirectoryConnection
-from tests.fakes import directories as fakes
 from tests.fakes.directories import (
     GOOGLE_AUDIENCE,
     GOOGLE_SCOPE,
@@ -31,8 +30,6 @@ from tests.fakes.directories import (
     FakeDirectories,
     google_photo_decode,
 )
-
-fake_directories = fakes.fake_directories  # the fixture: three started fakes, settings on them
 
 pytestmark = pytest.mark.django_db
 

@@ -155,6 +155,22 @@ def transient_error(response: requests.Response, *, service: str, detail: str = 
     return DirectoryError(message, transient=True, status=status, retry_after=retry_after)
 
 
+def refusal(response: requests.Response, *, service: str, detail: str, doing: str,
+            messages: dict[int, str]) -> DirectoryError:
+    """The error for a request the directory refused: throttling and server errors to retry
+    later, ``messages[status]`` where the connector says more (a 404 message means no such
+    user), else what was being done, with the status and the directory's own detail."""
+    status = response.status_code
+    if is_transient_status(status):
+        return transient_error(response, service=service, detail=detail)
+    if status == 404 and 404 in messages:
+        return UserNotFound(messages[404])
+    if status in messages:
+        return DirectoryError(messages[status], transient=False, status=status)
+    return DirectoryError(f"{service} could not {doing} ({status}"
+                          f"{', ' + detail if detail else ''}).", transient=False, status=status)
+
+
 def json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()

@@ -158,22 +158,13 @@ class EntraConnector:
         return response
 
     def _fail(self, response: requests.Response, *, action: str) -> DirectoryError:
-        status = response.status_code
         code, message = _error_parts(response)
         detail = f"{code}: {message}" if code and message else code or message
-        if base.is_transient_status(status):
-            return base.transient_error(response, service=GRAPH, detail=detail)
-        if status == 401:
-            return DirectoryError(f"{GRAPH} did not accept the app's token while trying to "
-                                  f"{action} ({detail or 'unauthorized'}). {CREDENTIALS_HINT}",
-                                  transient=False, status=status)
-        if status == 403:
-            return DirectoryError(f"{GRAPH} refused to {action}: the app lacks permission "
-                                  f"({detail or 'forbidden'}). {PERMISSION_HINT}",
-                                  transient=False, status=status)
-        return DirectoryError(f"{GRAPH} could not {action} ({status}"
-                              f"{', ' + detail if detail else ''}).",
-                              transient=False, status=status)
+        return base.refusal(response, service=GRAPH, detail=detail, doing=action, messages={
+            401: f"{GRAPH} did not accept the app's token while trying to {action} "
+                 f"({detail or 'unauthorized'}). {CREDENTIALS_HINT}",
+            403: f"{GRAPH} refused to {action}: the app lacks permission "
+                 f"({detail or 'forbidden'}). {PERMISSION_HINT}"})
 
     def _find_user(self, email: str) -> str:
         literal = "'" + email.replace("'", "''") + "'"  # an OData string literal

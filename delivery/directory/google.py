@@ -31,7 +31,7 @@ from google.oauth2 import service_account
 
 from core.retry import retry_after_seconds
 from delivery.directory import base
-from delivery.directory.base import DirectoryError, UserNotFound
+from delivery.directory.base import DirectoryError
 
 LABEL = "Google Workspace"
 API = "The Google Admin SDK"
@@ -232,18 +232,10 @@ class GoogleConnector:
             return str(data.get("id") or email)
         reason, message = _error_parts(response)
         detail = f"{reason}: {message}" if reason and message else reason or message
-        if base.is_transient_status(status):
-            raise base.transient_error(response, service=API, detail=detail)
-        if status == 404:
-            raise UserNotFound(f"{LABEL} has no user with the e-mail {email}.")
-        if status == 401:
-            raise DirectoryError(f"{API} did not accept the service account's token "
-                                 f"({detail or 'unauthorized'}). {self._delegation_hint()}",
-                                 transient=False, status=status)
-        if status == 403:
-            raise DirectoryError(f"{API} refused to set the photo of {email} "
-                                 f"({detail or 'forbidden'}). {ADMIN_HINT}",
-                                 transient=False, status=status)
-        raise DirectoryError(f"{API} could not set the photo of {email} ({status}"
-                             f"{', ' + detail if detail else ''}).", transient=False,
-                             status=status)
+        raise base.refusal(response, service=API, detail=detail,
+                           doing=f"set the photo of {email}", messages={
+            404: f"{LABEL} has no user with the e-mail {email}.",
+            401: f"{API} did not accept the service account's token "
+                 f"({detail or 'unauthorized'}). {self._delegation_hint()}",
+            403: f"{API} refused to set the photo of {email} ({detail or 'forbidden'}). "
+                 f"{ADMIN_HINT}"})

@@ -67,22 +67,12 @@ class SlackConnector:
         return "SlackConnector()"
 
     def _fail(self, response: requests.Response, *, action: str, email: str) -> DirectoryError:
-        status = response.status_code
         detail = _error_detail(response)
-        if base.is_transient_status(status):
-            return base.transient_error(response, service=API, detail=detail)
-        if status == 404:
-            return UserNotFound(f"{LABEL} has no member with the e-mail {email}.")
-        if status == 401:
-            return DirectoryError(f"{API} did not accept the token while trying to {action} "
-                                  f"({detail or 'invalid_authentication'}). {TOKEN_HINT}",
-                                  transient=False, status=status)
-        if status == 403:
-            return DirectoryError(f"{API} refused to {action} ({detail or 'forbidden'}). "
-                                  f"{PLAN_HINT}", transient=False, status=status)
-        return DirectoryError(f"{API} could not {action} ({status}"
-                              f"{', ' + detail if detail else ''}).", transient=False,
-                              status=status)
+        return base.refusal(response, service=API, detail=detail, doing=action, messages={
+            404: f"{LABEL} has no member with the e-mail {email}.",
+            401: f"{API} did not accept the token while trying to {action} "
+                 f"({detail or 'invalid_authentication'}). {TOKEN_HINT}",
+            403: f"{API} refused to {action} ({detail or 'forbidden'}). {PLAN_HINT}"})
 
     def _find_user(self, email: str) -> str:
         # A SCIM filter string is a JSON string: quotes and backslashes escaped.

@@ -62,9 +62,12 @@ MAX_ENDPOINTS_PER_COMPANY = 10
 # --- Endpoints ------------------------------------------------------------------------------
 
 
-def _require_admin(company: Company, actor: Membership) -> None:
+def _require_admin(company: Company, actor: Membership, obj: object = None) -> None:
+    """The actor is one of the company's admins, and ``obj`` (if any) is the company's."""
     if actor.company_id != company.pk or not actor.is_admin:
         raise NotAllowed("Only the company's admins can manage webhooks.")
+    if obj is not None and obj.company_id != company.pk:
+        raise NotAllowed(f"That {type(obj)._meta.verbose_name} belongs to another company.")
 
 
 def _events_clean(events: list[str] | tuple[str, ...]) -> list[str]:
@@ -115,9 +118,7 @@ def webhook_endpoint_update(*, company: Company, actor: Membership, endpoint: We
                             url: str | None = None, events: list[str] | None = None,
                             active: bool | None = None) -> WebhookEndpoint:
     """Change what is given; the secret stays (create a new endpoint to change it)."""
-    _require_admin(company, actor)
-    if endpoint.company_id != company.pk:
-        raise NotAllowed("That endpoint belongs to another company.")
+    _require_admin(company, actor, endpoint)
     fields: list[str] = []
     if url is not None:
         endpoint.url = webhook_url_clean(url)
@@ -136,9 +137,7 @@ def webhook_endpoint_update(*, company: Company, actor: Membership, endpoint: We
 def webhook_endpoint_delete(*, company: Company, actor: Membership,
                             endpoint: WebhookEndpoint) -> None:
     """Delete the endpoint with its delivery log; deliveries not yet made are dropped."""
-    _require_admin(company, actor)
-    if endpoint.company_id != company.pk:
-        raise NotAllowed("That endpoint belongs to another company.")
+    _require_admin(company, actor, endpoint)
     WebhookEndpoint.objects.for_company(company).filter(pk=endpoint.pk).delete()
     log.info("webhook endpoint %s deleted from company %s", endpoint.pk, company.pk)
 
@@ -189,9 +188,7 @@ def webhook_event_emit(*, company: Company, event_type: str,
 def webhook_resend(*, company: Company, actor: Membership,
                    delivery: WebhookDelivery) -> WebhookDelivery:
     """A fresh delivery of the same event (same id and body) to the same endpoint."""
-    _require_admin(company, actor)
-    if delivery.company_id != company.pk:
-        raise NotAllowed("That delivery belongs to another company.")
+    _require_admin(company, actor, delivery)
     endpoint = webhook_endpoint_get(company=company, pk=delivery.endpoint_id)
     if endpoint is None:
         raise ServiceError("That endpoint was deleted.")

@@ -270,21 +270,24 @@ def _emit(job: GenerationJob, event: str) -> None:
 
 
 def job_fail(job: GenerationJob, *, reason: str) -> None:
-    if job_transition(job, Status.FAILED, failure_reason=reason[:2000]):
-        billing_job_release(company=job.company, job=job, consumed=False)
-        Membership.objects.for_company(job.company_id).filter(
-            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
-        _emit(job, JOB_FAILED)
+    _job_give_up(job, Status.FAILED, reason)
 
 
 def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
     """Park a job that keeps killing its workers: not retried, not charged, shown to admins."""
-    if job_transition(job, Status.DEAD, failure_reason=reason[:2000]):
-        billing_job_release(company=job.company, job=job, consumed=False)
-        Membership.objects.for_company(job.company_id).filter(
-            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
-        _emit(job, JOB_FAILED)
+    if _job_give_up(job, Status.DEAD, reason):
         log.error("job %s parked: %s", job.pk, reason)
+
+
+def _job_give_up(job: GenerationJob, status: str, reason: str) -> bool:
+    """End a job without photos: refunded, the person back to uploaded, announced."""
+    if not job_transition(job, status, failure_reason=reason[:2000]):
+        return False
+    billing_job_release(company=job.company, job=job, consumed=False)
+    Membership.objects.for_company(job.company_id).filter(
+        pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+    _emit(job, JOB_FAILED)
+    return True
 
 
 def job_cancel(*, company: Company, job: GenerationJob, reason: str) -> bool:

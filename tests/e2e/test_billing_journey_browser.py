@@ -14,7 +14,6 @@ import pytest
 from billing.models import CheckoutSession, CreditEntry, StripeCustomer
 from billing.services import credit_balance
 from generation.demo import DEMO_PASSWORD, demo_seed
-from tests.fakes.stripe import fake_stripe  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}

@@ -38,7 +38,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -688,34 +687,6 @@ class FakeDirectories:
                 "GOOGLE_TOKEN_URI": self.google.token_uri,
                 "GOOGLE_ADMIN_API_BASE": self.google.base_url,
                 "SLACK_SCIM_BASE": self.slack.base_url}
-
-
-def _reset_connector_caches() -> None:
-    from delivery.directory import entra, google
-
-    entra.reset_token_cache()
-    google.reset_token_cache()
-
-
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_directories(settings: Any) -> Iterator[FakeDirectories]:
-        """The three fakes, started, with Django settings pointing at them."""
-        fakes = FakeDirectories().start()
-        for name, value in fakes.settings().items():
-            setattr(settings, name, value)
-        _reset_connector_caches()
-        try:
-            yield fakes
-        finally:
-            fakes.stop()
-            _reset_connector_caches()
 
 
 def main() -> None:

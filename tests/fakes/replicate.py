@@ -31,7 +31,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -451,30 +451,6 @@ class _Handler(LoopbackHandler):
 
 
 FakeReplicate.handler = _Handler  # the handler is written after the fake it serves
-
-
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_replicate(settings: Any) -> Iterator[FakeReplicate]:
-        """A started fake, with Django settings pointing at it (token, URL, webhook secret).
-
-        For webhooks into a live server, also set ``settings.SITE_URL = live_server.url``
-        (the app builds its webhook URL from it), or set ``fake.webhook_target``.
-        """
-        fake = FakeReplicate(token="r8_test_" + secrets.token_hex(8)).start()
-        settings.REPLICATE_BASE_URL = fake.base_url
-        settings.REPLICATE_API_TOKEN = fake.token
-        settings.REPLICATE_WEBHOOK_SECRET = fake.webhook_secret
-        try:
-            yield fake
-        finally:
-            fake.stop()
 
 
 def main() -> None:

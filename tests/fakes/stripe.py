@@ -37,7 +37,6 @@ import string
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -772,26 +771,6 @@ def _injected(failure: _Failure) -> _ApiError:
                          "the fake).", type="api_error", headers=headers)
     return _ApiError(status, failure.message or f"Injected {status} from the fake.",
                      headers=headers)
-
-
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
-        """A started fake, with Django settings pointing at it (key, API base, webhook secret)."""
-        fake = FakeStripe().start()
-        settings.STRIPE_SECRET_KEY = fake.secret_key
-        settings.STRIPE_API_BASE = fake.base_url
-        settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
-        try:
-            yield fake
-        finally:
-            fake.stop()
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
+from core.files import private_file_response
 from teams.decorators import company_view
 
-from ..files import private_file_response
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision
 from ..scoring import HIDDEN_LIKENESS, HIDDEN_NO_FACE
 from ..selectors import candidate_get, candidates_visible, job_latest

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 
@@ -108,8 +109,10 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
 
 
 class TenantModel(models.Model):
+    # The tenant is teams' Company; core names it through a setting, as Django names the
+    # user model, so that the kernel knows no app.
     company = models.ForeignKey(
-        "teams.Company", on_delete=models.CASCADE, related_name="+", db_index=True
+        settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+", db_index=True
     )
 
     objects = TenantManager()

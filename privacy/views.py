@@ -3,15 +3,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.files.storage import storages
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from storages.backends.s3 import S3Storage
 
 from core.errors import ServiceError
+from core.files import private_file_response
 from teams.decorators import company_view
 from teams.selectors import member_get
 
@@ -208,17 +207,8 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     if export.export_expires_at and export.export_expires_at <= timezone.now():
         raise Http404("This download has expired; ask for a new copy.")
     filename = f"likeness-data-{export.completed_at:%Y-%m-%d}.zip"
-    storage = storages["default"]
-    if isinstance(storage, S3Storage):
-        response: HttpResponse = HttpResponseRedirect(storage.url(
-            export.export_key,
-            parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'}))
-    else:
-        response = FileResponse(storage.open(export.export_key, "rb"), as_attachment=True,
-                                filename=filename, content_type="application/zip")
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return private_file_response(export.export_key, content_type="application/zip",
+                                 filename=filename)
 
 
 # --- Admin: retention policy, request log, requests on a person's behalf, closing ------

@@ -91,6 +91,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- People: accounts, sign-in, invitations ----------------------------------
 AUTH_USER_MODEL = "teams.User"
+TENANT_MODEL = "teams.Company"  # what every tenant-owned row belongs to (core/tenancy.py)
 AUTHENTICATION_BACKENDS = [
     # Throttles password logins; must come first.
     "axes.backends.AxesStandaloneBackend",

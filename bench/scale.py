@@ -9,7 +9,7 @@ Client where a page is involved:
 1. the admin dashboard (/c/<slug>/admin/, its first and last page): median time, queries;
 2. the API people listing (/api/v1/people/?page_size=50): median time, queries;
 3. the CSV import of 10,000 rows (teams.services.csv_import), "send later" and "send now";
-4. the ZIP export of 1,000 approved headshots (generation.exports.headshots_zip);
+4. the ZIP export of 1,000 approved headshots (delivery.exports.services.headshots_zip);
 5. the retention sweep (manage.py privacy_sweep) over 100,000 expired selfie files, with
    the process's resident memory sampled while it runs;
 6. the platform's own time per job, job_create → task started → candidates stored → ready,
@@ -430,8 +430,8 @@ def bench_import(results: Results, sizes: Sizes, tag: str) -> None:
 
 
 def bench_export(results: Results, large: Seeded, expected: int, px: int) -> None:
-    from generation.exports import DEFAULT_PATTERN, headshots_zip
-    from generation.variants import Variant
+    from delivery.exports.services import DEFAULT_PATTERN, headshots_zip
+    from delivery.variants import Variant
 
     started = time.perf_counter()
     archive = headshots_zip(company=large.company, team=None, variant=Variant(),

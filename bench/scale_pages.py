@@ -58,16 +58,15 @@ def seed_page_data(company, owner, people: int, media_key: str) -> dict:
     from django.utils import timezone
 
     from billing.models import CreditEntry
-    from generation.models import (
-        Candidate,
+    from delivery.models import (
         DirectoryConnection,
         DirectorySync,
-        GenerationJob,
-        LookVersion,
-        Selfie,
+        WebhookDelivery,
+        WebhookEndpoint,
     )
+    from generation.models import Candidate, GenerationJob, LookVersion, Selfie
     from privacy.models import ConsentNotice, ConsentRecord, DataSubjectRequest, DeletionReceipt
-    from teams.models import Membership, Team, WebhookDelivery, WebhookEndpoint
+    from teams.models import Membership, Team
 
     rng = random.Random(company.slug)
     now = timezone.now()
@@ -202,8 +201,8 @@ def _getter(client, url: str, **headers):
 
 def _api_cursor_near_end(model_path: str, company) -> str:
     """A cursor ten rows before the end of an API list: its last page."""
+    from delivery.api.base import UpdatedCursor
     from generation.models import GenerationJob, Headshot
-    from teams.api.base import UpdatedCursor
     from teams.models import Membership
 
     model, field = {"people": (Membership, "updated_at"), "headshots": (Headshot, "approved_at"),
@@ -218,7 +217,7 @@ def page_pairs(small, large, extras: dict, size: int) -> list[tuple[str, object,
     for `size` rows a page (the admin pages take ADMIN_LIST_PAGE_SIZE)."""
     from django.test import Client
 
-    from teams.services.api_keys import api_key_create
+    from delivery.api.keys import api_key_create
 
     pairs = []
     clients, keys = {}, {}

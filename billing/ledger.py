@@ -1,5 +1,5 @@
 """The credit ledger as a tamper-evident log: a running hash over its entries in order,
-anchored in the company's signed LedgerHead (teams/anchoring.py). Reads only; entries are
+anchored in the company's signed LedgerHead (core/anchoring.py). Reads only; entries are
 written by ``billing.services``."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 
-from teams.anchoring import GENESIS, AnchorProblem, anchor_verify
+from core.anchoring import GENESIS, AnchorProblem, anchor_verify
 
 from .models import CreditEntry, LedgerCheckpoint, LedgerHead
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from teams.anchoring import AnchorCheckpoint, AnchorHead
-from teams.tenancy import TenantModel
+from core.anchoring import AnchorCheckpoint, AnchorHead
+from core.tenancy import TenantModel
 
 
 class CreditEntry(TenantModel):
@@ -27,6 +27,7 @@ class CreditEntry(TenantModel):
         ADJUSTMENT = "adjustment", "Manual adjustment"
         # A purchase's credits taken back (refund, dispute) or given back (a dispute won).
         REVERSAL = "reversal", "Payment refunded or disputed"
+        FREE_PREVIEW = "free_preview", "Free look preview (watermarked)"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.IntegerField()  # credits; negative takes from the balance
@@ -59,7 +60,7 @@ class CreditEntry(TenantModel):
 
 class LedgerHead(AnchorHead):
     """The company's ledger head (entry count, running hash), signed, moved with every entry:
-    a deleted, truncated or rewritten entry shows (teams/anchoring.py)."""
+    a deleted, truncated or rewritten entry shows (core/anchoring.py)."""
 
 
 class LedgerCheckpoint(AnchorCheckpoint):

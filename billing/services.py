@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,17 +19,31 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from teams.anchoring import GENESIS, anchor_advance, anchor_get
-from teams.errors import NotAllowed, ServiceError
+from core.anchoring import GENESIS, anchor_advance, anchor_get
+from core.emails import email_send
+from core.errors import NotAllowed, ServiceError
+from core.limits import LimitReached
 from teams.models import Company, Membership, User
 
 from . import stripe_api
-from .hooks import BillingLimitReached
 from .ledger import LEDGER_LOG, ledger_entry_hash
 from .models import CheckoutSession, CreditEntry, LedgerHead, StripeCustomer, StripeEvent
 
 log = logging.getLogger(__name__)
 Kind = CreditEntry.Kind
+
+
+class BillingLimitReached(LimitReached):
+    """The company's balance does not cover what was asked; the message says why (and any
+    caller that shows ServiceErrors to people shows it)."""
+
+
+class JobRef(Protocol):
+    """What billing knows of a generation job: its id (the ledger's ``job_ref``) and whether
+    it is the free, watermarked look preview. Billing never reads generation's tables."""
+
+    pk: int
+    watermarked: bool
 
 
 @dataclass(frozen=True)
@@ -76,26 +91,31 @@ def _entry(company: Company, **fields) -> CreditEntry | None:
 # --- Jobs --------------------------------------------------------------------------------
 
 
-def job_cost(*, job) -> int:
+def job_cost(*, job: JobRef) -> int:
     return 0 if getattr(job, "watermarked", False) else int(settings.CREDITS_PER_JOB)
 
 
 def free_preview_available(*, company: Company) -> bool:
-    """A company that never bought credits may see its look once, watermarked."""
-    from generation.models import GenerationJob
-
+    """A company that never bought credits may see its look once, watermarked (the ledger
+    records the preview when it is made)."""
     if not billing_enabled() or credit_balance(company=company) >= settings.CREDITS_PER_JOB:
         return False
-    if CreditEntry.objects.for_company(company).filter(kind=Kind.PURCHASE).exists():
-        return False
-    return not GenerationJob.objects.for_company(company).filter(watermarked=True).exists()
+    return not CreditEntry.objects.for_company(company).filter(
+        kind__in=[Kind.PURCHASE, Kind.FREE_PREVIEW]).exists()
 
 
 @transaction.atomic
-def credits_reserve(*, company: Company, job) -> None:
+def credits_reserve(*, company: Company, job: JobRef) -> None:
     """Hold the job's credits, or refuse it with a message the person can act on."""
+    if not billing_enabled():
+        return
+    if getattr(job, "watermarked", False):
+        # The free look preview costs nothing; the line says it was used.
+        _entry(company, kind=Kind.FREE_PREVIEW, amount=0, job_ref=job.pk,
+               reason=f"job {job.pk}, watermarked")
+        return
     cost = job_cost(job=job)
-    if not billing_enabled() or cost == 0:
+    if cost == 0:
         return
     _lock(company)
     balance = credit_balance(company=company)
@@ -110,7 +130,7 @@ def credits_reserve(*, company: Company, job) -> None:
 
 
 @transaction.atomic
-def credits_settle(*, company: Company, job, consumed: bool) -> None:
+def credits_settle(*, company: Company, job: JobRef, consumed: bool) -> None:
     """Delivered: the reservation is consumed. Failed, cancelled or no likeness: refunded."""
     reservation = CreditEntry.objects.for_company(company).filter(
         kind=Kind.RESERVATION, job_ref=job.pk).first()
@@ -145,8 +165,6 @@ def seats_check(*, company: Company, additional: int) -> None:
 
 
 def _low_balance_notify(company: Company, balance: int) -> None:
-    from teams.emails import email_send
-
     admins = Membership.objects.for_company(company).filter(
         role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
     for admin in admins:

@@ -18,7 +18,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from teams.inputs import InputInvalid, json_object_bounded
+from core.inputs import InputInvalid, json_object_bounded
 
 
 class StripeError(Exception):

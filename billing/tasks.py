@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(name="billing.ledger_checkpoint")
 def ledger_checkpoint() -> int:
     """Sign a checkpoint of every ledger head that moved (beat: hourly)."""
-    from teams.anchoring import anchor_checkpoint
+    from core.anchoring import anchor_checkpoint
 
     from .ledger import LEDGER_LOG
     from .models import LedgerCheckpoint, LedgerHead

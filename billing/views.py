@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ServiceError
+from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
-from teams.errors import ServiceError
-from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 
 from . import stripe_api
 from .models import CheckoutSession, CreditEntry, StripeCustomer
@@ -62,7 +62,7 @@ def billing(request: HttpRequest) -> HttpResponse:
             invoices = stripe_api.invoices_list(customer.customer_id)
         except stripe_api.StripeError as error:
             invoices_error = str(error)
-    try:  # newest first, 50 a page, each page one index range (teams.pagination)
+    try:  # newest first, 50 a page, each page one index range (core.pagination)
         ledger = keyset_page(CreditEntry.objects.for_company(company).select_related("actor"),
                              key="-created_at", params=request.GET)
     except BadCursor as error:

@@ -1,4 +1,6 @@
-"""The Celery app. Queues and routes are declared here and nowhere else."""
+"""The Celery app. Queues (named in core/queues.py) and routes are declared here and nowhere
+else. Task names stay as they were when a module moved between apps: queued messages carry
+them."""
 
 from __future__ import annotations
 
@@ -7,19 +9,20 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from core.queues import (
+    QUEUE_DEFAULT,
+    QUEUE_GPU,
+    QUEUE_OFFLINE,
+    QUEUE_PRIVACY,
+    QUEUE_REPLICATE,
+    QUEUES,
+)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("likeness")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-# One worker deployment per queue (see platform/): a slow GPU job can never
-# starve e-mail, and the privacy sweeper always has a worker of its own.
-QUEUE_DEFAULT = "default"
-QUEUE_REPLICATE = "replicate"
-QUEUE_GPU = "gpu"
-QUEUE_OFFLINE = "offline"
-QUEUE_PRIVACY = "privacy"
-QUEUES = (QUEUE_DEFAULT, QUEUE_REPLICATE, QUEUE_GPU, QUEUE_OFFLINE, QUEUE_PRIVACY)
 
 app.conf.task_queues = tuple(Queue(name) for name in QUEUES)
 app.conf.task_default_queue = QUEUE_DEFAULT

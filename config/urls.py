@@ -2,8 +2,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from billing.webhooks import stripe_webhook
+from delivery import urls as delivery_urls
+from delivery.api.views import headshot_variant
+from generation import urls as generation_urls
 from generation.webhooks import replicate_webhook
-from teams.api.views import headshot_variant
+from teams import urls as teams_urls
 from teams.forms import EmailLoginForm
 from teams.views import public
 
@@ -34,20 +37,22 @@ urlpatterns = [
     path("join/<str:token>/", public.invite_link_join_view, name="invite_link_join"),
     path("webhooks/replicate/", replicate_webhook, name="replicate_webhook"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
-    path("api/v1/", include("teams.api.urls")),
+    path("api/v1/", include("delivery.api.urls")),
     path("h/<str:token>/", headshot_variant, name="headshot_variant"),
-    path("c/<slug:company_slug>/", include("teams.urls")),
+    path("c/<slug:company_slug>/", include((teams_urls.urlpatterns + delivery_urls.teams_pages,
+                                            "teams"))),
     path("c/<slug:company_slug>/", include("privacy.urls")),
-    path("c/<slug:company_slug>/", include("generation.urls")),
+    path("c/<slug:company_slug>/", include((generation_urls.urlpatterns
+                                            + delivery_urls.generation_pages, "generation"))),
     path("c/<slug:company_slug>/", include("billing.urls")),
-    path("c/<slug:company_slug>/", include("teams.integrations.urls")),
+    path("c/<slug:company_slug>/", include("delivery.webhooks.urls")),
     # identity/: SSO, SCIM provisioning, two-factor, audit log
     path("", include("identity.urls")),
     path("accounts/", include("identity.sso.urls")),
     path("scim/v2/", include("identity.scim.urls")),
 ]
 
-handler400 = "teams.views.errors.bad_request"
-handler403 = "teams.views.errors.permission_denied"
-handler404 = "teams.views.errors.page_not_found"
-handler500 = "teams.views.errors.server_error"
+handler400 = "core.error_pages.bad_request"
+handler403 = "core.error_pages.permission_denied"
+handler404 = "core.error_pages.page_not_found"
+handler500 = "core.error_pages.server_error"

@@ -5,5 +5,10 @@ class GenerationConfig(AppConfig):
     name = "generation"
 
     def ready(self) -> None:
-        # Connects the GPU workers' heartbeat to Celery's worker signals.
-        from . import gpu_heartbeat  # noqa: F401
+        # Here and not at the top: Django allows models to be imported only from now on.
+        # tasks registers the Celery tasks; heartbeat connects the GPU workers' heartbeat
+        # to Celery's worker signals.
+        from . import personal_data, tasks  # noqa: F401
+        from .backends.gpu import heartbeat  # noqa: F401
+
+        personal_data.register()

@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DEAD: frozenset(),
 }
 TERMINAL = frozenset({Status.READY, Status.FAILED, Status.CANCELLED, Status.DEAD})
+OPEN = frozenset({Status.QUEUED, Status.RUNNING, Status.SCORING})
 
 
 class IllegalTransition(Exception):

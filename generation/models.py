@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.tenancy import TenantModel
 from teams.models import Membership, User
-from teams.tenancy import TenantModel
 
 
 class Selfie(TenantModel):
@@ -340,59 +340,3 @@ class ReplicatePrediction(TenantModel):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
-
-
-class DirectoryConnection(TenantModel):
-    """A company's connection to a directory (Microsoft Entra, Google Workspace, Slack).
-
-    `config` holds the provider's credentials (generation/directory/<provider>.py says
-    which); it is shown to no one after saving.
-    """
-
-    class Provider(models.TextChoices):
-        ENTRA = "entra", "Microsoft Entra ID"
-        GOOGLE = "google", "Google Workspace"
-        SLACK = "slack", "Slack"
-
-    provider = models.CharField(max_length=10, choices=Provider.choices)
-    config = models.JSONField(default=dict)
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["company", "provider"],
-                                               name="one_connection_per_provider")]
-
-    def __str__(self) -> str:
-        return f"{self.get_provider_display()} for company {self.company_id}"
-
-
-class DirectorySync(TenantModel):
-    """The state of one person's photo in one directory."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        RUNNING = "running", "Sending"
-        SYNCED = "synced", "Up to date"
-        NOT_FOUND = "not_found", "No such user in the directory"
-        FAILED = "failed", "Failed"
-
-    connection = models.ForeignKey(DirectoryConnection, on_delete=models.CASCADE,
-                                   related_name="syncs")
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    headshot_candidate_id = models.BigIntegerField(null=True, blank=True)  # what was sent
-    external_id = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
-    synced_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["connection", "membership"],
-                                               name="one_sync_per_person_and_directory")]
-        # The directory page lists the latest changes first (keyset on updated_at, id).
-        indexes = [models.Index(fields=["company", "updated_at", "id"], name="sync_by_change")]
-
-    def __str__(self) -> str:
-        return f"Sync of membership {self.membership_id} to {self.connection_id}"

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from config.celery import QUEUE_GPU, QUEUE_OFFLINE, QUEUE_REPLICATE
+from core.queues import QUEUE_GPU, QUEUE_OFFLINE, QUEUE_REPLICATE
 
+from .backends.replicate_api import replicate_configured
 from .models import GenerationJob
 
 Backend = GenerationJob.Backend
@@ -50,8 +51,6 @@ def _route(backend: str, reason: str = "") -> Route:
 
 
 def job_route(*, kind: str) -> Route:
-    from .backends.replicate_api import replicate_configured
-
     if kind in (Kind.SINGLE_SELFIE, Kind.PREVIEW):
         if not replicate_configured():
             return _route(Backend.OFFLINE, "Replicate is not configured on this installation.")

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 from django.db.models import F, Q, QuerySet
 
+from privacy.models import ConsentRecord
 from teams.models import Company, Membership
 
-from .models import Selfie
+from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+from .conformance import tolerances_for
+from .models import Candidate, GenerationJob, Headshot, LookVersion, ReviewDecision, Selfie
+from .services.jobs import MIN_SELFIES, look_spec
 
 # The one rule every exit applies (pages, pick, approve, API, ZIP/CSV export, signed image
 # links, directory sync, webhooks): a candidate leaves only when scoring showed it and it
@@ -16,8 +22,6 @@ HEADSHOT_MAY_LEAVE = Q(candidate__visible=True, candidate__gates_passed=True)
 
 
 def candidates_that_may_leave(*, company: Company | int) -> QuerySet:
-    from .models import Candidate
-
     return Candidate.objects.for_company(company).filter(MAY_LEAVE)
 
 
@@ -27,15 +31,11 @@ def candidate_may_leave(candidate) -> bool:
 
 def headshots_that_may_leave(*, company: Company | int) -> QuerySet:
     """Approved headshots whose photo may leave (see MAY_LEAVE)."""
-    from .models import Headshot
-
     return Headshot.objects.for_company(company).filter(HEADSHOT_MAY_LEAVE)
 
 
 def candidates_hidden_for_audit(*, company: Company, limit: int = 200) -> QuerySet:
     """Scored candidates that failed a gate, newest first: for the admins' audit view only."""
-    from .models import Candidate
-
     return (Candidate.objects.for_company(company)
             .filter(scored_at__isnull=False, gates_passed=False)
             .select_related("membership__user", "job").order_by("-scored_at", "-pk")[:limit])
@@ -50,8 +50,6 @@ def selfie_get(*, company: Company, pk: int) -> Selfie | None:
 
 
 def job_latest(*, company: Company, membership: Membership, kind: str | None = None):
-    from .models import GenerationJob
-
     qs = GenerationJob.objects.for_company(company).filter(membership=membership)
     qs = qs.filter(kind=kind) if kind else qs.exclude(kind=GenerationJob.Kind.PREVIEW)
     return qs.select_related("look_version").order_by("-queued_at", "-pk").first()
@@ -63,21 +61,15 @@ def candidates_visible(*, company: Company, job) -> QuerySet:
 
 
 def candidate_get(*, company: Company, pk: int):
-    from .models import Candidate
-
     return Candidate.objects.for_company(company).select_related("job").filter(pk=pk).first()
 
 
 def look_versions(*, company: Company):
-    from .models import LookVersion
-
     return (LookVersion.objects.for_company(company).select_related("look", "look__team")
             .order_by("look__team__name", "-version"))
 
 
 def look_version_get(*, company: Company, pk: int):
-    from .models import LookVersion
-
     return LookVersion.objects.for_company(company).select_related("look", "look__team").filter(
         pk=pk).first()
 
@@ -98,8 +90,6 @@ def review_members(*, company: Company, team_id: int | None = None, no_team: boo
 def review_rows(*, company: Company, team_id: int | None = None, members=None):
     """One row per person ready for review or approved: their pick, or else their best photo.
     ``members``: these people only (a page); default everyone of ``review_members``."""
-    from .models import Candidate, GenerationJob
-
     if members is None:
         members = review_members(company=company, team_id=team_id)
     members = list(members)
@@ -121,8 +111,6 @@ def review_rows(*, company: Company, team_id: int | None = None, members=None):
 
 
 def review_history(*, company: Company, limit: int = 50):
-    from .models import ReviewDecision
-
     return ReviewDecision.objects.for_company(company).select_related(
         "membership__user", "actor")[:limit]
 
@@ -144,8 +132,6 @@ OUTLIER_Z = 2.5  # robust z-score (median / MAD) beyond which a photo stands out
 
 def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]:
     """Keys whose value stands out from the others (median absolute deviation)."""
-    import statistics
-
     if len(values) < 3:
         return set()
     median = statistics.median(values.values())
@@ -156,10 +142,6 @@ def _robust_outliers(values: dict[int, float], *, noticeable: float) -> set[int]
 
 def _team_target(company: Company, team_id: int | None) -> tuple[object, object]:
     """The team's approved look version (its own, else the company's) and its tolerances."""
-    from .conformance import tolerances_for
-    from .models import LookVersion
-    from .services.jobs import look_spec
-
     # One query: the team's own approved version sorts before the company's.
     version = LookVersion.objects.for_company(company).filter(
         Q(look__team_id=team_id) | Q(look__team__isnull=True), status="approved",
@@ -172,8 +154,6 @@ def _team_target(company: Company, team_id: int | None) -> tuple[object, object]
 def _against_target(conformance: dict, version, tolerances) -> tuple[dict, set[str]]:
     """A photo's metrics measured against the team's look (not the look it was made for),
     and which of them break that look's tolerances."""
-    from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
-
     values = {key: float(conformance[key]) for key, _, _ in UNIFORMITY_METRICS
               if isinstance(conformance.get(key), (int, float))}
     if version is None:
@@ -200,8 +180,6 @@ def _team_photos(*, company: Company, member_ids: list[int]) -> dict[int, dict]:
     """Each person's photo for the report (approved headshot, else their pick, else their
     best) as {membership id: {"pk", "conformance", "approved"}}: plain rows, no models, so
     a team of hundreds is one short pass."""
-    from .models import Candidate, GenerationJob
-
     approved = dict(headshots_that_may_leave(company=company).filter(
         membership_id__in=member_ids).values_list("membership_id", "candidate_id"))
     photos: dict[int, dict] = {}
@@ -234,8 +212,6 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
     order. Without ``team_id`` or
     ``no_team``, every team.
     """
-    import statistics
-
     members = list(review_members(company=company, team_id=team_id, no_team=no_team)
                    .values_list("pk", "team_id", "team__name", "user__full_name",
                                 "user__email"))
@@ -293,8 +269,6 @@ def batch_ready_count(*, company: Company, team_id: int | None = None) -> int:
     """How many people a consistent batch would take now: selfies uploaded (so consent is
     given) and enough of them accepted. An index count (Membership.accepted_selfies is kept
     by the database), whatever the size of the company."""
-    from .services.jobs import MIN_SELFIES
-
     people = Membership.objects.for_company(company).filter(
         status=Membership.Status.UPLOADED,
         accepted_selfies__gte=MIN_SELFIES["consistent_batch"])
@@ -304,8 +278,6 @@ def batch_ready_count(*, company: Company, team_id: int | None = None) -> int:
 def batch_not_ready(*, company: Company, team_id: int | None = None):
     """People who cannot be in a consistent batch yet (too few usable selfies, or no
     consent), by name: what the batches page pages through."""
-    from .services.jobs import MIN_SELFIES
-
     people = Membership.objects.for_company(company).filter(
         status__in=[Membership.Status.CONSENTED, Membership.Status.UPLOADED],
         accepted_selfies__lt=MIN_SELFIES["consistent_batch"],
@@ -315,10 +287,6 @@ def batch_not_ready(*, company: Company, team_id: int | None = None):
 
 def batch_not_ready_reasons(*, company: Company, people: list) -> list[tuple]:
     """(person, why) for a page of ``batch_not_ready``, consent checked in one query."""
-    from privacy.models import ConsentRecord
-
-    from .services.jobs import MIN_SELFIES
-
     needed = MIN_SELFIES["consistent_batch"]
     latest: dict[int, str] = {}
     for user_id, event in ConsentRecord.objects.for_company(company).filter(
@@ -333,8 +301,6 @@ def batch_not_ready_reasons(*, company: Company, people: list) -> list[tuple]:
 
 def batch_progress(*, company: Company, team_id: int | None, limit: int = 200):
     """The latest consistent-batch job per person, with the worker's progress."""
-    from .models import GenerationJob
-
     jobs = GenerationJob.objects.for_company(company).filter(
         kind=GenerationJob.Kind.CONSISTENT_BATCH).select_related(
         "membership__user", "membership__team").order_by("-queued_at")

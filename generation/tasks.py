@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import random
 import time
 from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,10 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from .backends import replicate_api
+from core.retry import jittered
+
+# Modules, not names: the backends' functions are looked up when a task runs, so a test or
+# a benchmark can stand in for a model (bench/scale.py does).
+from .backends import offline, replicate_api
+from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
 from .jobs import job_claim, job_lease_renew
 from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
-from .routing import TASKS, replicate_failure_record, replicate_success_record
+from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
 from .services.jobs import (
     candidate_store,
     job_dead_letter,
@@ -71,10 +75,6 @@ def _claim_or_wait(task, job: GenerationJob | None) -> bool:
     return False
 
 
-def _jitter(seconds: float) -> float:
-    return seconds * (1 + random.random() * 0.25)
-
-
 def _noop_if_job_vanished(task_body):
     """A job erased with its person (consent withdrawn, a leaver, a closed company) while a
     task or a late webhook was working on it: the task ends quietly, it never fails."""
@@ -88,8 +88,6 @@ def _noop_if_job_vanished(task_body):
             return "job gone"
 
     return wrapper
-
-
 # --- Offline backend ------------------------------------------------------------------
 
 
@@ -97,8 +95,6 @@ def _noop_if_job_vanished(task_body):
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
 @_noop_if_job_vanished
 def run_offline_job(self, job_id: int) -> str:
-    from .backends.offline import NoFaceForRetouch, studio_retouch
-
     job = _job(job_id)
     if not _claim_or_wait(self, job):
         return "not claimable"
@@ -117,8 +113,8 @@ def run_offline_job(self, job_id: int) -> str:
             image = Image.open(handle)
             image.load()
         try:
-            result = studio_retouch(image.convert("RGB"), look=spec, seed=seed)
-        except NoFaceForRetouch:
+            result = offline.studio_retouch(image.convert("RGB"), look=spec, seed=seed)
+        except offline.NoFaceForRetouch:
             continue
         buffer = io.BytesIO()
         # Lossless and only handed to candidate_store in memory: the fastest compression
@@ -173,7 +169,7 @@ def run_replicate_job(self, job_id: int) -> str:
             except replicate_api.RateLimited as exc:
                 # Short waits are taken here (also where tasks run in-process); a long
                 # Retry-After frees the worker and comes back later.
-                pause = _jitter(max(exc.retry_after, 0.05))
+                pause = jittered(max(exc.retry_after, 0.05))
                 if pause <= RATE_LIMIT_INLINE_WAIT and waited + pause <= RATE_LIMIT_TASK_BUDGET:
                     time.sleep(pause)
                     waited += pause
@@ -185,7 +181,7 @@ def run_replicate_job(self, job_id: int) -> str:
                     replicate_failure_record()
                     if job.attempts < settings.GENERATION_MAX_ATTEMPTS:
                         _release(job)
-                        raise self.retry(countdown=_jitter(min(2 ** job.attempts, 60)),
+                        raise self.retry(countdown=jittered(min(2 ** job.attempts, 60)),
                                          exc=exc) from exc
                 job_reroute(job, reason=f"Replicate could not take the job: {exc}")
                 return "rerouted"
@@ -227,14 +223,14 @@ def sync_prediction(self, prediction_id: str) -> str:
         # Run eagerly (embedded default, tests) the create is already recorded, so an unknown
         # id is one whose job was erased with its person: nothing to wait for.
         if self.request.retries < UNKNOWN_PREDICTION_RETRIES and not self.request.is_eager:
-            raise self.retry(countdown=_jitter(2.0))
+            raise self.retry(countdown=jittered(2.0))
         return "unknown prediction"
     job = row.job
     try:
         prediction = replicate_api.prediction_get(prediction_id)
     except replicate_api.ReplicateError as exc:
         if exc.transient:
-            raise self.retry(countdown=_jitter(min(2 ** self.request.retries * 5, 300)),
+            raise self.retry(countdown=jittered(min(2 ** self.request.retries * 5, 300)),
                              exc=exc) from exc
         raise
     if prediction.status == "succeeded" and job.status == Status.RUNNING:
@@ -244,7 +240,7 @@ def sync_prediction(self, prediction_id: str) -> str:
                 candidate_store(job=job, seed=row.seed, output_index=index,
                                 source_id=f"{prediction_id}:{index}", data=data)
         except replicate_api.ReplicateError as exc:
-            raise self.retry(countdown=_jitter(10), exc=exc) from exc
+            raise self.retry(countdown=jittered(10), exc=exc) from exc
     ReplicatePrediction.objects.for_company(row.company_id).filter(pk=row.pk).update(
         status=prediction.status if prediction.status else row.status,
         error=(prediction.error or "")[:2000], synced_at=timezone.now())
@@ -283,10 +279,6 @@ def poll_predictions(limit: int = 200) -> int:
 @shared_task(name="generation.requeue_stalled_jobs")
 def requeue_stalled_jobs(limit: int = 200) -> int:
     """Jobs whose worker died and whose message was lost: hand them out again."""
-    from config.celery import app
-
-    from .routing import QUEUES
-
     now = timezone.now()
     # A maintenance sweep over every company's jobs, by design.
     stalled = GenerationJob.objects.unscoped().filter(
@@ -296,7 +288,7 @@ def requeue_stalled_jobs(limit: int = 200) -> int:
     ).values_list("pk", "backend")[:limit]
     count = 0
     for pk, backend in [*stalled, *queued_long]:
-        app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
+        current_app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
         count += 1
     return count
 
@@ -318,8 +310,6 @@ def run_gpu_job(self, job_id: int) -> str:
     that is counted, and a job that has killed ``GPU_MAX_KILLS`` workers is parked (dead
     letter) instead of taking down every worker in turn.
     """
-    from .gpu.worker import JobStopped, gpu_configured, gpu_job_run
-
     job = _job(job_id)
     if job is None:
         return "no such job"
@@ -345,22 +335,3 @@ def run_gpu_job(self, job_id: int) -> str:
         return "failed"
     job.refresh_from_db()
     return job.status
-
-
-@shared_task(bind=True, name="generation.directory_sync", max_retries=8)
-def directory_sync(self, sync_id: int) -> str:
-    """Send one approved headshot to one directory; a throttled or briefly failing
-    directory is retried with backoff and jitter (honouring its Retry-After)."""
-    from .directory.sync import RetryLater, directory_sync_give_up, directory_sync_run
-
-    try:
-        return directory_sync_run(sync_id=sync_id)
-    except RetryLater as later:
-        if self.request.is_eager:
-            return "pending"  # in-process (embedded default): "Sync now" on the page retries
-        if self.request.retries >= self.max_retries:
-            directory_sync_give_up(sync_id=sync_id, reason="The directory kept refusing; "
-                                                           "try again later from the page.")
-            return "failed"
-        backoff = min(2 ** self.request.retries * 30, 3600)
-        raise self.retry(countdown=max(later.retry_after or 0, _jitter(backoff))) from None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import admin, directory, exports, headshots
+from .views import admin, headshots
 from .views import selfies as views
 
 app_name = "generation"
@@ -29,8 +29,4 @@ urlpatterns = [
     path("admin/hidden-photos/", admin.audit, name="audit"),
     path("admin/hidden-photos/<int:pk>/thumb/", admin.audit_thumb, name="audit_thumb"),
     path("admin/batches/", admin.batches, name="batches"),
-    path("admin/export/", exports.exports, name="exports"),
-    path("admin/export/people.csv", exports.people_csv, name="people_csv"),
-    path("admin/directory/", directory.directory, name="directory"),
-    path("admin/directory/sync/", directory.directory_sync_now, name="directory_sync_now"),
 ]

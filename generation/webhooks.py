@@ -9,7 +9,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .backends.replicate_api import WebhookInvalid, webhook_verify
 from .models import ReplicateWebhook
+from .tasks import sync_prediction
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,6 @@ def replicate_webhook(request: HttpRequest) -> JsonResponse:
     is not trusted for state: the task re-fetches the prediction from Replicate,
     so a late "processing" after "succeeded" changes nothing.
     """
-    from .backends.replicate_api import WebhookInvalid, webhook_verify
-
     try:
         payload = webhook_verify(headers=request.headers, body=request.body)
     except WebhookInvalid as error:
@@ -40,8 +40,6 @@ def replicate_webhook(request: HttpRequest) -> JsonResponse:
                 status=status[:20] if isinstance(status, str) else "")
     except IntegrityError:
         return JsonResponse({"ok": True, "duplicate": True})
-    from .tasks import sync_prediction
-
     # robust: where tasks run in-process (the embedded default) a failing task is logged and
     # left to polling, never turned into this delivery's answer.
     transaction.on_commit(lambda: sync_prediction.delay(prediction_id), robust=True)

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 from teams.services.companies import domains_parse
 

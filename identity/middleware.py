@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from teams.errors import TokenInvalid
+from core.errors import TokenInvalid
 from teams.selectors import member_get, membership_for_request
 
 from .audit import ADMIN_URL_ACTIONS, audit_record

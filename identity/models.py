@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.tenancy import TenantModel
 from teams.models import Membership, Team, User
-from teams.tenancy import TenantModel
 
 
 class SecuritySettings(TenantModel):

@@ -1,5 +1,6 @@
-"""Deleting one object the privacy way: its files from storage first, then its row, then a
-receipt. Shared by the retention sweeper and by erasure.
+"""Deleting the privacy way: files from storage first, then the row, then a receipt. The
+helpers every registered kind of personal data uses (privacy/registry.py), and the privacy
+app's own deletions (a person's copy of their data, a file no row knows).
 
 Storage goes first so that a crash can only leave a row whose file is already gone (the
 next sweep finishes it), never a file that no row points at. Each step is idempotent: a
@@ -9,27 +10,20 @@ per object (a unique constraint), so a redelivered task repeats safely.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import Candidate, GenerationJob, Headshot, Selfie
 from teams.models import Membership
 
 from .models import DataSubjectRequest, DeletionReceipt
-from .storage import (
-    candidate_prefix,
-    key_sha256,
-    lora_prefix,
-    storage_delete,
-    storage_delete_many,
-    storage_delete_prefix,
-)
+from .storage import key_sha256, storage_delete
 
 
-def _receipt(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
-             rule: str, keys: Iterable[str] = ()) -> DeletionReceipt:
+def receipt_make(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
+                 rule: str, keys: Iterable[str] = ()) -> DeletionReceipt:
+    """An unsaved receipt (for ``receipts_write``): the key's hash, never the key."""
     return DeletionReceipt(
         company_id=company_id, kind=kind, object_ref=object_ref[:120],
         subject_user_id=subject_user_id, rule=rule[:60],
@@ -37,123 +31,25 @@ def _receipt(*, company_id: int, kind: str, object_ref: str, subject_user_id: in
     )
 
 
+def receipts_write(receipts: list[DeletionReceipt]) -> None:
+    DeletionReceipt.objects.bulk_create(receipts, ignore_conflicts=True)
+
+
 def receipt_write(*, company_id: int, kind: str, object_ref: str, subject_user_id: int | None,
                   rule: str, keys: Iterable[str] = ()) -> None:
-    DeletionReceipt.objects.bulk_create([_receipt(
-        company_id=company_id, kind=kind, object_ref=object_ref, subject_user_id=subject_user_id,
-        rule=rule, keys=keys)], ignore_conflicts=True)
+    receipts_write([receipt_make(company_id=company_id, kind=kind, object_ref=object_ref,
+                                 subject_user_id=subject_user_id, rule=rule, keys=keys)])
 
 
-def _subject(company_id: int, membership_id: int) -> int | None:
+def subject_of(company_id: int, membership_id: int) -> int | None:
+    """The user a membership belongs to, for the receipt (None once it is gone)."""
     return (Membership.objects.for_company(company_id).filter(pk=membership_id)
             .values_list("user_id", flat=True).first())
 
 
-def selfie_delete(selfie: Selfie, *, rule: str, subject_user_id: int | None = None) -> None:
-    selfies_delete([selfie], rule=rule, subject_user_id=subject_user_id)
-
-
-def selfies_delete(selfies: Sequence[Selfie], *, rule: str,
-                   subject_user_id: int | None = None) -> None:
-    """Selfies of one company, each as selfie_delete would, in a few queries for the lot (the
-    retention sweeper deletes them a chunk at a time: one query per selfie would not scale)."""
-    if not selfies:
-        return
-    company_id = selfies[0].company_id
-    if any(selfie.company_id != company_id for selfie in selfies):
-        raise ValueError("selfies_delete takes the selfies of one company at a time")
-    storage_delete_many([key for selfie in selfies for key in (selfie.image_key, selfie.thumb_key)])
-    subjects: dict[int, int] = {}
-    if not subject_user_id:
-        subjects = dict(Membership.objects.for_company(company_id).filter(
-            pk__in={selfie.membership_id for selfie in selfies}).values_list("pk", "user_id"))
-    receipts = []
-    for selfie in selfies:
-        subject = subject_user_id or subjects.get(selfie.membership_id)
-        receipts.append(_receipt(company_id=company_id, kind="selfie",
-                                 object_ref=f"selfie:{selfie.pk}", subject_user_id=subject,
-                                 rule=rule, keys=[selfie.image_key, selfie.thumb_key]))
-        if selfie.face_embedding is not None:
-            receipts.append(_receipt(company_id=company_id, kind="face_embedding",
-                                     object_ref=f"selfie:{selfie.pk}", subject_user_id=subject,
-                                     rule=rule))
-    with transaction.atomic():
-        Selfie.objects.for_company(company_id).filter(
-            pk__in=[selfie.pk for selfie in selfies]).delete()
-        DeletionReceipt.objects.bulk_create(receipts, ignore_conflicts=True)
-
-
-def embedding_clear(obj: Selfie | Candidate, *, rule: str) -> None:
-    """Drop a stored face embedding; the photo it came from follows its own rule."""
-    model = type(obj)
-    label = "selfie" if model is Selfie else "candidate"
-    with transaction.atomic():
-        model.objects.for_company(obj.company_id).filter(pk=obj.pk).update(face_embedding=None)
-        receipt_write(company_id=obj.company_id, kind="face_embedding",
-                      object_ref=f"{label}:{obj.pk}",
-                      subject_user_id=_subject(obj.company_id, obj.membership_id), rule=rule)
-
-
-def candidate_delete(candidate: Candidate, *, rule: str,
-                     subject_user_id: int | None = None) -> None:
-    """A generated photo. An approved headshot's photo goes only with its headshot."""
-    keys = [candidate.image_key, candidate.thumb_key]
-    for key in keys:
-        storage_delete(key)
-    subject = subject_user_id or _subject(candidate.company_id, candidate.membership_id)
-    with transaction.atomic():
-        Candidate.objects.for_company(candidate.company_id).filter(pk=candidate.pk).delete()
-        receipt_write(company_id=candidate.company_id, kind="candidate",
-                      object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
-                      rule=rule, keys=keys)
-        if candidate.face_embedding is not None:
-            receipt_write(company_id=candidate.company_id, kind="face_embedding",
-                          object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
-                          rule=rule)
-
-
-def headshot_delete(headshot: Headshot, *, rule: str, subject_user_id: int | None = None) -> None:
-    candidate = Candidate.objects.for_company(headshot.company_id).filter(
-        pk=headshot.candidate_id).first()
-    subject = subject_user_id or _subject(headshot.company_id, headshot.membership_id)
-    keys = [candidate.image_key, candidate.thumb_key] if candidate else []
-    for key in keys:
-        storage_delete(key)
-    with transaction.atomic():
-        Headshot.objects.for_company(headshot.company_id).filter(pk=headshot.pk).delete()
-        receipt_write(company_id=headshot.company_id, kind="headshot",
-                      object_ref=f"headshot:{headshot.pk}", subject_user_id=subject, rule=rule,
-                      keys=keys)
-        Membership.objects.for_company(headshot.company_id).filter(
-            pk=headshot.membership_id, status=Membership.Status.APPROVED,
-        ).update(status=Membership.Status.REVIEW)
-    if candidate is not None:
-        candidate_delete(candidate, rule=rule, subject_user_id=subject)
-
-
-def lora_delete(*, company_id: int, job_id: int, rule: str,
-                subject_user_id: int | None = None) -> bool:
-    """A person's trained model and its checkpoints. True if anything was there."""
-    keys = storage_delete_prefix(lora_prefix(company_id=company_id, job_id=job_id))
-    if keys:
-        receipt_write(company_id=company_id, kind="lora_weights", object_ref=f"job:{job_id}",
-                      subject_user_id=subject_user_id, rule=rule, keys=keys)
-    return bool(keys)
-
-
-def job_delete(job: GenerationJob, *, rule: str, subject_user_id: int | None = None) -> None:
-    """A job record with whatever photos and weights it still has (not an approved headshot:
-    callers delete the headshot first)."""
-    subject = subject_user_id or _subject(job.company_id, job.membership_id)
-    for candidate in Candidate.objects.for_company(job.company_id).filter(job=job):
-        candidate_delete(candidate, rule=rule, subject_user_id=subject)
-    lora_delete(company_id=job.company_id, job_id=job.pk, rule=rule, subject_user_id=subject)
-    # Files a late worker wrote after the rows were gone.
-    stray = storage_delete_prefix(candidate_prefix(company_id=job.company_id, job_id=job.pk))
-    with transaction.atomic():
-        GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).delete()
-        receipt_write(company_id=job.company_id, kind="job", object_ref=f"job:{job.pk}",
-                      subject_user_id=subject, rule=rule, keys=stray)
+def row_delete(obj, rule: str) -> None:
+    """An audit row: no files and no face data, so it simply goes (no receipt for a receipt)."""
+    type(obj).objects.for_company(obj.company_id).filter(pk=obj.pk).delete()
 
 
 def export_delete(request: DataSubjectRequest, *, rule: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 import zipfile
 from datetime import datetime
 
@@ -17,14 +16,16 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import Candidate, GenerationJob, Headshot, Selfie
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
+from core.storage import export_key
+from core.tasks import task_enqueue
 from teams.models import Company, Membership
 
 from .erasure import RULE_REQUEST, person_erase
 from .models import ConsentRecord, DataSubjectRequest
+from .registry import personal_data
 from .retention import policy_for, retention_schedule_lines
-from .storage import export_prefix
+from .services import RequestInfo, consent_is_granted, consent_withdraw
 
 log = logging.getLogger(__name__)
 Kind = DataSubjectRequest.Kind
@@ -45,8 +46,6 @@ def _check_access(company: Company, membership: Membership, requested_by: Member
 def dsr_create(*, company: Company, membership: Membership, requested_by: Membership,
                kind: str) -> DataSubjectRequest:
     """Log the request and queue the work (on commit); the privacy worker completes it."""
-    from .tasks import dsr_process
-
     _check_access(company, membership, requested_by)
     if kind not in Kind.values:
         raise ServiceError("Unknown kind of request.")
@@ -60,7 +59,7 @@ def dsr_create(*, company: Company, membership: Membership, requested_by: Member
             company=company, kind=kind, subject_user_id=membership.user_id,
             subject_email=membership.user.email, membership_ref=membership.pk,
             requested_by_user_id=requested_by.user_id, requested_at=now, due_at=dsr_due(now))
-        transaction.on_commit(lambda: dsr_process.delay(request.pk))
+        task_enqueue("privacy.dsr_process", request.pk)
     return request
 
 
@@ -81,9 +80,8 @@ def dsr_process(*, company: Company, request_id: int) -> DataSubjectRequest | No
         return request
     if request.kind == Kind.EXPORT:
         key = default_storage.save(
-            f"{export_prefix(company_id=company.pk, membership_id=membership.pk)}/"
-            f"{uuid.uuid4().hex}.zip", ContentFile(export_zip(company=company,
-                                                              membership=membership)))
+            export_key(company_id=company.pk, membership_id=membership.pk),
+            ContentFile(export_zip(company=company, membership=membership)))
         now = timezone.now()
         updated = DataSubjectRequest.objects.for_company(company).filter(
             pk=request.pk, status=Status.PENDING).update(
@@ -103,8 +101,6 @@ def dsr_process(*, company: Company, request_id: int) -> DataSubjectRequest | No
 
 def _withdraw_if_granted(company: Company, membership: Membership) -> None:
     """Erasure ends consent: the log says so before the data goes."""
-    from .services import RequestInfo, consent_is_granted, consent_withdraw
-
     if consent_is_granted(company=company, user=membership.user):
         consent_withdraw(company=company, membership=membership,
                          request_info=RequestInfo(ip_address=None,
@@ -115,12 +111,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_zip(*, company: Company, membership: Membership) -> bytes:
-    """Every photo and record of the person, with data.json describing all of it.
+class ExportArchive:
+    """A person's copy of their data as it is written: ``data`` becomes data.json, and
+    ``add_file`` copies a stored file in. Each registered kind of personal data fills its
+    own part (privacy/registry.py)."""
 
-    Face embeddings are counted, not included: they are derived numbers, useless to the
-    person and a risk if the file leaks (issue 5: never exported).
-    """
+    def __init__(self, archive: zipfile.ZipFile, data: dict) -> None:
+        self.archive = archive
+        self.data = data
+
+    def add_file(self, name: str, key: str) -> None:
+        try:
+            with default_storage.open(key, "rb") as handle:
+                self.archive.writestr(name, handle.read())
+        except FileNotFoundError:
+            log.warning("export: %s is missing from storage", name)
+
+
+def export_zip(*, company: Company, membership: Membership) -> bytes:
+    """Every photo and record of the person, with data.json describing all of it."""
     buffer = io.BytesIO()
     user = membership.user
     data: dict = {
@@ -137,55 +146,17 @@ def export_zip(*, company: Company, membership: Membership) -> bytes:
              "method": r.method, "ip_address": r.ip_address, "user_agent": r.user_agent}
             for r in ConsentRecord.objects.for_company(company).filter(
                 subject_user_id=user.pk).order_by("pk")],
-        "selfies": [], "jobs": [], "generated_photos": [], "approved_headshot": None,
-        "face_embeddings": {"stored_for_selfies": 0, "stored_for_generated_photos": 0,
-                            "note": "Numeric face data used only to check likeness; "
-                                    "not included in this copy."},
-        "retention_schedule": [{"data": what, "rule": rule}
-                               for what, rule in retention_schedule_lines(policy_for(company))],
     }
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for n, selfie in enumerate(Selfie.objects.for_company(company).filter(
-                membership=membership).order_by("pk"), start=1):
-            name = f"selfies/selfie-{n}.jpg"
-            _add_file(archive, name, selfie.image_key)
-            data["selfies"].append({"file": name, "uploaded_at": selfie.created_at.isoformat(),
-                                    "status": selfie.status, "qa_reasons": selfie.qa_reasons,
-                                    "qa_warnings": selfie.qa_warnings})
-            data["face_embeddings"]["stored_for_selfies"] += selfie.face_embedding is not None
-        for job in GenerationJob.objects.for_company(company).filter(
-                membership=membership).select_related("look_version__look").order_by("pk"):
-            data["jobs"].append({
-                "id": job.pk, "kind": job.kind, "status": job.status, "backend": job.backend,
-                "look": f"{job.look_version.look.name} v{job.look_version.version}",
-                "queued_at": _iso(job.queued_at), "finished_at": _iso(job.finished_at),
-                "failure_reason": job.failure_reason})
-        for candidate in Candidate.objects.for_company(company).filter(
-                membership=membership).order_by("pk"):
-            name = f"generated/job-{candidate.job_id}-{candidate.pk}.jpg"
-            _add_file(archive, name, candidate.image_key)
-            data["generated_photos"].append({
-                "file": name, "job": candidate.job_id, "made_at": candidate.created_at.isoformat(),
-                "shown_to_you": candidate.visible, "hidden_reason": candidate.hidden_reason,
-                "likeness": candidate.likeness, "favourite": candidate.is_favourite})
-            data["face_embeddings"]["stored_for_generated_photos"] += (
-                candidate.face_embedding is not None)
-        headshot = Headshot.objects.for_company(company).filter(membership=membership).first()
-        if headshot is not None:
-            candidate = Candidate.objects.for_company(company).get(pk=headshot.candidate_id)
-            _add_file(archive, "approved-headshot.jpg", candidate.image_key)
-            data["approved_headshot"] = {"file": "approved-headshot.jpg",
-                                         "approved_at": headshot.approved_at.isoformat()}
+        copy = ExportArchive(archive, data)
+        for kind in personal_data():
+            if kind.export is not None:
+                kind.export(company, membership, copy)
+        data["retention_schedule"] = [
+            {"data": what, "rule": rule}
+            for what, rule in retention_schedule_lines(policy_for(company))]
         archive.writestr("data.json", json.dumps(data, indent=2, ensure_ascii=False))
     return buffer.getvalue()
-
-
-def _add_file(archive: zipfile.ZipFile, name: str, key: str) -> None:
-    try:
-        with default_storage.open(key, "rb") as handle:
-            archive.writestr(name, handle.read())
-    except FileNotFoundError:
-        log.warning("export: %s is missing from storage", name)
 
 
 def dsr_list(*, company: Company):

@@ -1,43 +1,34 @@
 """Erasure on events: consent withdrawn, a leaver, a company closed, a subject's request.
 
-Everything about the person goes (photos, face data, trained models, generated photos,
-the approved headshot, job records, review history, exports, invitations, cached files),
-except the consent records, which are kept as legal proof, and the deletion receipts
-and request log, which prove the erasure happened.
+Everything about the person goes (every kind of personal data registered with
+privacy/registry.py: photos, face data, trained models, generated photos, the approved
+headshot, job records, review history, exports, directory copies, and whatever else sits in
+the person's folders), except the consent records, which are kept as legal proof, and the
+deletion receipts and request log, which prove the erasure happened. A company's leaver
+policy may keep a leaver's approved headshot (privacy/leaver.py): then that photo and the
+rows it needs stay, without their face data.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import (
-    Candidate,
-    DirectorySync,
-    GenerationJob,
-    Headshot,
-    ReviewDecision,
-    Selfie,
-)
-from teams.errors import NotAllowed, ServiceError
-from teams.models import Company, Invitation, InviteLink, Membership, Team, User
+from core.errors import NotAllowed, ServiceError
+from core.events import Event
+from core.storage import MEMBERSHIP, file_areas
+from core.tasks import task_enqueue
+from teams.models import Company, Membership
+from teams.services.companies import company_people_records_delete, membership_delete
 
-from .deletion import (
-    candidate_delete,
-    embedding_clear,
-    export_delete,
-    headshot_delete,
-    job_delete,
-    lora_delete,
-    orphan_delete,
-    receipt_write,
-    selfie_delete,
-)
-from .models import DataSubjectRequest
-from .storage import export_prefix, selfie_prefix, storage_walk
+from .deletion import orphan_delete, receipt_write
+from .leaver import leaver_keeps_headshots
+from .registry import personal_data, processing_stop
+from .storage import storage_walk
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +40,9 @@ RULE_REQUEST = "erasure.subject_request"
 
 @dataclass(frozen=True)
 class ErasureResult:
-    jobs: int
-    selfies: int
-    headshots: int
+    erased: Counter  # per kind of personal data
     stray_files: int
+    kept: Counter  # per kind: kept with an approved headshot (a leaver policy)
 
 
 def person_erase(*, company: Company, membership: Membership, rule: str,
@@ -61,105 +51,58 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     (the caller decides whether the person leaves). Safe to run again.
 
     ``keep_headshot`` (a leaver policy) keeps the approved headshot's photo and the rows it
-    needs (its candidate and job), without its face embedding; all else goes."""
-    from generation.services import processing_stop_for_member
-
+    needs (what each kind registers as ``kept_with_headshot``), stripped of their face data;
+    all else goes."""
     if membership.company_id != company.pk:
         raise NotAllowed("That person belongs to another company.")
     # In-flight work first (cancelled at Replicate too; a GPU worker loses its lease), so
     # nothing new is written while the rest goes.
-    processing_stop_for_member(company=company, membership=membership)
+    processing_stop(company=company, membership=membership)
     subject = membership.user_id
-    headshots = 0
-    kept = None
-    for headshot in Headshot.objects.for_company(company).filter(membership=membership):
-        if keep_headshot:
-            kept = headshot.candidate
-            continue
-        headshot_delete(headshot, rule=rule, subject_user_id=subject)
-        headshots += 1
-    jobs = 0
-    for job in GenerationJob.objects.for_company(company).filter(membership=membership):
-        if kept is not None and job.pk == kept.job_id:
-            _job_strip(job, kept=kept, rule=rule, subject_user_id=subject)
-            continue
-        job_delete(job, rule=rule, subject_user_id=subject)
-        jobs += 1
-    selfies = 0
-    for selfie in Selfie.objects.for_company(company).filter(membership=membership):
-        selfie_delete(selfie, rule=rule, subject_user_id=subject)
-        selfies += 1
-    for request in DataSubjectRequest.objects.for_company(company).filter(
-            membership_ref=membership.pk).exclude(export_key=""):
-        export_delete(request, rule=rule)
+    erased: Counter = Counter()
+    kept: Counter = Counter()
+    for kind in personal_data():
+        keep = (set(kind.kept_with_headshot(company, membership))
+                if keep_headshot and kind.kept_with_headshot else set())
+        for obj in list(kind.of_person(company, membership)):
+            if obj in keep:
+                if kind.strip is not None:
+                    kind.strip(obj, rule)
+                kept[kind.kind] += 1
+                continue
+            kind.erase(obj, rule, subject)
+            erased[kind.kind] += 1
     # Whatever else sits in the person's folders: thumbnails of half-finished uploads,
     # files a worker wrote as the rows went.
     stray = 0
-    for prefix in (selfie_prefix(company_id=company.pk, membership_id=membership.pk),
-                   export_prefix(company_id=company.pk, membership_id=membership.pk)):
-        for key in list(storage_walk(prefix)):
+    for area in file_areas():
+        if area.owner != MEMBERSHIP:
+            continue
+        for key in list(storage_walk(area.folder(company_id=company.pk, owner_id=membership.pk))):
             orphan_delete(company_id=company.pk, key=key, rule=rule, subject_user_id=subject)
             stray += 1
-    ReviewDecision.objects.for_company(company).filter(membership=membership).delete()
-    DirectorySync.objects.for_company(company).filter(membership=membership).delete()
-    log.info("erased membership %s of company %s (%s): %s jobs, %s selfies, %s headshots",
-             membership.pk, company.pk, rule, jobs, selfies, headshots)
-    return ErasureResult(jobs=jobs, selfies=selfies, headshots=headshots, stray_files=stray)
+    log.info("erased membership %s of company %s (%s): %s%s", membership.pk, company.pk, rule,
+             dict(erased), f", kept {dict(kept)}" if kept else "")
+    return ErasureResult(erased=erased, stray_files=stray, kept=kept)
 
 
-def _job_strip(job: GenerationJob, *, kept, rule: str, subject_user_id: int) -> None:
-    """The job of a kept headshot: everything but the headshot's own photo goes."""
-    for candidate in Candidate.objects.for_company(job.company_id).filter(job=job).exclude(
-            pk=kept.pk):
-        candidate_delete(candidate, rule=rule, subject_user_id=subject_user_id)
-    lora_delete(company_id=job.company_id, job_id=job.pk, rule=rule,
-                subject_user_id=subject_user_id)
-    if kept.face_embedding is not None:
-        embedding_clear(kept, rule=rule)
+def _member_receipt(*, company: Company, membership: Membership, rule: str) -> None:
+    """The person's own receipt: they were removed from the company (by ``rule``)."""
+    receipt_write(company_id=company.pk, kind="member", object_ref=f"membership:{membership.pk}",
+                  subject_user_id=membership.user_id, rule=rule)
 
 
-def _user_forget(user_id: int) -> None:
-    """A person who belongs to no company any more: their account goes too.
-
-    Anonymised rather than deleted: ledger lines they made as an admin point at the row,
-    and the ledger is append-only.
-    """
-    if Membership.objects.unscoped().filter(user_id=user_id).exists():  # member elsewhere
-        return
-    user = User.objects.filter(pk=user_id).first()
-    if user is None or user.is_staff:
-        return
-    user.email = f"erased-{user.pk}@erased.invalid"
-    user.full_name = ""
-    user.is_active = False
-    user.set_unusable_password()
-    user.save(update_fields=["email", "full_name", "is_active", "password"])
-    user.login_tokens.all().delete()
-
-
-def member_erase_and_remove(*, company: Company, membership: Membership, rule: str) -> None:
-    """A leaver: erase, then remove the membership and anything that named them, with a
-    receipt for the person. When the company's leaver policy keeps headshots and they have
-    one, the membership stays as "left" (no sign-in, no role) to hold it."""
-    from .leaver import leaver_keeps_headshots
-
-    keep = (rule == RULE_LEAVER and leaver_keeps_headshots(company=company)
-            and Headshot.objects.for_company(company).filter(membership=membership).exists())
-    result = person_erase(company=company, membership=membership, rule=rule, keep_headshot=keep)
-    with transaction.atomic():
-        Invitation.objects.for_company(company).filter(membership=membership).delete()
-        if keep:
-            Membership.objects.for_company(company).filter(pk=membership.pk).update(
-                status=Membership.Status.LEFT, role=Membership.Role.MEMBER, joined_at=None)
-        else:
-            Membership.objects.for_company(company).filter(pk=membership.pk).delete()
-        receipt_write(company_id=company.pk, kind="member", object_ref=f"membership:{membership.pk}",
-                      subject_user_id=membership.user_id,
-                      rule=f"{rule}+headshot_kept" if keep else rule)
-        if not keep:
-            _user_forget(membership.user_id)
-    log.info("leaver %s of company %s: %s (headshot %s)", membership.pk, company.pk, result,
-             "kept" if keep else "erased")
+def leaver_erase(event: Event) -> None:
+    """``member.left``, inside the removal's transaction: everything about the leaver goes
+    before teams deletes the membership that it all points at. The company's leaver policy
+    may keep their approved headshot; teams then keeps the membership as "left" to hold it
+    (no sign-in, no role)."""
+    company = Company.objects.get(pk=event.company_id)
+    membership = Membership.objects.for_company(company).get(pk=event.data["person"])
+    result = person_erase(company=company, membership=membership, rule=RULE_LEAVER,
+                          keep_headshot=leaver_keeps_headshots(company=company))
+    _member_receipt(company=company, membership=membership,
+                    rule=f"{RULE_LEAVER}+headshot_kept" if result.kept else RULE_LEAVER)
 
 
 def company_close(*, company: Company, actor: Membership) -> None:
@@ -169,11 +112,9 @@ def company_close(*, company: Company, actor: Membership) -> None:
         raise NotAllowed("Only the owner can close the company.")
     if company.closed_at is not None:
         raise ServiceError("The company is already closed.")
-    from .tasks import erase_company
-
     with transaction.atomic():
         Company.objects.filter(pk=company.pk).update(closed_at=timezone.now())
-        transaction.on_commit(lambda: erase_company.delay(company.pk))
+        task_enqueue("privacy.erase_company", company.pk)
 
 
 def company_erase(*, company: Company) -> int:
@@ -182,18 +123,13 @@ def company_erase(*, company: Company) -> int:
         raise ServiceError("Only a closed company's data is erased wholesale.")
     count = 0
     for membership in Membership.objects.for_company(company).order_by("pk"):
-        member_erase_and_remove(company=company, membership=membership,
-                                rule=RULE_COMPANY_CLOSED)
+        person_erase(company=company, membership=membership, rule=RULE_COMPANY_CLOSED)
+        with transaction.atomic():
+            _member_receipt(company=company, membership=membership, rule=RULE_COMPANY_CLOSED)
+            membership_delete(company=company, membership=membership)
         count += 1
-    # Jobs without a membership left (look previews of people already gone).
-    for job in GenerationJob.objects.for_company(company):
-        job_delete(job, rule=RULE_COMPANY_CLOSED)
-    for area_prefix in (f"selfies/c{company.pk}", f"candidates/c{company.pk}",
-                        f"lora/c{company.pk}", f"exports/c{company.pk}"):
-        for key in list(storage_walk(area_prefix)):
+    for area in file_areas():
+        for key in list(storage_walk(area.company_folder(company_id=company.pk))):
             orphan_delete(company_id=company.pk, key=key, rule=RULE_COMPANY_CLOSED)
-    with transaction.atomic():
-        Invitation.objects.for_company(company).delete()
-        InviteLink.objects.for_company(company).delete()
-        Team.objects.for_company(company).delete()
+    company_people_records_delete(company=company)
     return count

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from .retention import FIELDS
+
 
 class ConsentForm(forms.Form):
     notice_version = forms.IntegerField(widget=forms.HiddenInput)
@@ -40,8 +42,6 @@ class RetentionPolicyForm(forms.Form):
     """Hours per data type; the service checks the ceiling and the relations between them."""
 
     def __init__(self, *args, **kwargs) -> None:
-        from .retention import FIELDS
-
         super().__init__(*args, **kwargs)
         for name, (what, clock) in FIELDS.items():
             optional = name == "headshots_hours"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
 from .models import LeaverPolicy

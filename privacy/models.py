@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from teams.anchoring import AnchorCheckpoint, AnchorHead
+from core.anchoring import AnchorCheckpoint, AnchorHead
+from core.tenancy import TenantModel
 from teams.models import User
-from teams.tenancy import TenantModel
 
 
 class ConsentNotice(TenantModel):
@@ -76,7 +76,7 @@ class ConsentRecord(TenantModel):
 
 class ConsentHead(AnchorHead):
     """The company's consent chain head (record count, newest hash), signed, moved with every
-    record: deleting the newest records or truncating the log shows (teams/anchoring.py)."""
+    record: deleting the newest records or truncating the log shows (core/anchoring.py)."""
 
 
 class ConsentCheckpoint(AnchorCheckpoint):

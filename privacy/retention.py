@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from teams.models import Company
 
+from .models import RetentionPolicy
+
 HOUR = timedelta(hours=1)
 DAY = 24
 
@@ -96,8 +98,6 @@ def policy_as_dict(policy: Policy) -> dict[str, int | None]:
 
 def policy_for(company: Company | int) -> Policy:
     """The policy in force for a company: its own row, or the defaults."""
-    from .models import RetentionPolicy
-
     row = RetentionPolicy.objects.for_company(company).first()
     if row is None:
         return DEFAULT_POLICY

@@ -9,12 +9,16 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from teams.anchoring import anchor_advance, anchor_verify
-from teams.errors import ServiceError
+from core.anchoring import anchor_advance, anchor_verify
+from core.errors import ServiceError
+from core.tasks import task_enqueue
 from teams.models import Company, Membership, User
 
-from .models import ConsentCheckpoint, ConsentHead, ConsentNotice, ConsentRecord
+from .erasure import RULE_WITHDRAWN
+from .models import ConsentCheckpoint, ConsentHead, ConsentNotice, ConsentRecord, RetentionPolicy
 from .notice import notice_default_body, notice_full_text
+from .registry import processing_stop
+from .retention import PolicyInvalid, policy_as_dict, policy_for, policy_validate
 
 GENESIS = "0" * 64
 CONSENT_LOG = "consent"
@@ -175,15 +179,10 @@ def consent_withdraw(
     Membership.objects.for_company(company).filter(pk=membership.pk).update(
         status=Status.WITHDRAWN
     )
-    from generation.services import processing_stop_for_member
-
-    from .erasure import RULE_WITHDRAWN
-    from .tasks import erase_person
-
-    processing_stop_for_member(company=company, membership=membership)
+    processing_stop(company=company, membership=membership)
     # Erasure runs on the privacy worker right after commit: within minutes, and never for
     # a withdrawal that rolled back.
-    transaction.on_commit(lambda: erase_person.delay(company.pk, membership.pk, RULE_WITHDRAWN))
+    task_enqueue("privacy.erase_person", company.pk, membership.pk, RULE_WITHDRAWN)
     return record
 
 
@@ -226,9 +225,6 @@ def retention_policy_update(*, company: Company, actor: Membership,
     The schedule is part of the consent notice's text, so a change publishes a new notice
     version (same company text, new schedule). Returns it, or None if nothing changed.
     """
-    from .models import RetentionPolicy
-    from .retention import PolicyInvalid, policy_as_dict, policy_for, policy_validate
-
     if not actor.is_admin or actor.company_id != company.pk:
         raise ServiceError("Only the company's admins can change the retention policy.")
     try:

@@ -1,6 +1,6 @@
-"""Storage as the privacy app sees it: where each kind of file lives, walking a prefix, and
-deleting a key on any backend (local files, S3, in-memory) without caring whether it is
-still there."""
+"""Storage as the privacy app sees it: walking a folder, and deleting a key on any backend
+(local files, S3, in-memory) without caring whether it is still there. Where each kind of
+file lives is core/storage.py's to say."""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ from django.core.files.storage import default_storage, storages
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
-# Every file the platform writes lives under one of these, then c<company id>/.
-# generation/services/selfies.py, generation/services/jobs.py, generation/gpu/worker.py
-# and privacy/dsr.py build the keys; the audit and the orphan sweep read them back.
-MANAGED_PREFIXES = ("selfies", "candidates", "lora", "exports")
+from core.storage import FileArea, file_areas
+
 _COMPANY_DIR = re.compile(r"^c(\d+)$")
 
 
@@ -69,6 +67,14 @@ def storage_walk(prefix: str) -> Iterator[str]:
         yield from storage_walk(f"{prefix}/{name}")
 
 
+def storage_list_folders(prefix: str) -> list[str]:
+    """The names of the folders directly under a prefix; none if it does not exist."""
+    try:
+        return list(default_storage.listdir(prefix)[0])
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def storage_delete_prefix(prefix: str) -> list[str]:
     """Delete every file under a prefix (cached and derived files included); the keys."""
     keys = list(storage_walk(prefix))
@@ -86,35 +92,15 @@ def modified_at(key: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class CompanyDir:
-    area: str  # one of MANAGED_PREFIXES
+    area: FileArea
     company_id: int
     prefix: str
 
 
 def company_dirs() -> Iterator[CompanyDir]:
-    """Each c<id>/ folder under each managed prefix, whether or not the company still exists."""
-    for area in MANAGED_PREFIXES:
-        try:
-            directories, _files = default_storage.listdir(area)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for name in directories:
+    """Each c<id>/ folder of each storage area, whether or not the company still exists."""
+    for area in file_areas():
+        for name in storage_list_folders(area.area):
             match = _COMPANY_DIR.match(name)
             if match:
-                yield CompanyDir(area, int(match.group(1)), f"{area}/{name}")
-
-
-def selfie_prefix(*, company_id: int, membership_id: int) -> str:
-    return f"selfies/c{company_id}/m{membership_id}"
-
-
-def candidate_prefix(*, company_id: int, job_id: int) -> str:
-    return f"candidates/c{company_id}/j{job_id}"
-
-
-def lora_prefix(*, company_id: int, job_id: int) -> str:
-    return f"lora/c{company_id}/j{job_id}"
-
-
-def export_prefix(*, company_id: int, membership_id: int) -> str:
-    return f"exports/c{company_id}/m{membership_id}"
+                yield CompanyDir(area, int(match.group(1)), f"{area.area}/{name}")

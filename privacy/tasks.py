@@ -9,6 +9,11 @@ from django.db import OperationalError
 
 from teams.models import Company, Membership
 
+from .dsr import dsr_process as process
+from .erasure import company_erase, person_erase
+from .models import DataSubjectRequest
+from .sweeper import retention_sweep
+
 log = logging.getLogger(__name__)
 # Storage and database hiccups are worth retrying; anything else is a bug to look at.
 TRANSIENT = (OSError, OperationalError, ConnectionError, TimeoutError)
@@ -20,8 +25,6 @@ RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 10, "retry_backoff_max": 6
 def sweep(limit: int = 200) -> int:
     """One bounded chunk of the retention sweep; re-queues itself while chunks come back
     full. Beat starts it every 15 minutes."""
-    from .sweeper import retention_sweep
-
     result = retention_sweep(limit=limit)
     log.info("privacy sweep: %s deleted %s", result.total, dict(result.deleted))
     if result.more:
@@ -38,8 +41,6 @@ def sweep(limit: int = 200) -> int:
 
 @shared_task(name="privacy.erase_person", **RETRY)
 def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
-    from .erasure import person_erase
-
     company = Company.objects.filter(pk=company_id).first()
     membership = (Membership.objects.for_company(company_id).filter(pk=membership_id).first()
                   if company else None)
@@ -51,17 +52,12 @@ def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
 
 @shared_task(name="privacy.erase_company", **RETRY)
 def erase_company(company_id: int) -> int:
-    from .erasure import company_erase
-
     company = Company.objects.filter(pk=company_id, closed_at__isnull=False).first()
     return company_erase(company=company) if company else 0
 
 
 @shared_task(name="privacy.dsr_process", **RETRY)
 def dsr_process(request_id: int) -> str | None:
-    from .dsr import dsr_process as process
-    from .models import DataSubjectRequest
-
     company_id = (DataSubjectRequest.objects.unscoped()  # the task gets only the id
                   .filter(pk=request_id).values_list("company_id", flat=True).first())
     if company_id is None:
@@ -73,7 +69,7 @@ def dsr_process(request_id: int) -> str | None:
 @shared_task(name="privacy.consent_checkpoint", **RETRY)
 def consent_checkpoint() -> int:
     """Sign a checkpoint of every consent chain head that moved (beat: hourly)."""
-    from teams.anchoring import anchor_checkpoint
+    from core.anchoring import anchor_checkpoint
 
     from .models import ConsentCheckpoint, ConsentHead
     from .services import CONSENT_LOG

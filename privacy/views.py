@@ -3,18 +3,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.files.storage import storages
 from django.db.models import Sum
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from storages.backends.s3 import S3Storage
 
-from teams.client_ip import client_ip
+from core.client_ip import client_ip
+from core.errors import ServiceError
+from core.files import private_file_response
+from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
-from teams.errors import ServiceError
-from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.selectors import member_get
 
 from .dsr import dsr_create, dsr_for_person, dsr_list
@@ -212,17 +211,8 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     if export.export_expires_at and export.export_expires_at <= timezone.now():
         raise Http404("This download has expired; ask for a new copy.")
     filename = f"likeness-data-{export.completed_at:%Y-%m-%d}.zip"
-    storage = storages["default"]
-    if isinstance(storage, S3Storage):
-        response: HttpResponse = HttpResponseRedirect(storage.url(
-            export.export_key,
-            parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'}))
-    else:
-        response = FileResponse(storage.open(export.export_key, "rb"), as_attachment=True,
-                                filename=filename, content_type="application/zip")
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return private_file_response(export.export_key, content_type="application/zip",
+                                 filename=filename)
 
 
 # --- Admin: retention policy, request log, requests on a person's behalf, closing ------
@@ -259,7 +249,7 @@ def privacy_admin(request: HttpRequest) -> HttpResponse:
     receipts = (DeletionTally.objects.for_company(company)
                 .filter(day__gte=(timezone.now() - timedelta(days=30)).date())
                 .values("kind").annotate(count=Sum("n")).order_by("kind"))
-    try:  # newest first, 50 a page, each page one index range (teams.pagination)
+    try:  # newest first, 50 a page, each page one index range (core.pagination)
         requests = keyset_page(dsr_list(company=company), key="-requested_at",
                                params=request.GET)
     except BadCursor as error:

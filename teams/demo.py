@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: one company you can click through."""
+"""Demo data for the embedded default: one company you can click through (its people;
+generation/demo.py adds the rest)."""
 
 from __future__ import annotations
 
@@ -29,30 +30,10 @@ class DemoCompany:
     employee_invite_urls: dict[str, str]
 
 
-def _demo_retire(company: Company) -> None:
-    """Make way for a fresh demo company without deleting the old one.
-
-    Deleting it would delete its consent log and credit ledger, which are append-only: the
-    database refuses (PostgreSQL's triggers), and rightly so for any company. So the old demo
-    company goes the way every company goes: closed, everyone's data erased (their accounts
-    too, which frees the demo e-mail addresses), its audit logs kept; then renamed so that
-    its address is free again.
-    """
-    from privacy.erasure import company_erase
-
-    Company.objects.filter(pk=company.pk).update(
-        slug=f"{DEMO_SLUG}-retired-{company.pk}", name=f"{company.name} (retired demo)",
-        closed_at=company.closed_at or timezone.now())
-    company.refresh_from_db()
-    company_erase(company=company)
-
-
 @transaction.atomic
-def demo_seed() -> DemoCompany:
-    """Create (or recreate) the Acme demo company."""
-    previous = Company.objects.filter(slug=DEMO_SLUG).first()
-    if previous is not None:
-        _demo_retire(previous)
+def demo_people_seed() -> DemoCompany:
+    """Create the Acme demo company and its people (generation/demo.py makes way for it
+    first, and adds an approved look)."""
     company = company_create(
         name="Acme Corporation", slug=DEMO_SLUG, owner_email="owner@acme.example",
         owner_name="Olivia Owner",
@@ -91,14 +72,6 @@ def demo_seed() -> DemoCompany:
         # Saved unsent: the demo prints the links instead of mailing them.
         raw = invitation_token_renew(company=company, invitation=invitation, sent=False)
         invite_urls[email] = invitation_url(raw)
-    # An approved company look, so employees can make headshots straight away.
-    from generation.services.looks import look_version_approve, look_version_create
-
-    owner_membership = Membership.objects.for_company(company).get(role=Membership.Role.OWNER)
-    version = look_version_create(company=company, actor=owner_membership, team=None,
-                                  preset="corporate")
-    look_version_approve(company=company, actor=owner_membership, version=version,
-                         require_preview=False)
     _, link_url = invite_link_create(
         company=company, created_by=owner, label="Everyone at Acme", max_uses=100
     )

@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from core.widgets import FastSelect
+
 from .models import Company, Membership, Team
-from .widgets import FastSelect
 
 
 class EmailLoginForm(AuthenticationForm):

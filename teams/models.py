@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .tenancy import TenantModel
+from core.tenancy import TenantModel
 
 
 class UserManager(BaseUserManager["User"]):
@@ -297,80 +297,3 @@ class LoginToken(models.Model):
 
     def __str__(self) -> str:
         return f"Sign-in link for {self.user_id}"
-
-
-class ApiKey(TenantModel):
-    """A company-scoped API key. The secret is shown once; only its SHA-256 is stored
-    (keys are 256-bit random, so a fast hash is enough: there is nothing to brute-force)."""
-
-    class Scope(models.TextChoices):
-        READ = "read", "Read"
-        WRITE = "write", "Read and write"
-
-    name = models.CharField(max_length=120)
-    prefix = models.CharField(max_length=16, unique=True)  # shown in lists and logs
-    key_hash = models.CharField(max_length=64, unique=True)
-    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"API key {self.prefix}… ({self.name})"
-
-
-class WebhookEndpoint(TenantModel):
-    """Where a company wants to hear about events; deliveries are signed with `secret`."""
-
-    url = models.URLField(max_length=500)
-    events = models.JSONField(default=list)  # event types chosen by the admin
-    secret = models.CharField(max_length=64)
-    active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return self.url
-
-
-class WebhookDelivery(TenantModel):
-    """One event to one endpoint, retried with backoff for a day; the delivery log."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SUCCEEDED = "succeeded", "Delivered"
-        FAILED = "failed", "Gave up"
-
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
-                                 related_name="deliveries")
-    event_id = models.CharField(max_length=40)
-    event_type = models.CharField(max_length=60)
-    payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"]),
-                   # An endpoint's delivery log, newest first (keyset on created_at, id).
-                   models.Index(fields=["endpoint", "created_at", "id"],
-                                name="delivery_by_endpoint_time")]
-
-    def __str__(self) -> str:
-        return f"{self.event_type} to {self.endpoint_id} ({self.status})"

@@ -1,32 +1,13 @@
 from __future__ import annotations
 
-import smtplib
-
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 
-from .integrations.tasks import deliver_due_webhooks, deliver_webhook  # noqa: F401 (registers them)
-
-
-@shared_task(
-    name="teams.send_email",
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=30,
-    retry_backoff_max=60 * 30,
-    retry_jitter=True,
-    max_retries=8,
-)
-def send_email(*, to: str, subject: str, text: str, html: str) -> None:
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
-    message.attach_alternative(html, "text/html")
-    message.send()
+from .models import Company, Invitation
+from .services.invitations import invitation_reminders_send_due, invitation_send
 
 
 @shared_task(name="teams.send_invitation_reminders")
 def send_invitation_reminders() -> int:
-    from .services.invitations import invitation_reminders_send_due
-
     return invitation_reminders_send_due()
 
 
@@ -34,9 +15,6 @@ def send_invitation_reminders() -> int:
              retry_backoff=30, retry_jitter=True, max_retries=5)
 def send_saved_invitations(company_id: int, invitation_ids: list[int]) -> int:
     """E-mail invitations a bulk import saved (each gets a fresh link: tokens are hashed)."""
-    from .models import Company, Invitation
-    from .services.invitations import invitation_send
-
     company = Company.objects.get(pk=company_id)
     sent = 0
     for invitation in Invitation.objects.for_company(company).filter(

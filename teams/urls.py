@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from .views import api_keys as api_key_views
 from .views import company as views
+from .views import invitations, people, teams_and_settings
 
 app_name = "teams"
 
@@ -11,21 +11,18 @@ urlpatterns = [
     path("", views.employee_home, name="employee_home"),
     path("admin/", views.dashboard, name="dashboard"),
     path("admin/people.csv", views.members_csv, name="members_csv"),
-    path("admin/people/add/", views.member_add, name="member_add"),
-    path("admin/people/<int:pk>/", views.member_detail, name="member_detail"),
-    path("admin/people/<int:pk>/remove/", views.member_remove, name="member_remove"),
-    path("admin/invite/", views.invite, name="invite"),
-    path("admin/import/", views.csv_import, name="csv_import"),
-    path("admin/invitations/send/", views.invitations_send, name="invitations_send"),
-    path("admin/invitations/<int:pk>/remind/", views.invitation_remind, name="invitation_remind"),
-    path("admin/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
-    path("admin/links/", views.invite_links, name="invite_links"),
-    path("admin/links/<int:pk>/revoke/", views.invite_link_revoke, name="invite_link_revoke"),
-    path("admin/teams/", views.teams, name="teams"),
-    path("admin/teams/<int:pk>/", views.team_edit, name="team_edit"),
-    path("admin/settings/", views.company_settings, name="company_settings"),
-    path("admin/settings/transfer/", views.ownership_transfer, name="ownership_transfer"),
-    path("admin/api-keys/", api_key_views.api_keys, name="api_keys"),
-    path("admin/api-keys/<int:pk>/revoke/", api_key_views.api_key_revoke_view,
-         name="api_key_revoke"),
+    path("admin/people/add/", people.member_add, name="member_add"),
+    path("admin/people/<int:pk>/", people.member_detail, name="member_detail"),
+    path("admin/people/<int:pk>/remove/", people.member_remove, name="member_remove"),
+    path("admin/invite/", invitations.invite, name="invite"),
+    path("admin/import/", invitations.csv_import, name="csv_import"),
+    path("admin/invitations/send/", invitations.invitations_send, name="invitations_send"),
+    path("admin/invitations/<int:pk>/remind/", invitations.invitation_remind, name="invitation_remind"),
+    path("admin/invitations/<int:pk>/revoke/", invitations.invitation_revoke, name="invitation_revoke"),
+    path("admin/links/", invitations.invite_links, name="invite_links"),
+    path("admin/links/<int:pk>/revoke/", invitations.invite_link_revoke, name="invite_link_revoke"),
+    path("admin/teams/", teams_and_settings.teams, name="teams"),
+    path("admin/teams/<int:pk>/", teams_and_settings.team_edit, name="team_edit"),
+    path("admin/settings/", teams_and_settings.company_settings, name="company_settings"),
+    path("admin/settings/transfer/", teams_and_settings.ownership_transfer, name="ownership_transfer"),
 ]

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
+import redis
+from django.conf import settings
 from django.test import Client
 
 from teams.models import Company, Membership, Team, User
 
+from .faces import face_bytes
 from .factories import CompanyFactory, MembershipFactory, TeamFactory, UserFactory
 
-# Storage backend fixtures (local files, and S3 on moto) for any test that needs both.
+# The fakes of external services, and the storage backends (local files, and S3 on moto).
+from .fakes.fixtures import fake_directories, fake_replicate, fake_stripe  # noqa: F401, E402
+from .helpers import approved_look, consent_for, selfie_for
 from .storage_backends import backend, local_backend, moto_endpoint, s3_backend  # noqa: F401, E402
 
 Role = Membership.Role
@@ -75,14 +80,40 @@ def tenant_b(db) -> Tenant:
     return _tenant("bravo", "bravo.example")
 
 
+@functools.cache
+def _redis() -> redis.Redis:
+    # One client for the whole run: its open connection needs no address lookup, which a
+    # test may have patched (tests/test_outbound_webhooks.py) when the clean-up runs.
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def redis_clear_ours() -> None:
+    """Delete this test process's keys (cache and broker), never another xdist worker's:
+    throttling and similar state must not leak from one test into the next."""
+    client = _redis()
+    keys = list(client.scan_iter(match=f"*{settings.REDIS_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Tests share one Redis database; throttling and similar state must not leak.
-    cache.clear()
+    redis_clear_ours()
     yield
-    cache.clear()
+    redis_clear_ours()
 
 
 @pytest.fixture
 def user(db) -> User:
     return UserFactory()
+
+
+@pytest.fixture
+def ready_member(tenant_a, fake_replicate, live_server, settings):  # noqa: F811
+    """A member Replicate can make headshots for: an approved look, consent, a real face
+    (tests/test_generation_flow.py has its own, for the offline backend)."""
+    settings.SITE_URL = live_server.url
+    approved_look(tenant_a.company)
+    consent_for(tenant_a.member)
+    selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
+    return tenant_a.member

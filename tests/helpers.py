@@ -7,7 +7,7 @@ import re
 from django.apps import apps
 from django.core import mail
 
-from teams.tenancy import TenantModel
+from core.tenancy import TenantModel
 
 _OUR_APPS = ("teams", "generation", "billing", "privacy", "identity")
 # The audit log records admin actions, including saves that changed nothing; tests of the

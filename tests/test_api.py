@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
+from delivery.api.keys import api_key_create, api_key_revoke
+from delivery.models import ApiKey
 from generation.models import Headshot
-from teams.models import ApiKey, Invitation, Membership
-from teams.services.api_keys import api_key_create, api_key_revoke
+from teams.models import Invitation, Membership
 
 from .factories import MembershipFactory, UserFactory
 from .helpers import candidate_for, db_fingerprint
@@ -43,6 +44,13 @@ def approve(membership) -> Headshot:
 
 
 # --- Keys and the tenant wall ---------------------------------------------------------
+
+
+def _queries(client, url: str) -> int:
+    """How many queries a successful GET of ``url`` makes."""
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
 
 def test_a_key_sees_only_its_company(tenant_a, tenant_b):
     approve(tenant_a.member)
@@ -167,12 +175,8 @@ def test_people_pages_with_a_cursor_and_the_query_count_does_not_grow(tenant_a):
     client = api(key_for(tenant_a))
     client.get("/api/v1/people/?page_size=2")  # warm the key's last-used time
 
-    def queries(page_size: int) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(f"/api/v1/people/?page_size={page_size}").status_code == 200
-        return len(captured)
-
-    assert queries(2) == queries(15)
+    assert _queries(client, "/api/v1/people/?page_size=2") == _queries(
+        client, "/api/v1/people/?page_size=15")
     seen, url = [], "/api/v1/people/?page_size=4"
     while url:
         page = client.get(url).json()
@@ -251,7 +255,7 @@ def test_jobs_report_their_status(tenant_a):
 # --- Throttling, schema, docs ---------------------------------------------------------
 
 def test_each_key_has_its_own_rate_limit(tenant_a, monkeypatch):
-    from teams.api.base import PerKeyThrottle
+    from delivery.api.base import PerKeyThrottle
 
     # The rate is read per request from the throttle; monkeypatch puts it back afterwards
     # (DRF caches its settings, so changing Django's settings here would leak to later tests).
@@ -278,9 +282,5 @@ def test_headshot_pages_cost_the_same_queries_whatever_their_size(tenant_a):
     client = api(key_for(tenant_a))
     client.get("/api/v1/headshots/?page_size=1")  # warm the key's last-used time
 
-    def queries(page_size: int) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(f"/api/v1/headshots/?page_size={page_size}").status_code == 200
-        return len(captured)
-
-    assert queries(1) == queries(8)
+    assert _queries(client, "/api/v1/headshots/?page_size=1") == _queries(
+        client, "/api/v1/headshots/?page_size=8")

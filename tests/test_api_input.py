@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from teams.services.api_keys import api_key_create
+from delivery.api.keys import api_key_create
 
 from .helpers import candidate_for, db_fingerprint
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from teams.models import ApiKey
+from delivery.models import ApiKey
 
 from .helpers import db_fingerprint
 from .test_api import approve
@@ -56,7 +56,7 @@ def test_revoking_on_the_page_stops_the_key(tenant_a):
 
 
 def test_members_and_outsiders_cannot_create_or_revoke_keys(tenant_a, tenant_b):
-    from teams.services.api_keys import api_key_create
+    from delivery.api.keys import api_key_create
 
     key, _ = api_key_create(company=tenant_a.company, actor=tenant_a.owner, name="x",
                             scope="read")

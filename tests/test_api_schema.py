@@ -24,7 +24,7 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 
 from config.wsgi import application
-from teams.services.api_keys import api_key_create
+from delivery.api.keys import api_key_create
 
 from .helpers import candidate_for
 

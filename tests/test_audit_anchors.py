@@ -19,10 +19,10 @@ from billing.ledger import ledger_entry_hash
 from billing.models import CreditEntry, LedgerCheckpoint, LedgerHead
 from billing.services import credits_adjust
 from billing.tasks import ledger_checkpoint
+from core.anchoring import GENESIS
 from privacy.models import ConsentCheckpoint, ConsentHead, ConsentRecord
 from privacy.services import RequestInfo, consent_withdraw, record_hash
 from privacy.tasks import consent_checkpoint
-from teams.anchoring import GENESIS
 
 from .helpers import consent_for
 

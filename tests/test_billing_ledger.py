@@ -11,13 +11,13 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from PIL import Image
 
-from billing.hooks import BillingLimitReached
+from billing.limits import BillingLimitReached
 from billing.models import CreditEntry
 from billing.services import credit_balance, credits_adjust, credits_reserve
+from core.errors import ServiceError
 from generation.models import Candidate, GenerationJob
 from generation.services.jobs import job_cancel, job_create, job_fail
 from generation.services.review import look_preview_create
-from teams.errors import ServiceError
 from teams.services.invitations import invitation_create
 
 from .faces import face_bytes

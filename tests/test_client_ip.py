@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
+from core.client_ip import client_ip
 from privacy.models import ConsentRecord
-from teams.client_ip import client_ip
 
 
 def _request(remote: str, forwarded: str | None = None):

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from core.errors import ServiceError
 from privacy.models import ConsentNotice, ConsentRecord
 from privacy.services import (
     RequestInfo,
@@ -18,7 +19,6 @@ from privacy.services import (
     notice_current,
     notice_publish,
 )
-from teams.errors import ServiceError
 from teams.models import Membership
 
 from .helpers import consent_for, db_fingerprint, image_bytes

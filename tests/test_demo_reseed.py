@@ -12,8 +12,9 @@ from django.db import DatabaseError, connection, transaction
 
 from billing.models import CreditEntry
 from billing.services import credits_adjust
+from generation.demo import demo_seed
 from privacy.models import ConsentRecord
-from teams.demo import DEMO_SLUG, demo_seed
+from teams.demo import DEMO_SLUG
 from teams.models import Company, Membership, User
 
 from .helpers import consent_for

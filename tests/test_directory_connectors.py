@@ -16,13 +16,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image, ImageDraw
 
-from generation.directory import Connector, DirectoryError, UserNotFound, connector_for
-from generation.directory import entra as entra_module
-from generation.directory.entra import EntraConnector
-from generation.directory.google import GoogleConnector
-from generation.directory.slack import SlackConnector
-from generation.models import DirectoryConnection
-from tests.fakes import directories as fakes
+from delivery.directory import Connector, DirectoryError, UserNotFound, connector_for
+from delivery.directory import entra as entra_module
+from delivery.directory.entra import EntraConnector
+from delivery.directory.google import GoogleConnector
+from delivery.directory.slack import SlackConnector
+from delivery.models import DirectoryConnection
 from tests.fakes.directories import (
     GOOGLE_AUDIENCE,
     GOOGLE_SCOPE,
@@ -31,8 +30,6 @@ from tests.fakes.directories import (
     FakeDirectories,
     google_photo_decode,
 )
-
-fake_directories = fakes.fake_directories  # the fixture: three started fakes, settings on them
 
 pytestmark = pytest.mark.django_db
 

@@ -10,15 +10,13 @@ import json
 import pytest
 from PIL import Image
 
-from generation.directory.sync import directory_sync_run
-from generation.models import DirectoryConnection, DirectorySync
-from teams.integrations.webhooks import webhook_endpoint_create
-from tests.fakes import directories as fakes
+from delivery.directory.sync import directory_sync_run
+from delivery.models import DirectoryConnection, DirectorySync
+from delivery.webhooks.services import webhook_endpoint_create
 
 from .helpers import candidate_for, db_fingerprint
 from .test_outbound_webhooks import receiver  # noqa: F401 (fixture)
 
-fake_directories = fakes.fake_directories
 EMAIL = "member@alpha.example"
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from generation.exports import file_name
+from delivery.exports.services import file_name
 from teams.models import Membership, Team
 
 from .factories import MembershipFactory, UserFactory

@@ -18,15 +18,17 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from generation.directory.sync import directory_sync_all, directory_sync_run
-from generation.exports import headshots_zip
+from core.errors import ServiceError
+from delivery.directory.services import directory_sync_all
+from delivery.directory.sync import directory_sync_run
+from delivery.exports.services import headshots_zip
+from delivery.models import DirectoryConnection, DirectorySync, WebhookDelivery
+from delivery.variants import Variant, variant_url
+from delivery.webhooks.services import webhook_endpoint_create
 from generation.gates import codes
-from generation.models import Candidate, DirectoryConnection, DirectorySync, Headshot
+from generation.models import Candidate, Headshot
 from generation.services.review import GATE_REFUSAL, candidate_favourite_set, headshot_approve
-from generation.variants import Variant, variant_url
-from teams.errors import ServiceError
-from teams.integrations.webhooks import webhook_endpoint_create
-from teams.models import Membership, WebhookDelivery
+from teams.models import Membership
 
 from .helpers import candidate_for, db_fingerprint
 from .test_api import api, key_for

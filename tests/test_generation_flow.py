@@ -200,7 +200,7 @@ def test_a_consistent_batch_goes_to_the_gpu_queue_while_a_gpu_worker_is_alive(
 
     sent: list[tuple[int, str]] = []
     monkeypatch.setattr(app.tasks["generation.run_gpu_job"], "apply_async",
-                        lambda args, queue: sent.append((args[0], queue)))
+                        lambda args, queue, **_: sent.append((args[0], queue)))
     _three_more_selfies(tenant_a.member)
     gpu_worker_heartbeat(hostname="gpu-1")
     admin = tenant_a.client_for(tenant_a.admin)

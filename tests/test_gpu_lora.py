@@ -24,7 +24,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
 
-from generation.gpu.lora import (  # noqa: E402
+from generation.backends.gpu.lora import (  # noqa: E402
     TrainConfig,
     base_pipeline_load,
     caption,
@@ -33,7 +33,7 @@ from generation.gpu.lora import (  # noqa: E402
     lora_train,
     training_images_prepare,
 )
-from generation.gpu.tiny import tiny_pipeline  # noqa: E402
+from generation.backends.gpu.tiny import tiny_pipeline  # noqa: E402
 
 from .faces import face_image  # noqa: E402
 

@@ -7,14 +7,11 @@ and finishes; the person's LoRA weights are deleted after delivery.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
-import redis
-from django.db import connection
 from PIL import Image
 
 from config.celery import app
@@ -22,9 +19,10 @@ from generation.models import Candidate, GenerationJob
 from generation.routing import gpu_workers_available
 from generation.services.jobs import job_create
 
+from .conftest import redis_clear_ours
 from .faces import face_image, jpeg
 from .helpers import approved_look, selfie_for
-from .test_worker_kill import Worker, _wait
+from .test_worker_kill import Worker, _wait, worker_env
 
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
@@ -44,31 +42,16 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
                     portrait.crop((0, 0, width - 30, height - 30))):
         selfie_for(tenant_a.member, data=jpeg(variant))
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
-            **connection.settings_dict),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "CELERY_VISIBILITY_TIMEOUT": "3",
-        "GENERATION_LEASE_SECONDS": "4",
-        "TEST_MEDIA_ROOT": str(tmp_path),
-        "HF_HUB_OFFLINE": "1",
-        "GPU_BASE_MODEL_PATH": "tiny:sd",
-        "GPU_LORA_STEPS": "400",  # ~20 s on the CPU: time to see progress and kill
-        "GPU_LORA_CHECKPOINT_EVERY": "25",
-        "GPU_LORA_RESOLUTION": "64",
-        "GPU_LORA_BATCH_SIZE": "1",
-        "GPU_LORA_GRADIENT_CHECKPOINTING": "false",
-        "GPU_GENERATION_SIZE": "64",
-        "GPU_GENERATION_STEPS": "2",
-        "GPU_SEEDS_PER_JOB": "2",
+    env = worker_env(
+        tmp_path, HF_HUB_OFFLINE="1", GPU_BASE_MODEL_PATH="tiny:sd",
+        GPU_LORA_STEPS="400",  # ~20 s on the CPU: time to see progress and kill
+        GPU_LORA_CHECKPOINT_EVERY="25", GPU_LORA_RESOLUTION="64", GPU_LORA_BATCH_SIZE="1",
+        GPU_LORA_GRADIENT_CHECKPOINTING="false", GPU_GENERATION_SIZE="64",
+        GPU_GENERATION_STEPS="2", GPU_SEEDS_PER_JOB="2",
         # A random tiny model draws no faces: keep what it made rather than regenerate.
-        "LIKENESS_MIN_SHOWN": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
+        LIKENESS_MIN_SHOWN="0")
     settings.SEEDS_PER_JOB = {**settings.SEEDS_PER_JOB, "gpu": 2}
-    redis.Redis.from_url(app.conf.broker_url).flushdb()
+    redis_clear_ours()
     first = Worker("gpu-a", env, queue="gpu")
     second = None
     try:

@@ -12,10 +12,10 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from core.errors import ServiceError
 from generation.intake.decode import ImageRejected, IntakeLimits, image_normalise
 from generation.models import Selfie
 from generation.services import selfie_upload
-from teams.errors import ServiceError
 
 from . import images
 from .helpers import consent_for, db_fingerprint, selfie_for

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import TestCase
 from django.utils import timezone
 
-from teams.errors import ServiceError, TokenInvalid
+from core.errors import ServiceError, TokenInvalid
 from teams.models import Invitation, InviteLink, Membership
 from teams.services.invitations import (
     invitation_create,

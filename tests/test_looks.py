@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ServiceError
 from generation.looks import PRESETS
 from generation.models import GenerationJob, LookVersion
 from generation.services.looks import (
@@ -11,7 +12,6 @@ from generation.services.looks import (
     look_version_create,
     look_version_for_member,
 )
-from teams.errors import ServiceError
 
 from .helpers import approved_look, db_fingerprint
 
@@ -113,10 +113,10 @@ def test_the_look_form_keeps_the_presets_backdrop_unless_a_colour_is_typed(tenan
 
 
 def test_a_look_preview_is_never_offered_as_a_headshot(tenant_a):
+    from core.errors import ServiceError
     from generation.models import Candidate, GenerationJob
     from generation.selectors import review_rows
     from generation.services.review import headshot_approve
-    from teams.errors import ServiceError
     from teams.models import Membership
 
     from .helpers import candidate_for

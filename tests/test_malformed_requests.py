@@ -18,7 +18,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from teams.services.api_keys import api_key_create
+from delivery.api.keys import api_key_create
 
 from .test_tenant_wall import COMPANY_URLS, Objects, _url, objects_a  # noqa: F401  (fixture)
 

@@ -16,8 +16,8 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from delivery.api.keys import api_key_create
 from teams.models import Company, Membership, MemberTally, Team, User
-from teams.services.api_keys import api_key_create
 
 from .factories import CompanyFactory, MembershipFactory, TeamFactory, UserFactory
 from .helpers import db_fingerprint
@@ -220,7 +220,7 @@ def test_a_garbled_api_cursor_is_a_400(tenant_a, path, cursor):
 
 
 def test_a_tampered_cursor_changed_by_one_character_never_fails(tenant_a, monkeypatch):
-    from teams.api.base import PerKeyThrottle
+    from delivery.api.base import PerKeyThrottle
 
     monkeypatch.setattr(PerKeyThrottle, "allow_request", lambda self, request, view: True)
     client = _api(tenant_a)

@@ -22,7 +22,6 @@ from generation.looks import look_spec_example
 from .fakes import replicate as fake
 from .images import textured
 
-fake_replicate = fake.fake_replicate  # the fixture: a started fake, settings pointing at it
 new_webhook_secret = fake.new_webhook_secret
 
 HEADSHOT = "flux-kontext-apps/professional-headshot"

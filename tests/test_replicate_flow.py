@@ -16,23 +16,11 @@ from generation.models import Candidate, GenerationJob, ReplicatePrediction, Rep
 from generation.services.jobs import job_create
 from generation.tasks import poll_predictions
 from privacy.models import DeletionReceipt
-from tests.fakes import replicate as fake
 
-from .faces import face_bytes
-from .helpers import approved_look, consent_for, db_fingerprint, selfie_for
+from .helpers import db_fingerprint
 
-fake_replicate = fake.fake_replicate
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = GenerationJob.Status
-
-
-@pytest.fixture
-def ready_member(tenant_a, fake_replicate, live_server, settings):
-    settings.SITE_URL = live_server.url
-    approved_look(tenant_a.company)
-    consent_for(tenant_a.member)
-    selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
-    return tenant_a.member
 
 
 def _wait(job: GenerationJob, status: str, timeout: float = 45.0) -> GenerationJob:

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.test import Client
 
-from generation.backends import replicate_api
+from generation.backends import replicate_api, replicate_webhooks
 from generation.models import GenerationJob, ReplicatePrediction, ReplicateWebhook
 from generation.tasks import run_offline_job, sync_prediction
 
@@ -33,9 +33,9 @@ def _post(body: bytes, *, webhook_id: str = "msg_1", timestamp: str | None = Non
         signature = replicate_api.webhook_sign(webhook_id=webhook_id, timestamp=stamp,
                                                body=body, secret=SECRET)
         if stamp == 0:  # sign what was sent, whatever it is
-            signature = "v1," + replicate_api._signature(
+            signature = "v1," + replicate_webhooks._signature(
                 webhook_id=webhook_id, timestamp=timestamp, body=body,
-                key=replicate_api._secret_key(SECRET))
+                key=replicate_webhooks._secret_key(SECRET))
     return Client(raise_request_exception=False).post(
         "/webhooks/replicate/", data=body, content_type="application/json",
         HTTP_WEBHOOK_ID=webhook_id, HTTP_WEBHOOK_TIMESTAMP=timestamp,

@@ -13,18 +13,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.errors import ServiceError
 from generation.models import Candidate, GenerationJob
 from generation.scoring import HIDDEN_LIKENESS, HIDDEN_NOT_BEST, job_score
 from generation.services.jobs import NO_LIKENESS_REASON, job_create, seed_schedule
 from generation.services.review import candidate_favourite_set, headshot_approve
-from teams.errors import ServiceError
 from teams.models import Membership
 from tests.fakes import replicate as fake
 
 from .faces import face_bytes
-from .helpers import approved_look, consent_for, selfie_for
 
-fake_replicate = fake.fake_replicate
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = GenerationJob.Status
 
@@ -41,15 +39,6 @@ def _outputs(impostor_seeds: set[int]):
             return _impostor(inputs, index)
         return fake.default_output(inputs, index)
     return factory
-
-
-@pytest.fixture
-def ready_member(tenant_a, fake_replicate, live_server, settings):
-    settings.SITE_URL = live_server.url
-    approved_look(tenant_a.company)
-    consent_for(tenant_a.member)
-    selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
-    return tenant_a.member
 
 
 def _wait(job: GenerationJob, *statuses: str, timeout: float = 60.0) -> GenerationJob:

@@ -17,11 +17,9 @@ from django.urls import reverse
 
 from billing.models import CheckoutSession, CreditEntry, StripeEvent
 from billing.services import credit_balance
-from tests.fakes import stripe as fake
 
 from .helpers import db_fingerprint
 
-fake_stripe = fake.fake_stripe
 pytestmark = pytest.mark.django_db(transaction=True)
 Kind = CreditEntry.Kind
 

@@ -21,7 +21,6 @@ from tests.fakes import stripe as fake
 
 from .helpers import db_fingerprint
 
-fake_stripe = fake.fake_stripe
 pytestmark = pytest.mark.django_db
 Kind = CreditEntry.Kind
 

@@ -6,9 +6,9 @@ import pytest
 from django.apps import apps
 
 from billing.models import StripeEvent
+from core.tenancy import TenantManager, TenantModel, UnscopedQueryError
 from generation.models import ReplicateWebhook
 from teams.models import Company, LoginToken, Membership, Team, User
-from teams.tenancy import TenantManager, TenantModel, UnscopedQueryError
 
 from .factories import TeamFactory
 from .helpers import tenant_models

@@ -7,22 +7,23 @@ an entry fails ``test_every_company_url_is_covered``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from delivery.api.keys import api_key_create
+from delivery.webhooks.services import webhook_endpoint_create, webhook_event_emit
 from generation.services.looks import look_version_create
 from identity.domains import domain_add
 from identity.scim.auth import token_create
 from privacy.dsr import dsr_create, dsr_process
-from teams.integrations.webhooks import webhook_endpoint_create, webhook_event_emit
 from teams.models import Invitation
-from teams.services.api_keys import api_key_create
 from teams.services.invitations import invitation_create, invite_link_create
 
-from .conftest import Tenant
+from .conftest import Tenant, _tenant
 from .helpers import candidate_for, db_fingerprint, selfie_for
 
 
@@ -179,8 +180,7 @@ def test_every_company_url_is_covered():
     )
 
 
-@pytest.fixture
-def objects_a(tenant_a) -> Objects:
+def _objects(tenant_a: Tenant) -> Objects:
     invitation = invitation_create(
         company=tenant_a.company, email="pending@alpha.example", created_by=tenant_a.owner.user
     )
@@ -206,6 +206,27 @@ def objects_a(tenant_a) -> Objects:
                    api_key_pk=key.pk, webhook_pk=endpoint.pk,
                    webhook_delivery_pk=delivery.pk, domain_pk=domain.pk,
                    scim_token_pk=scim_token.pk)
+
+
+@pytest.fixture(scope="module")
+def _wall(django_db_setup, django_db_blocker) -> Iterator[tuple[Objects, Tenant]]:
+    """Both companies and company A's objects, built once for the whole matrix. Each test
+    still runs in a transaction of its own inside this one, rolled back after it, so what
+    one request changes no other test sees."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        objects = _objects(_tenant("alpha", "alpha.example"))
+        yield objects, _tenant("bravo", "bravo.example")
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def objects_a(_wall, db) -> Objects:
+    return _wall[0]
+
+
+@pytest.fixture
+def tenant_b(_wall, db) -> Tenant:
+    return _wall[1]
 
 
 def _url(name: str, slug: str, objects: Objects) -> str:

@@ -10,8 +10,8 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from delivery.variants import _SALT, Variant, variant_url
 from generation.models import Headshot
-from generation.variants import _SALT, Variant, variant_url
 
 from .helpers import candidate_for
 

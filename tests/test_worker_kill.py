@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 
 from config.celery import app
@@ -25,6 +24,7 @@ from generation.models import Candidate, GenerationJob, ReplicatePrediction
 from generation.services.jobs import job_create
 from tests.fakes.replicate import FakeReplicate
 
+from .conftest import redis_clear_ours
 from .faces import face_bytes
 from .helpers import approved_look, consent_for, selfie_for
 
@@ -73,6 +73,23 @@ class Worker:
                 self.kill()
 
 
+def worker_env(tmp_path: Path, **more: str) -> dict[str, str]:
+    """The environment of a real worker process: this test's database and files, tasks
+    through the broker, short leases and visibility timeout so a kill shows quickly."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+            **connection.settings_dict),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "GENERATION_LEASE_SECONDS": "4",
+        "TEST_MEDIA_ROOT": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+        **more,
+    }
+
+
 def _wait(predicate, timeout: float, what: str, explain=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,24 +117,12 @@ def test_a_worker_killed_mid_job_leaves_it_finished_once(tenant_a, live_server, 
     consent_for(tenant_a.member)
     selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
-            **connection.settings_dict),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "CELERY_VISIBILITY_TIMEOUT": "3",
-        "GENERATION_LEASE_SECONDS": "4",
-        "TEST_MEDIA_ROOT": str(tmp_path),
-        "REPLICATE_BASE_URL": fake.base_url,
-        "REPLICATE_API_TOKEN": fake.token,
-        "REPLICATE_WEBHOOK_SECRET": fake.webhook_secret,
-        "SITE_URL": live_server.url,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(tmp_path, REPLICATE_BASE_URL=fake.base_url,
+                     REPLICATE_API_TOKEN=fake.token,
+                     REPLICATE_WEBHOOK_SECRET=fake.webhook_secret, SITE_URL=live_server.url)
     # Messages left in the test broker by an earlier, interrupted run would be redelivered
     # here and muddle the count.
-    redis.Redis.from_url(app.conf.broker_url).flushdb()
+    redis_clear_ours()
     first = Worker("kill-a", env)
     second = None
     try:

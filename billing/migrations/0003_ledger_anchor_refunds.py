@@ -1,4 +1,4 @@
-"""The ledger's anchored head and signed checkpoints (teams/anchoring.py), refunds and
+"""The ledger's anchored head and signed checkpoints (core/anchoring.py), refunds and
 disputes (reversal entries, failed sessions), the heads of existing ledgers, and on
 PostgreSQL: no TRUNCATE of the ledger, checkpoints that cannot change, heads that only move
 forward."""
@@ -52,7 +52,7 @@ DROP FUNCTION IF EXISTS billing_refuse_change();
 
 def heads_of_existing_ledgers(apps, schema_editor):
     from billing.ledger import ledger_entry_hash
-    from teams.anchoring import GENESIS, anchor_mac
+    from core.anchoring import GENESIS, anchor_mac
 
     entry_model = apps.get_model("billing", "CreditEntry")
     head_model = apps.get_model("billing", "LedgerHead")

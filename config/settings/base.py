@@ -20,7 +20,7 @@ env = environ.Env()
 # A .env file is optional; real deployments set the environment directly.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# --- Core -------------------------------------------------------------------
+# --- Django: hosts, apps, middleware, templates ------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default has a fixed, clearly marked development key; production
 # overrides this with a required variable.
@@ -40,18 +40,20 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served by us, not from a CDN
     "axes",
     "csp",
+    "core",
     "teams",
     "generation",
     "billing",
     "privacy",
+    "delivery",
 ]
 
 MIDDLEWARE = [
     # First: probes hit /healthz by pod IP, which is no allowed host, over plain HTTP.
-    "teams.middleware.HealthCheckMiddleware",
+    "core.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "teams.middleware.RefuseNulBytesMiddleware",
+    "core.middleware.RefuseNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,8 +94,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Accounts ---------------------------------------------------------------
+# --- People: accounts, sign-in, invitations ----------------------------------
 AUTH_USER_MODEL = "teams.User"
+TENANT_MODEL = "teams.Company"  # what every tenant-owned row belongs to (core/tenancy.py)
 AUTHENTICATION_BACKENDS = [
     # Throttles password logins; must come first.
     "axes.backends.AxesStandaloneBackend",
@@ -120,26 +123,32 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "teams.throttle.axes_username"
+AXES_USERNAME_CALLABLE = "core.throttle.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# The client's address behind our load balancers (teams/client_ip.py): how many proxies of
+# The client's address behind our load balancers (core/client_ip.py): how many proxies of
 # ours stand in front, or their networks. Used for the consent log and login throttling.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
-AXES_CLIENT_IP_CALLABLE = "teams.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 
 # Employees sign in with links, never passwords.
 MAGIC_LINK_TTL = timedelta(minutes=env.int("MAGIC_LINK_TTL_MINUTES", default=15))
 MAGIC_LINKS_PER_HOUR = env.int("MAGIC_LINKS_PER_HOUR", default=5)
 INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=14))
+# Number of reminders sent automatically to an invitee who has not joined.
+INVITATION_MAX_AUTO_REMINDERS = env.int("INVITATION_MAX_AUTO_REMINDERS", default=2)
+CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=20000)
+# Rows a page on the admin lists (people, review, batches, logs): keyset pages
+# (core/pagination.py), each as quick as the first whatever the size of the company.
+ADMIN_LIST_PAGE_SIZE = 50
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
-# --- Files ------------------------------------------------------------------
+# --- Files and storage --------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -232,12 +241,12 @@ PERMISSIONS_POLICY = {feature: [] for feature in (
 
 # --- Audit logs ---------------------------------------------------------------
 # Signs the anchored heads and checkpoints of the consent log and the credit ledger
-# (teams/anchoring.py). Empty: derived from DJANGO_SECRET_KEY. Keep it out of the database's
+# (core/anchoring.py). Empty: derived from DJANGO_SECRET_KEY. Keep it out of the database's
 # reach (a database dump must not be enough to forge an anchor); changing it makes every
 # existing anchor fail verification.
 AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="")
 
-# --- Cache, Celery ----------------------------------------------------------
+# --- Cache and Celery (queues and routes: config/celery.py) --------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -268,22 +277,30 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <no-reply@likeness.local>")
 
-# --- Internationalisation -----------------------------------------------------
+# --- Internationalisation and logging ------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- API ----------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# --- Delivery: REST API, outbound webhooks, directories, exports (delivery/) ---
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON nested deeper than any request of ours is a 400, not a RecursionError.
-    "DEFAULT_PARSER_CLASSES": ["teams.api.base.BoundedJSONParser",
+    "DEFAULT_PARSER_CLASSES": ["delivery.api.base.BoundedJSONParser",
                                "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
-    # Requests per API key (teams/api/base.py PerKeyThrottle).
+    # Requests per API key (delivery/api/base.py PerKeyThrottle).
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
 }
 SPECTACULAR_SETTINGS = {
@@ -296,17 +313,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Error answers are documented too (teams/api/schema.py).
+    # Error answers are documented too (delivery/api/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "teams.api.schema.error_responses"],
+                             "delivery.api.schema.error_responses"],
 }
-# Lifetime of the signed links to headshot images the API hands out, and of those in
-# the people CSV export (which is read later, so they live longer).
-# Outbound webhooks (teams/integrations/webhooks.py). Private and loopback addresses are
+# Outbound webhooks (delivery/webhooks/). Private and loopback addresses are
 # refused unless allowed (and plain http unless DEBUG), so endpoints cannot reach inside.
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
-# Directory connectors (generation/directory/). The addresses are settings, never a
+# Directory connectors (delivery/directory/). The addresses are settings, never a
 # company's own config, so no uploaded credential can aim our workers elsewhere.
 DIRECTORY_TIMEOUT_SECONDS = env.float("DIRECTORY_TIMEOUT_SECONDS", default=10.0)
 ENTRA_LOGIN_BASE = env.str("ENTRA_LOGIN_BASE", default="https://login.microsoftonline.com")
@@ -314,26 +329,12 @@ GRAPH_API_BASE = env.str("GRAPH_API_BASE", default="https://graph.microsoft.com"
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
 GOOGLE_ADMIN_API_BASE = env.str("GOOGLE_ADMIN_API_BASE", default="https://admin.googleapis.com")
 SLACK_SCIM_BASE = env.str("SLACK_SCIM_BASE", default="https://api.slack.com")
+# Lifetime of the signed links to headshot images the API hands out, and of those in
+# the people CSV export (which is read later, so they live longer).
 API_IMAGE_URL_TTL_SECONDS = env.int("API_IMAGE_URL_TTL_SECONDS", default=300)
 EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=7 * 24 * 3600)
 
-# --- Product defaults ---------------------------------------------------------
-# Number of reminders sent automatically to an invitee who has not joined.
-INVITATION_MAX_AUTO_REMINDERS = env.int("INVITATION_MAX_AUTO_REMINDERS", default=2)
-CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=20000)
-# Rows a page on the admin lists (people, review, batches, logs): keyset pages, each as
-# quick as the first whatever the size of the company.
-ADMIN_LIST_PAGE_SIZE = 50
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
-}
-
-# --- Selfie intake --------------------------------------------------------------
+# --- Selfie intake (generation/intake/) -------------------------------------------
 SELFIE_MAX_BYTES = env.int("SELFIE_MAX_BYTES", default=25 * 1024 * 1024)
 SELFIE_MAX_PIXELS = env.int("SELFIE_MAX_PIXELS", default=50_000_000)
 # Long side of the normalised copy we keep (the original is not kept).
@@ -350,8 +351,6 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = SELFIE_MAX_BYTES
 # dlib model files; empty: the ones shipped in the face-recognition-models wheel.
 FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
 
-# --- Generation -------------------------------------------------------------------
-# Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.
 # --- Billing (Stripe) ---------------------------------------------------------------------
 # Empty key: billing is off (self-hosted without Stripe: no credit limits at all).
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -370,6 +369,8 @@ CREDIT_SEAT_PRICE_CENTS = env.int("CREDIT_SEAT_PRICE_CENTS", default=4000)
 CREDITS_PER_JOB = env.int("CREDITS_PER_JOB", default=1)
 LOW_BALANCE_CREDITS = env.int("LOW_BALANCE_CREDITS", default=3)
 
+# --- Generation: backends, likeness, the GPU worker -------------------------------
+# Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.
 REPLICATE_API_TOKEN = env.str("REPLICATE_API_TOKEN", default="")
 REPLICATE_BASE_URL = env.str("REPLICATE_BASE_URL", default="https://api.replicate.com")
 REPLICATE_MODEL = env.str("REPLICATE_MODEL", default="flux-kontext-apps/professional-headshot")

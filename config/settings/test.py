@@ -1,5 +1,7 @@
 """Tests run against the real PostgreSQL and Redis (see README)."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -9,14 +11,23 @@ DATABASES = {
     ),
 }
 REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+# Parallel test workers (pytest-xdist: gw0, gw1…) share one Redis database, each under a
+# prefix of its own for the cache and the Celery broker: one worker's clean-up or its worker
+# processes never touch another's keys (tests/conftest.py clears only this prefix). Each
+# worker has its own PostgreSQL database already (pytest-django) and its own files (tmp_path,
+# or in memory), and every fake and receiver listens on a free port.
+# (PYTEST_XDIST_WORKER is pytest-xdist's to set, not a setting anyone configures.)
+REDIS_KEY_PREFIX = "likeness-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "likeness-test",
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
 CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+                                   "global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
 # Unit tests run tasks in-process; tests of real workers start them with this set false.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -33,3 +44,4 @@ SITE_URL = "http://testserver"
 DEBUG = False
 WEBHOOK_ALLOW_PRIVATE_URLS = True  # receivers in the tests listen on 127.0.0.1
 SSO_ALLOW_PRIVATE_URLS = True  # the test identity providers listen on 127.0.0.1
+EVENTS_RAISE = True  # a failing event handler fails its test (core/events.py)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -13,18 +12,21 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image
 
-from billing.hooks import (
+from billing.limits import (
     BillingLimitReached,
     billing_free_preview,
     billing_job_release,
     billing_job_reserve,
 )
+from core.emails import email_send
+from core.errors import NotAllowed, ServiceError
+from core.events import JOB_FAILED, JOB_READY, event_emit
+from core.storage import candidate_keys
+from core.tasks import task_enqueue
 from privacy.services import consent_is_granted
-from teams.emails import email_send
-from teams.errors import NotAllowed, ServiceError
-from teams.integrations.webhooks import EVENT_JOB_FAILED, EVENT_JOB_READY, webhook_event_emit
 from teams.models import Company, Membership, User
 
+from ..backends.replicate_api import ReplicateError, prediction_cancel
 from ..jobs import job_transition
 from ..looks import LookSpec
 from ..models import Candidate, GenerationJob, JobSelfie, LookVersion, Selfie
@@ -123,13 +125,7 @@ def job_create(
 
 
 def _dispatch(job: GenerationJob, route: Route) -> None:
-    from config.celery import app
-    from generation import tasks  # noqa: F401  registers the tasks where autodiscovery has not
-
-    job_id = job.pk
-    # Through the task object, so the embedded default (eager) runs it in-process.
-    transaction.on_commit(
-        lambda: app.tasks[route.task].apply_async(args=[job_id], queue=route.queue))
+    task_enqueue(route.task, job.pk, queue=route.queue)
 
 
 def job_reroute(job: GenerationJob, *, reason: str) -> None:
@@ -170,9 +166,10 @@ def candidate_store(
     preview = image.copy()
     preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
     preview.save(thumb, format="JPEG", quality=85)
-    base = f"candidates/c{job.company_id}/j{job.pk}/{seed}-{output_index}-{uuid.uuid4().hex[:8]}"
-    image_key = default_storage.save(f"{base}.jpg", ContentFile(full.getvalue()))
-    thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(thumb.getvalue()))
+    image_name, thumb_name = candidate_keys(company_id=job.company_id, job_id=job.pk, seed=seed,
+                                            output_index=output_index)
+    image_key = default_storage.save(image_name, ContentFile(full.getvalue()))
+    thumb_key = default_storage.save(thumb_name, ContentFile(thumb.getvalue()))
     try:
         with transaction.atomic():
             return Candidate.objects.create(
@@ -242,7 +239,7 @@ def job_finish(job: GenerationJob) -> None:
         return
     Membership.objects.for_company(job.company_id).filter(
         pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.REVIEW)
-    _emit(job, EVENT_JOB_READY)
+    _emit(job, JOB_READY)
     _notify_ready(job)
 
 
@@ -266,31 +263,34 @@ def job_regenerate(job: GenerationJob) -> None:
     log.info("job %s: too few good likenesses, making %s more", job.pk, count)
 
 
-def _emit(job: GenerationJob, event_type: str) -> None:
-    """Tell the company's webhook endpoints; ids only, the receiver asks the API for more."""
+def _emit(job: GenerationJob, event: str) -> None:
+    """Announce a person's job ending (a look preview is no one's headshot); ids only: the
+    company's systems ask the API for more."""
     if job.kind == Kind.PREVIEW:
         return
-    webhook_event_emit(company=job.company, event_type=event_type, data={
-        "job": job.pk, "person": job.membership_id, "kind": job.kind, "status": job.status,
-        "failure_reason": job.failure_reason})
+    event_emit(event, company_id=job.company_id, job=job.pk, person=job.membership_id,
+               kind=job.kind, status=job.status, failure_reason=job.failure_reason)
 
 
 def job_fail(job: GenerationJob, *, reason: str) -> None:
-    if job_transition(job, Status.FAILED, failure_reason=reason[:2000]):
-        billing_job_release(company=job.company, job=job, consumed=False)
-        Membership.objects.for_company(job.company_id).filter(
-            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
-        _emit(job, EVENT_JOB_FAILED)
+    _job_give_up(job, Status.FAILED, reason)
 
 
 def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
     """Park a job that keeps killing its workers: not retried, not charged, shown to admins."""
-    if job_transition(job, Status.DEAD, failure_reason=reason[:2000]):
-        billing_job_release(company=job.company, job=job, consumed=False)
-        Membership.objects.for_company(job.company_id).filter(
-            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
-        _emit(job, EVENT_JOB_FAILED)
+    if _job_give_up(job, Status.DEAD, reason):
         log.error("job %s parked: %s", job.pk, reason)
+
+
+def _job_give_up(job: GenerationJob, status: str, reason: str) -> bool:
+    """End a job without photos: refunded, the person back to uploaded, announced."""
+    if not job_transition(job, status, failure_reason=reason[:2000]):
+        return False
+    billing_job_release(company=job.company, job=job, consumed=False)
+    Membership.objects.for_company(job.company_id).filter(
+        pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+    _emit(job, JOB_FAILED)
+    return True
 
 
 def job_cancel(*, company: Company, job: GenerationJob, reason: str) -> bool:
@@ -302,8 +302,6 @@ def job_cancel(*, company: Company, job: GenerationJob, reason: str) -> bool:
     if not job_transition(job, Status.CANCELLED, failure_reason=reason[:2000]):
         return False
     if job.backend == GenerationJob.Backend.REPLICATE:
-        from ..backends.replicate_api import ReplicateError, prediction_cancel
-
         for prediction_id in job.external_ids.values():
             try:
                 prediction_cancel(prediction_id)

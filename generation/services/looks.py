@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from django.db import transaction
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership, Team
 
+from ..conformance import Tolerances
 from ..looks import PRESETS, look_prompt
 from ..models import GenerationJob, Look, LookVersion
 
@@ -97,10 +100,6 @@ def look_version_create(
 
 
 def _tolerances_clean(tolerances: dict[str, float]) -> dict[str, float]:
-    from dataclasses import fields
-
-    from ..conformance import Tolerances
-
     known = {f.name for f in fields(Tolerances)}
     clean: dict[str, float] = {}
     for name, value in tolerances.items():

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from teams.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
+from core.events import HEADSHOT_APPROVED, event_emit
 from teams.models import Company, Membership
 
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
@@ -90,14 +91,9 @@ def headshot_approve(*, company: Company, actor: Membership, candidate: Candidat
         status=MStatus.APPROVED)
     _decision(company=company, membership=membership, candidate=candidate, job=candidate.job,
               action=Action.APPROVE, actor=actor)
-    from teams.integrations.webhooks import EVENT_HEADSHOT_APPROVED, webhook_event_emit
-
-    from ..directory.sync import directory_sync_queue
-
-    webhook_event_emit(company=company, event_type=EVENT_HEADSHOT_APPROVED,
-                       data={"person": membership.pk, "headshot": headshot.pk,
-                             "approved_at": headshot.approved_at})
-    directory_sync_queue(company=company, membership=membership)
+    # After the commit: the company's webhooks and directories hear of it.
+    event_emit(HEADSHOT_APPROVED, company_id=company.pk, person=membership.pk,
+               headshot=headshot.pk, approved_at=headshot.approved_at)
     return headshot
 
 

@@ -13,8 +13,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
+from core.errors import NotAllowed, ServiceError
+from core.storage import selfie_keys
+from privacy.deletion import receipt_write
 from privacy.services import consent_is_granted
-from teams.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
 from ..gates import codes
@@ -86,8 +88,8 @@ def _selfie_store(*, company: Company, actor: Membership | None, membership: Mem
         _check_same_person(qa, Selfie.objects.for_company(company).filter(
             membership=membership, status=Selfie.Status.ACCEPTED))
     accepted = qa["accepted"]
-    base = f"selfies/c{company.pk}/m{membership.pk}/{uuid.uuid4().hex}"
-    image_key = default_storage.save(f"{base}.jpg", ContentFile(result.jpeg))
+    image_name, thumb_name = selfie_keys(company_id=company.pk, membership_id=membership.pk)
+    image_key = default_storage.save(image_name, ContentFile(result.jpeg))
     thumb_key = ""
     fields = dict(
         image_key=image_key, width=result.width, height=result.height,
@@ -98,7 +100,7 @@ def _selfie_store(*, company: Company, actor: Membership | None, membership: Mem
         qa_metrics=qa["metrics"], face_embedding=qa.get("embedding"))
     try:
         # Inside the try: if the thumbnail cannot be stored, the image goes too.
-        thumb_key = default_storage.save(f"{base}_thumb.jpg", ContentFile(result.thumb))
+        thumb_key = default_storage.save(thumb_name, ContentFile(result.thumb))
         fields["thumb_key"] = thumb_key
         with transaction.atomic():
             if pending is None:
@@ -237,8 +239,6 @@ def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> Non
         raise NotAllowed("You can only delete your own photos.")
     # Storage first: a row without its file is harmless, a file without its row is a leak.
     _storage_delete(selfie.image_key, selfie.thumb_key)
-    from privacy.deletion import receipt_write
-
     with transaction.atomic():
         Selfie.objects.for_company(company).filter(pk=selfie.pk).delete()
         receipt_write(company_id=company.pk, kind="selfie", object_ref=f"selfie:{selfie.pk}",

@@ -9,16 +9,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ServiceError
+from core.files import private_file_response
+from core.inputs import id_or_none
+from core.pagination import BadCursor, bad_cursor_response, keyset_page
+from core.widgets import FastSelect
 from teams.decorators import company_view
-from teams.errors import ServiceError
-from teams.inputs import id_or_none
 from teams.models import Membership, MemberTally, Team
-from teams.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.selectors import team_choices, team_list
-from teams.widgets import FastSelect
 
+from ..backends.gpu.estimate import batch_estimate
 from ..looks import PRESETS
 from ..models import GenerationJob, LookVersion, Selfie
+from ..routing import gpu_workers_available
 from ..selectors import (
     UNIFORMITY_METRICS,
     batch_not_ready,
@@ -27,6 +30,7 @@ from ..selectors import (
     batch_ready_count,
     candidate_get,
     candidate_may_leave,
+    candidates_hidden_for_audit,
     candidates_that_may_leave,
     look_version_get,
     look_versions,
@@ -35,7 +39,7 @@ from ..selectors import (
     review_rows,
     uniformity_report,
 )
-from ..services.jobs import job_create
+from ..services.jobs import MIN_SELFIES, job_create
 from ..services.looks import look_version_approve, look_version_create
 from ..services.review import (
     GATE_REFUSAL,
@@ -295,10 +299,6 @@ def uniformity(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def batches(request: HttpRequest) -> HttpResponse:
     """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
-    from ..gpu.estimate import batch_estimate
-    from ..routing import gpu_workers_available
-    from ..services.jobs import MIN_SELFIES
-
     company = request.company
     team_id, _ = _team_filter(request)
     try:
@@ -321,8 +321,6 @@ def batches(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def audit(request: HttpRequest) -> HttpResponse:
     """Hidden candidates and why: the only place anyone sees a photo that failed a gate."""
-    from ..selectors import candidates_hidden_for_audit
-
     return render(request, "generation/audit.html", {
         "candidates": candidates_hidden_for_audit(company=request.company)})
 
@@ -330,8 +328,6 @@ def audit(request: HttpRequest) -> HttpResponse:
 @require_GET
 @company_view(role="admin")
 def audit_thumb(request: HttpRequest, pk: int) -> HttpResponse:
-    from ..files import private_file_response
-
     # Admins only: the one place a photo that failed a gate is ever served.
     candidate = candidate_get(company=request.company, pk=pk)
     if candidate is None:

@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ServiceError
+from core.files import private_file_response
 from teams.decorators import company_view
-from teams.errors import ServiceError
 
-from ..files import private_file_response
 from ..models import Candidate, GenerationJob, ReviewDecision
 from ..scoring import HIDDEN_GATES, HIDDEN_LIKENESS, HIDDEN_NO_FACE
 from ..selectors import (

@@ -7,13 +7,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ServiceError
+from core.files import private_file_response
 from privacy.services import consent_is_granted
 from teams.decorators import company_view
-from teams.errors import ServiceError
 from teams.models import Membership
 from teams.selectors import member_get
 
-from ..files import private_file_response
 from ..intake.decode import mb
 from ..models import Selfie
 from ..selectors import selfie_get, selfie_list

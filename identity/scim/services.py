@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Company, Invitation, Membership, Team, User
 from teams.services.companies import (
     membership_remove,

@@ -21,7 +21,7 @@ from django_scim import constants, exceptions
 from django_scim import views as scim_views
 from django_scim.models import SCIMServiceProviderConfig
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 
 from ..models import ScimGroup, ScimUser
 from .auth import token_authenticate

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Company
 
 from ..audit import audit_record

@@ -10,7 +10,7 @@ from __future__ import annotations
 from allauth.socialaccount.models import SocialApp
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Company
 
 from ..crypto import decrypt

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 
 from ..audit import audit_record
 from ..forms import ScimSettingsForm, ScimTokenForm

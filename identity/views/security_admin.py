@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 from teams.models import Membership
 
 from ..audit import ACTIONS, action_label, audit_events

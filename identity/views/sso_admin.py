@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ServiceError
 from teams.decorators import company_view
-from teams.errors import ServiceError
 
 from .. import domains as domain_services
 from .. import http

@@ -1,4 +1,4 @@
-"""The consent log's anchored head and signed checkpoints (teams/anchoring.py), the heads of
+"""The consent log's anchored head and signed checkpoints (core/anchoring.py), the heads of
 existing chains, and on PostgreSQL: no TRUNCATE of the log, checkpoints that cannot change,
 heads that only move forward."""
 
@@ -50,7 +50,7 @@ DROP FUNCTION IF EXISTS privacy_refuse_change();
 
 
 def heads_of_existing_chains(apps, schema_editor):
-    from teams.anchoring import anchor_mac
+    from core.anchoring import anchor_mac
 
     record_model = apps.get_model("privacy", "ConsentRecord")
     head_model = apps.get_model("privacy", "ConsentHead")

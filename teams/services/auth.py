@@ -12,12 +12,14 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from ..emails import email_send
-from ..errors import ServiceError, TokenInvalid
+from core.emails import email_send
+from core.errors import ServiceError, TokenInvalid
+from core.events import MEMBER_JOINED, event_emit
+from core.limits import SEATS, limit_check
+from core.tokens import token_generate, token_hash
+
 from ..models import Company, Invitation, LoginToken, Membership, Team, User
-from ..tokens import token_generate, token_hash
-from .companies import user_get_or_create
-from .invitations import email_normalise
+from .companies import email_normalise, user_get_or_create
 
 
 def login_link_request(*, email: str) -> None:
@@ -104,8 +106,6 @@ def member_add_on_behalf(
     The person is a member at once; an admin can then act for them. Optionally
     they get a sign-in link so they can take over themselves.
     """
-    from billing.hooks import BillingLimitReached, billing_seats_check
-
     if not actor.is_admin:
         raise ServiceError("Only the company's admins can add people.")
     email = email_normalise(email)
@@ -121,10 +121,7 @@ def member_add_on_behalf(
         raise ServiceError(f"{email} is already a member.")
     now = timezone.now()
     if membership is None:
-        try:
-            billing_seats_check(company=company, additional=1)
-        except BillingLimitReached as exc:
-            raise ServiceError(str(exc)) from exc
+        limit_check(SEATS, company=company, additional=1)
         membership = Membership(company=company, user=user, invited_at=now)
     else:
         Invitation.objects.for_company(company).filter(
@@ -136,10 +133,8 @@ def member_add_on_behalf(
     membership.joined_at = now
     membership.added_by = actor.user
     membership.save()
-    from ..integrations.webhooks import EVENT_MEMBER_JOINED, webhook_event_emit
-
-    webhook_event_emit(company=company, event_type=EVENT_MEMBER_JOINED,
-                       data={"person": membership.pk, "team": membership.team_id})
+    event_emit(MEMBER_JOINED, company_id=company.pk, person=membership.pk,
+               team=membership.team_id)
     if send_sign_in_link:
         login_link_request(email=email)
     return membership

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
@@ -10,10 +11,16 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from ..errors import NotAllowed, ServiceError
-from ..models import Company, Membership, Team, User
+from core.errors import NotAllowed, ServiceError
+from core.events import MEMBER_LEFT, event_emit
+
+from ..models import Company, Invitation, InviteLink, Membership, Team, User
 
 Role = Membership.Role
+# Checks, registered by the apps above teams in their AppConfig.ready(), that say whether
+# something of a leaver is kept that needs their membership row (an approved headshot that
+# the company's leaver policy keeps): the row then stays, as "left", instead of going.
+_membership_holds: list[Callable[[Company, Membership], bool]] = []
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -29,6 +36,16 @@ def domains_parse(text: str) -> list[str]:
         if domain not in domains:
             domains.append(domain)
     return domains
+
+
+def email_normalise(raw: str) -> str:
+    """Return a lower-cased address or raise ServiceError naming the bad input."""
+    email = raw.strip().strip("<>").lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ServiceError(f"“{raw.strip()}” is not an e-mail address.") from exc
+    return email
 
 
 def user_get_or_create(*, email: str, full_name: str = "") -> User:
@@ -156,9 +173,11 @@ def membership_update(
 def membership_remove(*, company: Company, actor: Membership, membership: Membership) -> None:
     """Remove a person from the company (a leaver).
 
-    Everything stored about them is erased now (privacy/erasure.py: files first, then
-    rows, with a receipt each), then the membership and their invitations go; the
-    consent log keeps its proof.
+    ``member.left`` goes out first, while the membership still exists: privacy erases
+    everything stored about them (files first, then rows, with a receipt each) inside this
+    call, as the company's leaver policy says. Then the membership and their invitations
+    go; the consent log keeps its proof. Where something kept still needs the membership
+    (``membership_hold_register``), it stays as "left": no sign-in, no role.
     """
     _require_admin(actor)
     if membership.company_id != company.pk:
@@ -167,9 +186,57 @@ def membership_remove(*, company: Company, actor: Membership, membership: Member
         raise ServiceError("The owner cannot be removed; transfer ownership first.")
     if membership.role == Role.ADMIN and actor.role != Role.OWNER:
         raise NotAllowed("Only the owner can remove an admin.")
-    from privacy.erasure import RULE_LEAVER, member_erase_and_remove
+    event_emit(MEMBER_LEFT, company_id=company.pk, person=membership.pk,
+               user=membership.user_id)
+    if any(held(company, membership) for held in list(_membership_holds)):
+        with transaction.atomic():
+            Invitation.objects.for_company(company).filter(membership=membership).delete()
+            Membership.objects.for_company(company).filter(pk=membership.pk).update(
+                status=Membership.Status.LEFT, role=Role.MEMBER, joined_at=None)
+        return
+    membership_delete(company=company, membership=membership)
 
-    member_erase_and_remove(company=company, membership=membership, rule=RULE_LEAVER)
+
+def membership_hold_register(held: Callable[[Company, Membership], bool]) -> None:
+    """``held(company, membership)`` is True while a leaver's membership must stay."""
+    if held not in _membership_holds:
+        _membership_holds.append(held)
+
+
+def membership_delete(*, company: Company, membership: Membership) -> None:
+    """The membership and the invitations that named the person (their data is erased
+    already); an account that belongs nowhere else is forgotten."""
+    with transaction.atomic():
+        Invitation.objects.for_company(company).filter(membership=membership).delete()
+        Membership.objects.for_company(company).filter(pk=membership.pk).delete()
+        user_forget(user_id=membership.user_id)
+
+
+def user_forget(*, user_id: int) -> None:
+    """A person who belongs to no company any more: their account goes too.
+
+    Anonymised rather than deleted: ledger lines they made as an admin point at the row,
+    and the ledger is append-only.
+    """
+    if Membership.objects.unscoped().filter(user_id=user_id).exists():  # member elsewhere
+        return
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.is_staff:
+        return
+    user.email = f"erased-{user.pk}@erased.invalid"
+    user.full_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save(update_fields=["email", "full_name", "is_active", "password"])
+    user.login_tokens.all().delete()
+
+
+def company_people_records_delete(*, company: Company) -> None:
+    """A closed company's invitations, invite links and teams (its people are gone)."""
+    with transaction.atomic():
+        Invitation.objects.for_company(company).delete()
+        InviteLink.objects.for_company(company).delete()
+        Team.objects.for_company(company).delete()
 
 
 @transaction.atomic

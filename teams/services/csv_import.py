@@ -11,12 +11,13 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from billing.hooks import BillingLimitReached, billing_seats_check
+from core.errors import ServiceError
+from core.limits import SEATS, LimitReached, limit_check
+from core.tokens import token_generate
 
-from ..errors import ServiceError
+from .. import tasks
 from ..models import Company, Invitation, Membership, Team, User
-from ..tokens import token_generate
-from .invitations import email_normalise
+from .companies import email_normalise
 
 MAX_BYTES = 5 * 1024 * 1024
 COLUMNS = ("email", "name", "team", "job_title")
@@ -154,8 +155,8 @@ def csv_import_check(*, company: Company, data: bytes) -> CsvImportResult:
         result.errors.append((2, "The file has no rows under its header."))
     if result.ok:
         try:
-            billing_seats_check(company=company, additional=len(result.rows))
-        except BillingLimitReached as exc:
+            limit_check(SEATS, company=company, additional=len(result.rows))
+        except LimitReached as exc:
             result.errors.append((0, str(exc)))
     return result
 
@@ -216,10 +217,8 @@ def csv_import_run(
                        created_by=created_by, expires_at=now + settings.INVITATION_TTL)
             for email in rows])
         if send_now:
-            from ..tasks import send_saved_invitations
-
             ids = [invitation.pk for invitation in invitations]
-            transaction.on_commit(lambda: send_saved_invitations.delay(company.pk, ids))
+            transaction.on_commit(lambda: tasks.send_saved_invitations.delay(company.pk, ids))
     return result
 
 

@@ -7,32 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.hooks import BillingLimitReached, billing_seats_check
+from core.emails import email_send
+from core.errors import ServiceError, TokenInvalid
+from core.events import MEMBER_JOINED, event_emit
+from core.limits import SEATS, limit_check
+from core.tokens import token_generate, token_hash
 
-from ..emails import email_send
-from ..errors import ServiceError, TokenInvalid
 from ..models import Company, Invitation, InviteLink, Membership, Team, User
-from ..tokens import token_generate, token_hash
-from .companies import user_get_or_create
+from .auth import login_link_request
+from .companies import domains_parse, email_normalise, user_get_or_create
 
 Status = Membership.Status
-
-
-def email_normalise(raw: str) -> str:
-    """Return a lower-cased address or raise ServiceError naming the bad input."""
-    email = raw.strip().strip("<>").lower()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ServiceError(f"“{raw.strip()}” is not an e-mail address.") from exc
-    return email
 
 
 def emails_parse(text: str) -> list[str]:
@@ -89,7 +79,7 @@ def invitation_create(
             raise ServiceError(f"{email} is already a member of {company.name}.")
         if membership is None:
             if check_seats:
-                billing_seats_check(company=company, additional=1)
+                limit_check(SEATS, company=company, additional=1)
             membership = Membership.objects.create(
                 company=company, user=user, team=team, job_title=job_title.strip(),
                 status=Status.INVITED, added_by=created_by,
@@ -126,10 +116,7 @@ def invitations_create_many(
         raise ServiceError("Paste at least one e-mail address.")
     if len(addresses) > 1000:
         raise ServiceError("At most 1,000 addresses at a time; use the CSV import for more.")
-    try:
-        billing_seats_check(company=company, additional=len(addresses))
-    except BillingLimitReached as exc:
-        raise ServiceError(str(exc)) from exc
+    limit_check(SEATS, company=company, additional=len(addresses))
     outcomes: list[InviteOutcome] = []
     seen: set[str] = set()
     for raw in addresses:
@@ -249,10 +236,8 @@ def invitation_accept(*, raw_token: str) -> Membership:
         if membership.status == Status.INVITED:
             membership.status = Status.JOINED
         membership.save(update_fields=["joined_at", "status"])
-        from ..integrations.webhooks import EVENT_MEMBER_JOINED, webhook_event_emit
-
-        webhook_event_emit(company=invitation.company, event_type=EVENT_MEMBER_JOINED,
-                           data={"person": membership.pk, "team": membership.team_id})
+        event_emit(MEMBER_JOINED, company_id=invitation.company_id, person=membership.pk,
+                   team=membership.team_id)
     return membership
 
 
@@ -307,8 +292,6 @@ def invite_link_create(
     team: Team | None = None,
 ) -> tuple[InviteLink, str]:
     """Create a link; the raw URL is returned once and never stored."""
-    from .companies import domains_parse
-
     domain = ""
     if allowed_domain.strip():
         parsed = domains_parse(allowed_domain)
@@ -383,8 +366,6 @@ def invite_link_use(*, raw_token: str, email: str, full_name: str) -> Invitation
         Membership.objects.for_company(company).filter(user__email__iexact=email).first()
     )
     if existing is not None and existing.has_joined:
-        from .auth import login_link_request
-
         login_link_request(email=email)
         return None
     with transaction.atomic():

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from ..errors import ServiceError, TokenInvalid
+from core.errors import ServiceError, TokenInvalid
+
 from ..forms import EmailForm, JoinForm
 from ..selectors import memberships_of_user
 from ..services.auth import login_link_consume, login_link_request, login_link_resolve

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
+from generation.demo import DEMO_PASSWORD, demo_seed
 from generation.models import Headshot, LookVersion
 from generation.services.review import candidate_favourite_set
-from teams.demo import DEMO_PASSWORD, demo_seed
 from teams.models import Invitation, Membership
 
 from ..faces import face_bytes

@@ -13,8 +13,7 @@ import pytest
 
 from billing.models import CheckoutSession, CreditEntry, StripeCustomer
 from billing.services import credit_balance
-from teams.demo import DEMO_PASSWORD, demo_seed
-from tests.fakes.stripe import fake_stripe  # noqa: F401  (the fixture)
+from generation.demo import DEMO_PASSWORD, demo_seed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from teams.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import DEMO_PASSWORD, demo_seed
 
 from ..helpers import selfie_for
 

@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from generation.colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+from generation.demo import DEMO_PASSWORD, demo_seed
 from generation.models import Headshot, LookVersion
-from teams.demo import DEMO_PASSWORD, demo_seed
 from teams.models import Membership
 
 from ..faces import face_bytes

@@ -35,13 +35,10 @@ import io
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -49,6 +46,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from PIL import Image
+
+from .loopback import LoopbackFake, LoopbackHandler, serve_until_interrupted
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/admin.directory.user"
@@ -105,91 +104,32 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (its timeout) while we stalled is expected, not an error.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeDirectory
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # quiet tests
-
-    def reply(self, status: int, payload: Any = None, *, body: bytes | None = None,
-              content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
-        data = body if body is not None else (b"" if payload is None
-                                               else json.dumps(payload).encode())
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
+class _Handler(LoopbackHandler):
     def _any(self) -> None:
         self.fake._handle(self)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
 
-class FakeDirectory:
-    """What the three fakes share: server, users, tokens, recorded requests, failure knobs."""
+class FakeDirectory(LoopbackFake):
+    """What the three fakes share: users, tokens, recorded requests, failure knobs."""
 
     name = "directory"
     server_version = "FakeDirectory/1.0"
+    handler = _Handler
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.requests: list[RecordedRequest] = []
         self.token_lifetime = 3599  # seconds, for tokens issued from now on
-        self._host, self._port = host, port
         self._lock = threading.RLock()
         self._users: dict[str, FakeUser] = {}  # by id
         self._tokens: dict[str, float] = {}  # token -> expires at (time.time())
         self._injected: list[_Injected] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._stop_stalling = threading.Event()
 
-    # --- lifecycle ---
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeDirectory:
-        handler = type("Handler", (_Handler,), {"fake": self,
-                                                "server_version": self.server_version})
-        self._server = _Server((self._host, self._port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"fake-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases stalled requests
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeDirectory:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _stopping(self) -> None:
+        self._stop_stalling.set()  # releases stalled requests
 
     # --- users ---
 
@@ -287,8 +227,7 @@ class FakeDirectory:
 
     def _handle(self, handler: _Handler) -> None:
         parts = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = handler.body()
         request = RecordedRequest(
             method=handler.command, path=parts.path, raw_query=parts.query,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
@@ -299,7 +238,7 @@ class FakeDirectory:
         injected = self._take_injected(kind)
         if injected is not None:
             if injected.stall:
-                self._stopping.wait(injected.stall)
+                self._stop_stalling.wait(injected.stall)
             if injected.status is not None:
                 headers = ({"Retry-After": f"{injected.retry_after:g}"}
                            if injected.retry_after is not None else None)
@@ -750,46 +689,12 @@ class FakeDirectories:
                 "SLACK_SCIM_BASE": self.slack.base_url}
 
 
-def _reset_connector_caches() -> None:
-    from generation.directory import entra, google
-
-    entra.reset_token_cache()
-    google.reset_token_cache()
-
-
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_directories(settings: Any) -> Iterator[FakeDirectories]:
-        """The three fakes, started, with Django settings pointing at them."""
-        fakes = FakeDirectories().start()
-        for name, value in fakes.settings().items():
-            setattr(settings, name, value)
-        _reset_connector_caches()
-        try:
-            yield fakes
-        finally:
-            fakes.stop()
-            _reset_connector_caches()
-
-
 def main() -> None:
-    fakes = FakeDirectories().start()
-    print(json.dumps({"settings": fakes.settings(),
-                      "entra": fakes.entra.connection_config(),
-                      "slack": fakes.slack.connection_config(),
-                      "google_client_email": fakes.google.client_email}), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fakes.stop()
+    fakes = FakeDirectories()
+    serve_until_interrupted(fakes, lambda: {
+        "settings": fakes.settings(), "entra": fakes.entra.connection_config(),
+        "slack": fakes.slack.connection_config(),
+        "google_client_email": fakes.google.client_email})
 
 
 if __name__ == "__main__":

@@ -32,16 +32,17 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 from PIL import Image, ImageEnhance, ImageOps
 
 from generation.backends.replicate_api import webhook_sign
+
+from .loopback import LoopbackFake, LoopbackHandler, serve_until_interrupted
 
 # (prediction input, output index) -> image bytes
 OutputFactory = Callable[[dict[str, Any], int], bytes]
@@ -173,14 +174,18 @@ class _Prediction:
     held: list[tuple[str, bytes]] = field(default_factory=list)  # reordered deliveries
 
 
-class FakeReplicate:
+class FakeReplicate(LoopbackFake):
     """Replicate's prediction API, outputs and webhooks, with knobs for failure cases."""
+
+    name = "replicate"
+    server_version = "FakeReplicate/1.0"
 
     def __init__(self, *, token: str = "r8_fake_token", webhook_secret: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, mode: str = "auto",
                  complete_after: float = 0.2, start_after: float = 0.05,
                  output_factory: OutputFactory | None = None,
                  webhook_target: str | None = None) -> None:
+        super().__init__(host=host, port=port)
         self.token = token
         self.webhook_secret = webhook_secret or new_webhook_secret()
         self.mode = mode  # "auto": finishes after complete_after; "manual": call complete()
@@ -198,56 +203,26 @@ class FakeReplicate:
         self.deliveries: list[WebhookDelivery] = []
         self.create_attempts = 0
         self.creates = 0
-        self._host, self._port = host, port
         self._lock = threading.RLock()
         self._predictions: dict[str, _Prediction] = {}
         self._files: dict[str, bytes] = {}
         self._failures: list[tuple[int, float | None, str | None]] = []
         self._timers: list[threading.Timer] = []
         self._outbox: queue.Queue[tuple[str, str, str, bytes] | None] = queue.Queue()
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
         self._stopped = False
 
     # --- lifecycle ---
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def _workers(self) -> list[threading.Thread]:
+        return [threading.Thread(target=self._deliver_loop, name="fake-replicate-webhooks",
+                                 daemon=True)]
 
-    def start(self) -> FakeReplicate:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                             name="fake-replicate", daemon=True),
-            threading.Thread(target=self._deliver_loop, name="fake-replicate-webhooks",
-                             daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def stop(self) -> None:
+    def _stopping(self) -> None:
         with self._lock:
             self._stopped = True
             for timer in self._timers:
                 timer.cancel()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
         self._outbox.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeReplicate:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- controls ---
 
@@ -419,24 +394,14 @@ class FakeReplicate:
                                                        webhook_id, url, *result))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     fake: FakeReplicate
-    server_version = "FakeReplicate/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # quiet tests
 
     def _reply(self, status: int, payload: Any = None, *, body: bytes | None = None,
                content_type: str = "application/json",
                headers: dict[str, str] | None = None) -> None:
-        data = body if body is not None else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, body=body if body is not None else json.dumps(payload).encode(),
+                   content_type=content_type, headers=headers)
 
     def _problem(self, status: int, title: str, detail: str,
                  headers: dict[str, str] | None = None) -> None:
@@ -444,8 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
                     headers=headers)
 
     def _record(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.body()
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
@@ -526,28 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._problem(404, "Not found", "Not found.")
 
 
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_replicate(settings: Any) -> Iterator[FakeReplicate]:
-        """A started fake, with Django settings pointing at it (token, URL, webhook secret).
-
-        For webhooks into a live server, also set ``settings.SITE_URL = live_server.url``
-        (the app builds its webhook URL from it), or set ``fake.webhook_target``.
-        """
-        fake = FakeReplicate(token="r8_test_" + secrets.token_hex(8)).start()
-        settings.REPLICATE_BASE_URL = fake.base_url
-        settings.REPLICATE_API_TOKEN = fake.token
-        settings.REPLICATE_WEBHOOK_SECRET = fake.webhook_secret
-        try:
-            yield fake
-        finally:
-            fake.stop()
+FakeReplicate.handler = _Handler  # the handler is written after the fake it serves
 
 
 def main() -> None:
@@ -561,15 +504,9 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeReplicate(token=args.token, webhook_secret=args.webhook_secret, port=args.port,
                          mode=args.mode, complete_after=args.complete_after,
-                         webhook_target=args.webhook_target).start()
-    print(json.dumps({"base_url": fake.base_url, "token": fake.token,
-                      "webhook_secret": fake.webhook_secret}), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+                         webhook_target=args.webhook_target)
+    serve_until_interrupted(fake, lambda: {"base_url": fake.base_url, "token": fake.token,
+                                           "webhook_secret": fake.webhook_secret})
 
 
 if __name__ == "__main__":

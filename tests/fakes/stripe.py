@@ -37,13 +37,13 @@ import string
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import stripe
+
+from .loopback import LoopbackFake, LoopbackHandler, serve_until_interrupted
 
 API_VERSION: str = stripe.api_version
 _ALNUM = string.ascii_letters + string.digits
@@ -179,11 +179,15 @@ class _Failure:
     applied: bool
 
 
-class FakeStripe:
+class FakeStripe(LoopbackFake):
     """Customers, Checkout Sessions, portal sessions, invoices and events, with failure knobs."""
+
+    name = "stripe"
+    server_version = "FakeStripe/1.0"
 
     def __init__(self, *, secret_key: str | None = None, webhook_secret: str | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.secret_key = secret_key or new_secret_key()
         self.webhook_secret = webhook_secret or new_webhook_secret()
         self.account_id = "acct_" + _rand(16)
@@ -206,41 +210,7 @@ class FakeStripe:
         # Idempotency-Key -> (method path, params, status, answer)
         self._replays: dict[str, tuple[str, dict[str, Any], int, dict[str, Any]]] = {}
         self._failures: list[_Failure] = []
-        self._host, self._port = host, port
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeStripe:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, name="fake-stripe",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeStripe:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def client(self, **kwargs: Any) -> stripe.StripeClient:
         """A real ``StripeClient`` pointed at the fake (no retries unless asked)."""
@@ -762,35 +732,24 @@ def _unrecognized(method: str, path: str) -> _ApiError:
                      "https://stripe.com/docs or we can help at https://support.stripe.com/.")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     fake: FakeStripe
-    server_version = "FakeStripe/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # quiet tests
 
     def _reply(self, status: int, payload: dict[str, Any],
                headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload, indent=2).encode()
         if self.fake.response_delay:
             time.sleep(self.fake.response_delay)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Request-Id", "req_" + _rand(14))
-        self.send_header("Stripe-Version", self.headers.get("Stripe-Version") or API_VERSION)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, body=json.dumps(payload, indent=2).encode(), headers={
+            "Request-Id": "req_" + _rand(14),
+            "Stripe-Version": self.headers.get("Stripe-Version") or API_VERSION,
+            **(headers or {})})
 
     def _error(self, exc: _ApiError) -> None:
         self._reply(exc.status, {"error": exc.error}, exc.headers)
 
     def _read(self) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
         """Record the request; (path, query, form) or form None when it does not parse."""
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.body()
         split = urlsplit(self.path)
         path = unquote(split.path)
         try:
@@ -884,6 +843,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_DELETE = _handle  # noqa: N815
 
 
+FakeStripe.handler = _Handler  # the handler is written after the fake it serves
+
+
 def _injected(failure: _Failure) -> _ApiError:
     headers: dict[str, str] = {}
     if failure.retry_after is not None:
@@ -909,26 +871,6 @@ def _injected(failure: _Failure) -> _ApiError:
                      headers=headers)
 
 
-try:
-    import pytest
-except ImportError:  # a plain script without the test dependencies
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
-        """A started fake, with Django settings pointing at it (key, API base, webhook secret)."""
-        fake = FakeStripe().start()
-        settings.STRIPE_SECRET_KEY = fake.secret_key
-        settings.STRIPE_API_BASE = fake.base_url
-        settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
-        try:
-            yield fake
-        finally:
-            fake.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Stripe API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0)
@@ -936,15 +878,10 @@ def main() -> None:
     parser.add_argument("--webhook-secret", default=None)
     args = parser.parse_args()
     fake = FakeStripe(secret_key=args.secret_key, webhook_secret=args.webhook_secret,
-                      port=args.port).start()
-    print(json.dumps({"base_url": fake.base_url, "secret_key": fake.secret_key,
-                      "webhook_secret": fake.webhook_secret}), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+                      port=args.port)
+    serve_until_interrupted(fake, lambda: {"base_url": fake.base_url,
+                                           "secret_key": fake.secret_key,
+                                           "webhook_secret": fake.webhook_secret})
 
 
 if __name__ == "__main__":

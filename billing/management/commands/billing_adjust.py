@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.services import credit_balance, credits_adjust
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Company
 
 

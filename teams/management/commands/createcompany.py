@@ -3,10 +3,10 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from teams.errors import ServiceError
+from core.errors import ServiceError
 from teams.models import Membership
 from teams.services.auth import password_setup_url
-from teams.services.companies import company_create
+from teams.services.companies import company_create, domains_parse
 
 
 class Command(BaseCommand):
@@ -20,8 +20,6 @@ class Command(BaseCommand):
         parser.add_argument("--domains", default="", help="Allowed e-mail domains, comma-separated")
 
     def handle(self, *args: object, **options: str) -> None:
-        from teams.services.companies import domains_parse
-
         try:
             # Parsed first, and in one transaction: a bad value creates no company.
             domains = domains_parse(options["domains"]) if options["domains"] else []

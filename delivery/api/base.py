@@ -1,0 +1,173 @@
+"""The one base class every API view derives from: key authentication, scope checks,
+per-key throttling, and a queryset scoped to the key's company (fail closed)."""
+
+from __future__ import annotations
+
+import binascii
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from datetime import UTC
+
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from core.inputs import InputInvalid, json_loads_bounded
+
+from ..models import ApiKey
+from .authentication import ApiKeyAuthentication
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser recurses without a bound; this one refuses deep nesting first."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return json_loads_bounded(stream.read() if stream is not None else b"")
+        except InputInvalid as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None
+
+
+class HasKeyScope(permissions.BasePermission):
+    message = "This API key can only read; create a write key for this."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False
+        return request.method in permissions.SAFE_METHODS or key.scope == ApiKey.Scope.WRITE
+
+
+class PerKeyThrottle(throttling.SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request, view) -> str | None:
+        key = request.auth
+        return f"throttle:api:{key.pk}" if isinstance(key, ApiKey) else None
+
+
+class UpdatedCursor(BasePagination):
+    """Keyset pages on (a time, the id): stable under concurrent writes, and every page, the
+    thousandth as the first, is one index range of `page_size` + 1 rows. Oldest change
+    first, so a sync can resume from its last cursor or `updated_since`.
+
+    Not DRF's CursorPagination: its cursor holds the time alone and skips rows sharing it by
+    OFFSET, capped at 1,000, so more than 1,000 rows changed at the same instant (one bulk
+    update) could not be paged through; and it answers a malformed cursor with a 404 or,
+    for a well-formed one holding no valid time, a database error. Here the cursor holds the
+    time and the id of the row it follows, and anything else is a 400 that says so.
+    """
+
+    ordering = ("updated_at", "pk")  # a non-null time, then the id
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    cursor_query_param = "cursor"
+    invalid_cursor = ("Not a valid cursor: pass the `next` or `previous` link of a page as it "
+                      "is, or leave the cursor out to start at the beginning.")
+
+    def get_page_size(self, request) -> int:
+        value = request.query_params.get(self.page_size_query_param, "")
+        if value.isascii() and value.isdigit() and len(value) < 6 and int(value) > 0:
+            return min(int(value), self.max_page_size)
+        return self.page_size
+
+    def encode_cursor(self, value, pk: int, reverse: bool) -> str:
+        raw = f"{value.isoformat()}|{pk}|{int(reverse)}".encode()
+        return urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode_cursor(self, encoded: str) -> tuple:
+        try:
+            if len(encoded) > 200:
+                raise ValueError
+            raw = urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("ascii")
+            when, pk, reverse = raw.split("|")
+            value = parse_datetime(when)
+            if value is None or value.tzinfo is None:
+                raise ValueError
+            value = value.astimezone(UTC)
+            if not (pk.isdigit() and 0 < int(pk) < 2**63 and reverse in ("0", "1")):
+                raise ValueError
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
+            raise ValidationError({self.cursor_query_param: self.invalid_cursor}) from None
+        return value, int(pk), reverse == "1"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        size = self.get_page_size(request)
+        field = self.ordering[0]
+        encoded = request.query_params.get(self.cursor_query_param)
+        self.reverse, after = False, None
+        if encoded is not None:
+            value, pk, self.reverse = self.decode_cursor(encoded)
+            after = (value, pk)
+        if self.reverse:
+            assert after is not None
+            queryset = queryset.filter(Q(**{f"{field}__lte": after[0]}) & (
+                Q(**{f"{field}__lt": after[0]}) | Q(pk__lt=after[1]))).order_by(f"-{field}", "-pk")
+        else:
+            if after is not None:
+                queryset = queryset.filter(Q(**{f"{field}__gte": after[0]}) & (
+                    Q(**{f"{field}__gt": after[0]}) | Q(pk__gt=after[1])))
+            queryset = queryset.order_by(field, "pk")
+        rows = list(queryset[:size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        if self.reverse:
+            rows.reverse()
+            self.has_previous, self.has_next = more, True
+        else:
+            self.has_previous, self.has_next = after is not None, more
+        self.page = rows
+        return rows
+
+    def _link(self, row, reverse: bool) -> str:
+        cursor = self.encode_cursor(getattr(row, self.ordering[0]), row.pk, reverse)
+        return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param,
+                                   cursor)
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.page[-1], False) if self.has_next and self.page else None
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.page[0], True) if self.has_previous and self.page else None
+
+    def get_paginated_response(self, data) -> Response:
+        return Response({"next": self.get_next_link(), "previous": self.get_previous_link(),
+                         "results": data})
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {"type": "object", "required": ["results"],
+                "properties": {"next": link, "previous": link, "results": schema}}
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query",
+             "description": "The `next` or `previous` link's cursor.",
+             "schema": {"type": "string"}},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "description": f"Rows per page, at most {self.max_page_size}.",
+             "schema": {"type": "integer"}},
+        ]
+
+
+class CompanyScopedMixin:
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasKeyScope]
+    throttle_classes = [PerKeyThrottle]
+
+    model = None  # each view names its model and defines scoped_queryset
+
+    def scoped_queryset(self, company):  # pragma: no cover - each view defines it
+        raise NotImplementedError
+
+    def get_queryset(self):
+        company = getattr(self.request, "company", None)
+        if company is None:  # no key (schema generation): nothing, never everything
+            return self.model.objects.none()
+        return self.scoped_queryset(company)

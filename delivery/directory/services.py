@@ -1,0 +1,57 @@
+"""Keeping people's photos in the company's directories: the connections an admin saves,
+and the photos queued on approval (core/events.py ``headshot.approved``) and on demand, one
+DirectorySync row per person and directory, sent after commit by the directory task."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import NotAllowed, ServiceError
+from generation.selectors import headshots_that_may_leave
+from teams.models import Company, Membership
+
+from ..models import DirectoryConnection, DirectorySync
+from .tasks import directory_sync
+
+Status = DirectorySync.Status
+
+
+def directory_sync_queue(*, company: Company, membership: Membership) -> list[DirectorySync]:
+    """Mark the person's photo as due in every enabled directory; sent after commit."""
+    syncs = []
+    for connection in DirectoryConnection.objects.for_company(company).filter(enabled=True):
+        sync, _ = DirectorySync.objects.for_company(company).update_or_create(
+            company=company, connection=connection, membership=membership,
+            defaults={"status": Status.PENDING, "attempts": 0, "last_error": "",
+                      "updated_at": timezone.now()})
+        syncs.append(sync)
+    for sync in syncs:
+        transaction.on_commit(lambda pk=sync.pk: directory_sync.delay(pk))
+    return syncs
+
+
+def directory_sync_all(*, company: Company, actor: Membership) -> int:
+    """On demand: everyone with an approved headshot, in every enabled directory."""
+    if actor.company_id != company.pk or not actor.is_admin:
+        raise NotAllowed("Only the company's admins can sync directories.")
+    if not DirectoryConnection.objects.for_company(company).filter(enabled=True).exists():
+        raise ServiceError("Connect a directory first.")
+    people = Membership.objects.for_company(company).filter(
+        pk__in=headshots_that_may_leave(company=company).values("membership_id"))
+    count = 0
+    with transaction.atomic():
+        for person in people:
+            count += len(directory_sync_queue(company=company, membership=person))
+    return count
+
+
+def directory_connection_save(*, company: Company, actor: Membership, provider: str,
+                              config: dict, enabled: bool = True) -> DirectoryConnection:
+    if actor.company_id != company.pk or not actor.is_admin:
+        raise NotAllowed("Only the company's admins can connect directories.")
+    if provider not in DirectoryConnection.Provider.values:
+        raise ServiceError("Unknown directory.")
+    connection, _ = DirectoryConnection.objects.for_company(company).update_or_create(
+        company=company, provider=provider, defaults={"config": config, "enabled": enabled})
+    return connection

@@ -1,0 +1,111 @@
+"""Approved headshots in the sizes, shapes and formats directories want, behind signed,
+expiring URLs (the signature is the permission, so a script or a directory can fetch the
+image without a session or an API key)."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from PIL import Image
+
+from core.inputs import InputInvalid, int_bounded
+from generation.models import Candidate, Headshot
+from generation.selectors import headshots_that_may_leave
+
+SIZES = (256, 512, 1024)
+SHAPES = ("square", "look")
+FORMATS = {"jpeg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"),
+           "webp": ("WEBP", "image/webp")}
+_SALT = "likeness.headshot-variant"
+
+
+@dataclass(frozen=True)
+class Variant:
+    size: int = 1024
+    shape: str = "look"
+    format: str = "jpeg"
+
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}")
+        if self.shape not in SHAPES:
+            raise ValueError("shape must be square or look")
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+
+    @property
+    def content_type(self) -> str:
+        return FORMATS[self.format][1]
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.format == "jpeg" else self.format
+
+
+def variant_render(candidate: Candidate, variant: Variant) -> bytes:
+    """The variant's bytes. Square crops keep the top of the frame, where the face is in
+    every framing our looks use (head-and-shoulders, chest-up)."""
+    with default_storage.open(candidate.image_key, "rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    image = image.convert("RGB")
+    if variant.shape == "square":
+        side = min(image.size)
+        left = (image.width - side) // 2
+        top = min(image.height - side, int((image.height - side) * 0.15))
+        image = image.crop((left, top, left + side, top + side))
+    image.thumbnail((variant.size, variant.size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    pil_format = FORMATS[variant.format][0]
+    options = {"quality": 90} if pil_format in ("JPEG", "WEBP") else {"optimize": True}
+    image.save(buffer, format=pil_format, **options)
+    return buffer.getvalue()
+
+
+def variant_url(headshot: Headshot, variant: Variant, *, ttl: int | None = None,
+                absolute: bool = True) -> str:
+    """A URL that serves this variant until it expires (default: API_IMAGE_URL_TTL)."""
+    ttl = ttl if ttl is not None else settings.API_IMAGE_URL_TTL_SECONDS
+    token = signing.dumps({"c": headshot.company_id, "h": headshot.pk,
+                           "k": headshot.candidate_id, "s": variant.size, "sh": variant.shape,
+                           "f": variant.format, "e": int(time.time()) + ttl}, salt=_SALT,
+                          compress=True)
+    path = reverse("headshot_variant", kwargs={"token": token})
+    return f"{settings.SITE_URL.rstrip('/')}{path}" if absolute else path
+
+
+def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:
+    """The candidate and variant a token names, or None if forged, expired, malformed, or the
+    headshot is no longer this photo (re-approved, or erased)."""
+    try:
+        claims = signing.loads(token, salt=_SALT)
+    except (signing.BadSignature, ValueError):  # ValueError: a bad zlib or JSON payload
+        return None
+    # Signed by us, but checked as strictly as outside input: a token made by an older
+    # version, or with a leaked key, must still not reach a query with the wrong types.
+    if not isinstance(claims, dict) or not all(
+            type(claims.get(name)) is int for name in ("c", "h", "k", "s", "e")):
+        return None
+    try:
+        company_id, headshot_id, candidate_id, size, expires = (
+            int_bounded(claims.get(name), minimum=1) for name in ("c", "h", "k", "s", "e"))
+        shape, image_format = claims.get("sh"), claims.get("f")
+        if not isinstance(shape, str) or not isinstance(image_format, str):
+            return None
+        variant = Variant(size=size, shape=shape, format=image_format)
+    except (InputInvalid, ValueError):
+        return None
+    if expires < time.time():
+        return None
+    headshot = headshots_that_may_leave(company=company_id).filter(
+        pk=headshot_id, candidate_id=candidate_id).first()
+    if headshot is None:
+        return None
+    candidate = Candidate.objects.for_company(company_id).filter(pk=headshot.candidate_id).first()
+    return (candidate, variant) if candidate is not None else None

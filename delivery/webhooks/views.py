@@ -1,0 +1,111 @@
+"""Webhook pages for a company's admins: /c/<company_slug>/admin/webhooks/…"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import ServiceError
+from core.pagination import BadCursor, bad_cursor_response, keyset_page
+from teams.decorators import company_view
+
+from .services import (
+    EVENT_TYPES,
+    webhook_delivery_get,
+    webhook_delivery_list,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_get,
+    webhook_endpoint_list,
+    webhook_resend,
+)
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label="Address (URL)", max_length=500,
+        help_text="Where we send the events, for example https://example.com/hooks/likeness.",
+        widget=forms.URLInput(attrs={"placeholder": "https://", "autocomplete": "off"}),
+    )
+    events = forms.MultipleChoiceField(
+        label="Events", choices=list(EVENT_TYPES.items()), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one event."},
+    )
+
+
+def _object_or_404(obj):
+    if obj is None:
+        raise Http404("No such page.")
+    return obj
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def webhooks(request: HttpRequest) -> HttpResponse:
+    form = WebhookEndpointForm(request.POST or None)
+    created = secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created, secret = webhook_endpoint_create(
+                company=request.company, actor=request.membership, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            form = WebhookEndpointForm()
+    response = render(
+        request, "delivery/webhooks.html",
+        {"form": form, "endpoints": webhook_endpoint_list(company=request.company),
+         "created": created, "secret": secret, "event_types": EVENT_TYPES},
+        status=400 if form.errors else 200,
+    )
+    if secret:
+        add_never_cache_headers(response)  # the secret is on this page, once
+    return response
+
+
+@require_GET
+@company_view(role="admin")
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
+    try:  # newest first, each page one index range (core.pagination)
+        deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint),
+                                 key="-created_at", params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    return render(request, "delivery/webhook_detail.html", {
+        "endpoint": endpoint, "deliveries": deliveries,
+        "event_types": EVENT_TYPES,
+    })
+
+
+@require_POST
+@company_view(role="admin")
+def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
+    try:
+        webhook_endpoint_delete(company=request.company, actor=request.membership,
+                                endpoint=endpoint)
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return redirect("integrations:webhook_detail", company_slug=request.company.slug,
+                        pk=endpoint.pk)
+    messages.success(request, f"Deleted the webhook endpoint {endpoint.url}.")
+    return redirect("integrations:webhooks", company_slug=request.company.slug)
+
+
+@require_POST
+@company_view(role="admin")
+def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = _object_or_404(webhook_delivery_get(company=request.company, pk=pk))
+    try:
+        webhook_resend(company=request.company, actor=request.membership, delivery=delivery)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Sending {delivery.event_type} ({delivery.event_id}) again.")
+    return redirect("integrations:webhook_detail", company_slug=request.company.slug,
+                    pk=delivery.endpoint_id)

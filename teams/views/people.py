@@ -1,0 +1,83 @@
+"""An admin's pages about one person: details and role, adding someone directly, removing
+a leaver. /c/<company_slug>/admin/people/…"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.errors import ServiceError
+
+from ..decorators import company_view
+from ..forms import MemberAddForm, MemberEditForm
+from ..models import Membership
+from ..selectors import member_get
+from ..services import companies as company_services
+from ..services.auth import member_add_on_behalf
+from .common import back_to, object_or_404
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    member = object_or_404(member_get(company=request.company, pk=pk))
+    form = MemberEditForm(
+        request.POST or None, company=request.company,
+        initial={"team": member.team, "job_title": member.job_title, "role": member.role},
+    )
+    if member.role == Membership.Role.OWNER:
+        # "Owner" is no choice here: a role select would submit "member" and be refused.
+        del form.fields["role"]
+    if request.method == "POST" and form.is_valid():
+        try:
+            company_services.membership_update(
+                company=request.company, actor=request.membership, membership=member,
+                team=form.cleaned_data["team"], job_title=form.cleaned_data["job_title"],
+                role=form.cleaned_data.get("role") or None,
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Saved {member.user.get_full_name()}.")
+            return back_to(request, "member_detail", pk=member.pk)
+    invitations = member.invitations.for_company(request.company).order_by("-created_at")
+    return render(
+        request, "teams/member_detail.html",
+        {"member": member, "form": form, "invitations": invitations},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@company_view(role="admin")
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    member = object_or_404(member_get(company=request.company, pk=pk))
+    try:
+        company_services.membership_remove(
+            company=request.company, actor=request.membership, membership=member
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return back_to(request, "member_detail", pk=member.pk)
+    messages.success(request, f"{member.user.email} was removed from {request.company.name}.")
+    return back_to(request, "dashboard")
+
+
+@require_http_methods(["GET", "POST"])
+@company_view(role="admin")
+def member_add(request: HttpRequest) -> HttpResponse:
+    form = MemberAddForm(request.POST or None, company=request.company)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = member_add_on_behalf(
+                company=request.company, actor=request.membership, **form.cleaned_data
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"{member.user.get_full_name()} was added.")
+            return back_to(request, "member_detail", pk=member.pk)
+    return render(request, "teams/member_add.html", {"form": form},
+                  status=400 if form.errors else 200)

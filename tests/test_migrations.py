@@ -1,0 +1,49 @@
+"""A database made before the API, webhook and directory models moved to delivery/ migrates
+with every row in place: the move changes Django's state, never the tables."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from delivery.models import ApiKey, DirectoryConnection, WebhookDelivery, WebhookEndpoint
+from teams.models import Company
+
+BEFORE_THE_MOVE = [("teams", "0010_membertally_status_left"),
+                   ("generation", "0008_candidate_gates")]
+
+
+def _migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_old_database_keeps_its_rows_when_the_models_move_to_delivery():
+    _migrate([*BEFORE_THE_MOVE, ("delivery", None)])
+    old = MigrationExecutor(connection).loader.project_state(BEFORE_THE_MOVE).apps
+    company = old.get_model("teams", "Company").objects.create(name="Old", slug="old")
+    old.get_model("teams", "ApiKey").objects.create(company_id=company.pk, name="sync",
+                                                    prefix="lk_old", key_hash="h")
+    endpoint = old.get_model("teams", "WebhookEndpoint").objects.create(
+        company_id=company.pk, url="https://hooks.example.com/in", events=["job.ready"],
+        secret="whsec_old")
+    old.get_model("teams", "WebhookDelivery").objects.create(
+        company_id=company.pk, endpoint_id=endpoint.pk, event_id="evt_old",
+        event_type="job.ready", payload={"id": "evt_old"})
+    old.get_model("generation", "DirectoryConnection").objects.create(
+        company_id=company.pk, provider="slack", config={"scim_token": "xoxp-old"})
+
+    _migrate(None)
+
+    company = Company.objects.get(slug="old")
+    assert ApiKey.objects.for_company(company).get().prefix == "lk_old"
+    delivery = WebhookDelivery.objects.for_company(company).select_related("endpoint").get()
+    assert delivery.endpoint.url == "https://hooks.example.com/in"
+    assert DirectoryConnection.objects.for_company(company).get().config == {
+        "scim_token": "xoxp-old"}
+    assert WebhookEndpoint.objects.for_company(company).count() == 1
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

@@ -14,7 +14,17 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from billing.models import CheckoutSession, CreditEntry, StripeCustomer, StripeEvent
+from billing.ledger import LEDGER_LOG, ledger_entry_hash
+from billing.models import (
+    CheckoutSession,
+    CreditEntry,
+    LedgerCheckpoint,
+    LedgerHead,
+    StripeCustomer,
+    StripeEvent,
+)
+from core.anchoring import GENESIS as ANCHOR_GENESIS
+from core.anchoring import anchor_advance, anchor_mac
 from core.storage import candidate_keys, export_key, selfie_keys
 from delivery.models import (
     ApiKey,
@@ -35,16 +45,39 @@ from generation.models import (
     ReviewDecision,
     Selfie,
 )
+from identity.models import (
+    AuditEvent,
+    EmailDomain,
+    ScimGroup,
+    ScimGroupMember,
+    ScimToken,
+    ScimUser,
+    SecuritySettings,
+    SsoConnection,
+)
 from privacy.models import (
+    ConsentCheckpoint,
+    ConsentHead,
     ConsentNotice,
     ConsentRecord,
     DataSubjectRequest,
     DeletionReceipt,
+    DeletionTally,
+    LeaverPolicy,
     RetentionPolicy,
 )
 from privacy.retention import DEFAULT_POLICY, policy_as_dict
-from privacy.services import GENESIS, record_hash
-from teams.models import Company, Invitation, InviteLink, LoginToken, Membership, Team, User
+from privacy.services import CONSENT_LOG, GENESIS, record_hash
+from teams.models import (
+    Company,
+    Invitation,
+    InviteLink,
+    LoginToken,
+    Membership,
+    MemberTally,
+    Team,
+    User,
+)
 
 
 def _hash() -> str:
@@ -89,6 +122,19 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.MEMBER
     status = Membership.Status.JOINED
     joined_at = factory.LazyFunction(timezone.now)
+
+
+class MemberTallyFactory(factory.django.DjangoModelFactory):
+    """Written by the database's triggers in real life (one person without a team here)."""
+
+    class Meta:
+        model = MemberTally
+        django_get_or_create = ("company", "team_key", "status")
+
+    company = factory.SubFactory(CompanyFactory)
+    team_key = 0
+    status = Membership.Status.JOINED
+    n = 1
 
 
 class InvitationFactory(factory.django.DjangoModelFactory):
@@ -259,6 +305,8 @@ class ReplicatePredictionFactory(factory.django.DjangoModelFactory):
 
 
 class CreditEntryFactory(factory.django.DjangoModelFactory):
+    """A line appended to its company's ledger, its signed head moved (billing.ledger)."""
+
     class Meta:
         model = CreditEntry
 
@@ -266,6 +314,60 @@ class CreditEntryFactory(factory.django.DjangoModelFactory):
     kind = CreditEntry.Kind.ADJUSTMENT
     amount = 10
     reason = "test credits"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        entry = super()._create(model_class, *args, **kwargs)
+        head = LedgerHead.objects.for_company(entry.company_id).first()
+        anchor_advance(LedgerHead, log_name=LEDGER_LOG, company_id=entry.company_id, head=head,
+                       head_hash=ledger_entry_hash(head.head_hash if head else ANCHOR_GENESIS,
+                                                   entry))
+        return entry
+
+
+class _HeadFactory(factory.django.DjangoModelFactory):
+    """A log's signed head before its first entry."""
+
+    class Meta:
+        abstract = True
+        django_get_or_create = ("company",)
+
+    company = factory.SubFactory(CompanyFactory)
+    entries = 0
+    head_hash = ANCHOR_GENESIS
+    mac = factory.LazyAttribute(lambda h: anchor_mac(
+        log_name=h.log_name, kind="head", company_id=h.company.pk, entries=h.entries,
+        head_hash=h.head_hash))
+
+
+class _CheckpointFactory(factory.django.DjangoModelFactory):
+    """A signed checkpoint of a log before its first entry."""
+
+    class Meta:
+        abstract = True
+
+    company = factory.SubFactory(CompanyFactory)
+    entries = 0
+    head_hash = ANCHOR_GENESIS
+    mac = factory.LazyAttribute(lambda c: anchor_mac(
+        log_name=c.log_name, kind="checkpoint", company_id=c.company.pk, entries=c.entries,
+        head_hash=c.head_hash))
+
+
+class LedgerHeadFactory(_HeadFactory):
+    class Meta:
+        model = LedgerHead
+
+    class Params:
+        log_name = LEDGER_LOG
+
+
+class LedgerCheckpointFactory(_CheckpointFactory):
+    class Meta:
+        model = LedgerCheckpoint
+
+    class Params:
+        log_name = LEDGER_LOG
 
 
 class StripeCustomerFactory(factory.django.DjangoModelFactory):
@@ -335,7 +437,47 @@ class ConsentRecordFactory(factory.django.DjangoModelFactory):
         record.prev_hash = last or GENESIS
         record.hash = record_hash(record)
         record.save(force_insert=True)
+        anchor_advance(ConsentHead, log_name=CONSENT_LOG, company_id=record.company_id,
+                       head_hash=record.hash)
         return record
+
+
+class ConsentHeadFactory(_HeadFactory):
+    class Meta:
+        model = ConsentHead
+
+    class Params:
+        log_name = CONSENT_LOG
+
+
+class ConsentCheckpointFactory(_CheckpointFactory):
+    class Meta:
+        model = ConsentCheckpoint
+
+    class Params:
+        log_name = CONSENT_LOG
+
+
+class LeaverPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeaverPolicy
+        django_get_or_create = ("company",)
+
+    company = factory.SubFactory(CompanyFactory)
+    headshots = LeaverPolicy.Headshots.KEEP
+
+
+class DeletionTallyFactory(factory.django.DjangoModelFactory):
+    """Written by the database's triggers in real life (one receipt counted here)."""
+
+    class Meta:
+        model = DeletionTally
+        django_get_or_create = ("company", "day", "kind")
+
+    company = factory.SubFactory(CompanyFactory)
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    kind = "selfie"
+    n = 1
 
 
 class RetentionPolicyFactory(factory.django.DjangoModelFactory):
@@ -433,3 +575,90 @@ class DirectorySyncFactory(factory.django.DjangoModelFactory):
     company = factory.SelfAttribute("membership.company")
     connection = factory.SubFactory(DirectoryConnectionFactory,
                                     company=factory.SelfAttribute("..company"))
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+class SecuritySettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SecuritySettings
+        django_get_or_create = ("company",)
+
+    company = factory.SubFactory(CompanyFactory)
+    require_admin_2fa = True
+
+
+class EmailDomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailDomain
+
+    company = factory.SubFactory(CompanyFactory)
+    domain = factory.Sequence(lambda n: f"company{n}.example")
+    token = factory.LazyFunction(_hash)
+
+
+class SsoConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SsoConnection
+        django_get_or_create = ("company",)
+
+    company = factory.SubFactory(CompanyFactory)
+    protocol = SsoConnection.Protocol.OIDC
+    oidc_issuer = "https://idp.example/"
+    oidc_client_id = "likeness"
+
+
+class ScimTokenFactory(factory.django.DjangoModelFactory):
+    """A provisioning token; only its hash is stored."""
+
+    class Meta:
+        model = ScimToken
+
+    company = factory.SubFactory(CompanyFactory)
+    name = "Directory"
+    prefix = factory.Sequence(lambda n: f"scim_{n:06d}")
+    token_hash = factory.LazyFunction(_hash)
+
+
+class ScimUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScimUser
+        exclude = ("person",)  # where the company comes from
+
+    person = factory.SubFactory(MembershipFactory)
+    company = factory.SelfAttribute("person.company")
+    membership = factory.SelfAttribute("person")
+    user_name = factory.SelfAttribute("person.user.email")
+    email = factory.SelfAttribute("person.user.email")
+
+
+class ScimGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScimGroup
+        exclude = ("group_team",)
+
+    group_team = factory.SubFactory(TeamFactory)
+    company = factory.SelfAttribute("group_team.company")
+    team = factory.SelfAttribute("group_team")
+    display_name = factory.SelfAttribute("group_team.name")
+
+
+class ScimGroupMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScimGroupMember
+
+    group = factory.SubFactory(ScimGroupFactory)
+    company = factory.SelfAttribute("group.company")
+    user = factory.SubFactory(ScimUserFactory, person__company=factory.SelfAttribute(
+        "...company"))
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    company = factory.SubFactory(CompanyFactory)
+    action = "people.member_removed"
+    actor_label = "owner@example.com"
+    target = "person@example.com"

@@ -11,7 +11,7 @@ from teams.models import Company
 
 from . import factories
 
-OUR_APPS = ("teams", "generation", "billing", "privacy", "delivery")
+OUR_APPS = ("teams", "generation", "billing", "privacy", "identity", "delivery")
 FACTORIES = {f._meta.model: f for f in vars(factories).values()
              if isinstance(f, type) and issubclass(f, factories.factory.django.DjangoModelFactory)
              and getattr(f._meta, "model", None) is not None}
@@ -46,3 +46,11 @@ def test_factory_consent_records_extend_a_valid_chain(db):
     first = factories.ConsentRecordFactory()
     factories.ConsentRecordFactory(notice=first.notice, event="withdrawn")
     assert consent_chain_verify(company=first.company) == []
+
+
+def test_factory_credit_entries_keep_the_ledger_verifiable(db):
+    from billing.ledger import ledger_verify
+
+    first = factories.CreditEntryFactory()
+    factories.CreditEntryFactory(company=first.company, amount=-3, reason="spent")
+    assert ledger_verify(company_id=first.company_id) == []

@@ -7,7 +7,7 @@ with a short-lived signed URL (``querystring_expire``) after the same check.
 from __future__ import annotations
 
 from django.core.files.storage import storages
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from storages.backends.s3 import S3Storage
 
 
@@ -21,7 +21,11 @@ def private_file_response(key: str, *, content_type: str = "image/jpeg",
                       if filename else None)
         response: HttpResponse = HttpResponseRedirect(storage.url(key, parameters=parameters))
     else:
-        response = FileResponse(storage.open(key, "rb"), content_type=content_type,
+        try:
+            handle = storage.open(key, "rb")
+        except FileNotFoundError:  # erased meanwhile (its row goes next): gone, not an error
+            raise Http404("No such file.") from None
+        response = FileResponse(handle, content_type=content_type,
                                 as_attachment=filename is not None, filename=filename or "")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

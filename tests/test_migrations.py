@@ -1,7 +1,14 @@
 """A database made before the API, webhook and directory models moved to delivery/ migrates
-with every row in place: the move changes Django's state, never the tables."""
+with every row in place: the move changes Django's state, never the tables (nor, on SQLite,
+the triggers on them)."""
 
 from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -47,3 +54,26 @@ def test_an_old_database_keeps_its_rows_when_the_models_move_to_delivery():
         "scim_token": "xoxp-old"}
     assert WebhookEndpoint.objects.for_company(company).count() == 1
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+MEMBERSHIP_TRIGGERS = {"teams_membership_sort_name_insert", "teams_membership_sort_name_update",
+                       "teams_membership_touch", "teams_membership_tally_insert",
+                       "teams_membership_tally_update", "teams_membership_tally_delete"}
+
+
+@pytest.mark.slow
+def test_the_embedded_database_keeps_its_membership_triggers_after_every_migration(tmp_path):
+    """SQLite (the embedded default) rebuilds a table to alter it, and a rebuilt table loses
+    its triggers: the moves to delivery/ change Django's state only, so the triggers that
+    keep the people lists' sort keys and tallies are still there at the end."""
+    database = tmp_path / "db.sqlite3"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+           "DATABASE_URL": f"sqlite:///{database}", "MEDIA_ROOT": str(tmp_path / "media")}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], cwd=root, env=env,
+                   check=True, capture_output=True, timeout=300)
+    with sqlite3.connect(database) as db:
+        triggers = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'teams_membership'")}
+    assert MEMBERSHIP_TRIGGERS <= triggers

@@ -13,6 +13,7 @@ from django.db.models import Sum
 
 from . import stripe_api
 from .models import CheckoutSession, CreditEntry
+from .services import _entry, _lock
 
 Kind = CreditEntry.Kind
 REFUND_EVENTS = frozenset({"charge.refunded"})
@@ -39,8 +40,6 @@ def session_for_payment_event(*, event_type: str, object_id: str) -> str | None:
 @transaction.atomic
 def purchase_reversal_sync(*, session_id: str) -> CreditEntry | None:
     """Bring the credits taken back from one purchase in line with its refunds and disputes."""
-    from .services import _entry, _lock
-
     record = CheckoutSession.objects.unscoped().select_for_update().filter(
         session_id=session_id).first()
     if record is None:

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 
 from core.anchoring import GENESIS, anchor_advance, anchor_get
 from core.emails import email_send
@@ -27,7 +26,7 @@ from teams.models import Company, Membership, User
 
 from . import stripe_api
 from .ledger import LEDGER_LOG, ledger_entry_hash
-from .models import CheckoutSession, CreditEntry, LedgerHead, StripeCustomer, StripeEvent
+from .models import CheckoutSession, CreditEntry, LedgerHead, StripeCustomer
 
 log = logging.getLogger(__name__)
 Kind = CreditEntry.Kind
@@ -286,66 +285,3 @@ def credits_adjust(*, company: Company, amount: int, reason: str, actor: User | 
         raise ServiceError("An adjustment of 0 credits changes nothing.")
     return _append(company, kind=Kind.ADJUSTMENT, amount=amount, reason=reason.strip()[:500],
                    actor=actor)
-
-
-# --- Webhook events ----------------------------------------------------------------------
-
-CHECKOUT_EVENTS = frozenset({"checkout.session.completed",
-                             "checkout.session.async_payment_succeeded",
-                             "checkout.session.expired", "checkout.session.async_payment_failed"})
-
-
-def stripe_event_record(*, event: dict) -> StripeEvent:
-    """Store a verified event once; a duplicate delivery gets the stored row."""
-    row, _ = StripeEvent.objects.get_or_create(
-        event_id=event["id"], defaults={"type": event.get("type", ""), "payload": event})
-    return row
-
-
-def stripe_event_process(*, event_id: str) -> str:
-    """Apply an event exactly once. Concurrent deliveries queue on the row lock; a handler
-    that fails rolls back entirely and the event stays retryable."""
-    try:
-        with transaction.atomic():
-            row = StripeEvent.objects.select_for_update().get(event_id=event_id)
-            if row.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
-                return row.status
-            status = _dispatch(row)
-            StripeEvent.objects.filter(pk=row.pk).update(
-                status=status, attempts=row.attempts + 1, processed_at=timezone.now(),
-                last_error="")
-            return status
-    except Exception as exc:
-        StripeEvent.objects.filter(event_id=event_id).exclude(
-            status=StripeEvent.Status.PROCESSED).update(
-            status=StripeEvent.Status.FAILED, last_error=repr(exc)[:2000])
-        raise
-
-
-def _dispatch(row: StripeEvent) -> str:
-    from .reversals import PAYMENT_EVENTS, purchase_reversal_sync, session_for_payment_event
-
-    # The webhook checked the shape: data.object is an object with a string id.
-    object_id = row.payload["data"]["object"]["id"]
-    try:
-        if row.type in CHECKOUT_EVENTS:
-            session_id = object_id
-        elif row.type in PAYMENT_EVENTS:
-            session_id = session_for_payment_event(event_type=row.type, object_id=object_id)
-        else:
-            return StripeEvent.Status.IGNORED
-        if session_id is None or not CheckoutSession.objects.unscoped().filter(
-                session_id=session_id).exists():
-            return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
-        # Whatever the event says, the state is re-read from Stripe: order and staleness of
-        # events cannot matter.
-        if row.type in CHECKOUT_EVENTS:
-            checkout_sync(session_id=session_id,
-                          async_failed=row.type == "checkout.session.async_payment_failed")
-        else:
-            purchase_reversal_sync(session_id=session_id)
-    except stripe_api.StripeError as error:
-        if error.missing:  # Stripe knows no such object: nothing will ever come of it
-            return StripeEvent.Status.IGNORED
-        raise
-    return StripeEvent.Status.PROCESSED

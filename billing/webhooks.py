@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import stripe_api
-from .services import stripe_event_process, stripe_event_record
+from .stripe_events import stripe_event_process, stripe_event_record
 
 log = logging.getLogger(__name__)
 

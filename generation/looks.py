@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import LookVersion
 
 FRAMING_TEXT = {
     "head_and_shoulders": "head-and-shoulders portrait",
@@ -81,6 +85,16 @@ def look_prompt(*, backdrop_description: str, backdrop_color: str, wardrobe: str
         f"person, facing the camera, relaxed natural smile, wearing {wardrobe}, {lighting}, "
         f"plain {backdrop_description} (colour {backdrop_color}), sharp focus on the eyes, "
         "natural skin texture, 85mm lens, shallow depth of field"
+    )
+
+
+def look_spec(version: LookVersion) -> LookSpec:
+    """The look a stored version describes, as the backends, scoring and the gates read it."""
+    return LookSpec(
+        backdrop_color=version.backdrop_color, backdrop_description=version.backdrop_description,
+        wardrobe=version.wardrobe, lighting=version.lighting, framing=version.framing,
+        aspect_ratio=version.aspect_ratio, output_size=version.output_size,
+        prompt=version.prompt,
     )
 
 

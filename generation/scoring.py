@@ -32,11 +32,13 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from .conformance import tolerances_for
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
 from .gates.quality import face_quality, quality_baseline
 from .intake.faces import faces_detect
 from .likeness import NoFaceToScore, face_embedding
+from .looks import look_spec
 from .models import Candidate, GenerationJob, JobSelfie, Selfie
 
 log = logging.getLogger(__name__)
@@ -160,9 +162,6 @@ def _store(candidate: Candidate, verdict: CandidateVerdict) -> None:
 
 def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
     """Run the gates on ``candidates`` and store every verdict on them."""
-    from .conformance import tolerances_for
-    from .services.jobs import look_spec
-
     if not candidates:
         return
     version = job.look_version

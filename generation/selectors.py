@@ -10,8 +10,9 @@ from teams.models import Company, Membership
 
 from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
 from .conformance import tolerances_for
+from .looks import look_spec
 from .models import Candidate, GenerationJob, Headshot, LookVersion, ReviewDecision, Selfie
-from .services.jobs import MIN_SELFIES, look_spec
+from .services.jobs import MIN_SELFIES
 
 # The one rule every exit applies (pages, pick, approve, API, ZIP/CSV export, signed image
 # links, directory sync, webhooks): a candidate leaves only when scoring showed it and it

@@ -24,6 +24,7 @@ from core.retry import jittered
 from .backends import offline, replicate_api
 from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
 from .jobs import job_claim, job_lease_renew
+from .looks import look_spec
 from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
 from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
 from .services.jobs import (
@@ -32,7 +33,6 @@ from .services.jobs import (
     job_fail,
     job_finish,
     job_reroute,
-    look_spec,
 )
 
 log = logging.getLogger(__name__)

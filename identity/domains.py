@@ -23,7 +23,7 @@ from teams.services.companies import domains_parse
 
 from . import dns, http
 from .audit import audit_record
-from .models import EmailDomain
+from .models import EmailDomain, SsoConnection
 
 TXT_PREFIX = "_likeness-challenge"
 TXT_VALUE_PREFIX = "likeness-domain-verification="
@@ -151,10 +151,14 @@ def domain_verify(*, company: Company, actor: Membership | None, domain: EmailDo
     return domain
 
 
+def sso_enforcement_check(*, company: Company) -> None:
+    """SSO enforcement never outlives the verified domains it covers."""
+    if not verified_domains(company=company):
+        SsoConnection.objects.for_company(company).filter(enforced=True).update(enforced=False)
+
+
 def domain_remove(*, company: Company, actor: Membership, domain: EmailDomain,
                   request=None) -> None:
-    from .sso.services import sso_enforcement_check
-
     _require_admin(actor, company)
     if domain.company_id != company.pk:
         raise NotAllowed("That domain belongs to another company.")

@@ -21,8 +21,12 @@ from django.utils.http import urlencode
 
 from core.errors import TokenInvalid
 from teams.selectors import member_get, membership_for_request
+from teams.services.auth import login_link_resolve
+from teams.services.invitations import invitation_resolve
 
 from .audit import ADMIN_URL_ACTIONS, audit_record
+from .sso.services import other_sign_in_allowed
+from .twofactor.services import admin_needs_2fa, has_second_factor, session_verified
 
 _MEMBER_TARGETS = frozenset({"teams:member_detail", "teams:member_remove",
                              "privacy:paper_consent", "privacy:member_data_request",
@@ -36,13 +40,11 @@ def _enforced_email(request: HttpRequest, url_name: str, kwargs: dict) -> str | 
     if url_name in ("login_link_request", "invite_link_join"):
         return request.POST.get("email", "")
     if url_name == "login_link_consume":
-        from teams.services.auth import login_link_resolve
         try:
             return login_link_resolve(raw_token=kwargs.get("token", "")).user.email
         except TokenInvalid:
             return None  # the view explains
     if url_name == "invitation_accept":
-        from teams.services.invitations import invitation_resolve
         try:
             return invitation_resolve(raw_token=kwargs.get("token", "")).email
         except TokenInvalid:
@@ -77,8 +79,6 @@ class IdentityMiddleware:
         membership = membership_for_request(user=request.user, company_slug=slug)
         if membership is None or not membership.is_admin:
             return None  # the view answers 404 or 403 as it always does
-        from .twofactor.services import admin_needs_2fa, has_second_factor, session_verified
-
         if admin_needs_2fa(membership=membership) and not session_verified(request):
             query = urlencode({"next": request.get_full_path()})
             if not has_second_factor(user=request.user):
@@ -96,8 +96,6 @@ class IdentityMiddleware:
 
     def _sso_enforcement(self, request: HttpRequest, url_name: str,
                          kwargs: dict) -> HttpResponse | None:
-        from .sso.services import other_sign_in_allowed
-
         email = (_enforced_email(request, url_name, kwargs) or "").strip()
         if "@" not in email:
             return None

@@ -7,11 +7,13 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from core.anchoring import anchor_checkpoint
 from teams.models import Company, Membership
 
 from .dsr import dsr_process as process
 from .erasure import company_erase, person_erase
-from .models import DataSubjectRequest
+from .models import ConsentCheckpoint, ConsentHead, DataSubjectRequest
+from .services import CONSENT_LOG
 from .sweeper import retention_sweep
 
 log = logging.getLogger(__name__)
@@ -69,9 +71,4 @@ def dsr_process(request_id: int) -> str | None:
 @shared_task(name="privacy.consent_checkpoint", **RETRY)
 def consent_checkpoint() -> int:
     """Sign a checkpoint of every consent chain head that moved (beat: hourly)."""
-    from core.anchoring import anchor_checkpoint
-
-    from .models import ConsentCheckpoint, ConsentHead
-    from .services import CONSENT_LOG
-
     return anchor_checkpoint(ConsentHead, ConsentCheckpoint, log_name=CONSENT_LOG)

@@ -138,7 +138,7 @@ def test_a_look_preview_is_never_offered_as_a_headshot(tenant_a):
 
 def test_a_version_carries_its_own_conformance_tolerances(tenant_a):
     from generation.conformance import tolerances_for
-    from generation.services.jobs import look_spec
+    from generation.looks import look_spec
 
     version = look_version_create(company=tenant_a.company, actor=tenant_a.admin, team=None,
                                   preset="minimal", tolerances={"backdrop_delta_e_max": 2.5})

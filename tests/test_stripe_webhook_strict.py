@@ -17,7 +17,6 @@ from django.urls import reverse
 
 from billing.models import CheckoutSession, CreditEntry, StripeEvent
 from billing.services import credit_balance, credits_adjust
-from tests.fakes import stripe as fake
 
 from .helpers import db_fingerprint
 

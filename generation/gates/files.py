@@ -8,7 +8,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from generation.intake.decode import ImageRejected, image_normalise
+from generation.intake.qa import selfie_qa
 from generation.likeness import selfie_outliers
+from generation.services.selfies import intake_limits
 
 from . import codes
 
@@ -24,17 +27,11 @@ class SelfieSet:
 
 def image_from_file(path: Path) -> Image.Image:
     """The photo as intake would store it; ImageRejected (a ValueError) if it would refuse it."""
-    from generation.intake.decode import image_normalise
-    from generation.services.selfies import intake_limits
-
     return image_normalise(path.read_bytes(), limits=intake_limits()).image
 
 
 def selfie_set_check(paths: list[Path]) -> SelfieSet:
     """Intake QA of one person's selfies, in order, and the one-identity check of the set."""
-    from generation.intake.decode import ImageRejected
-    from generation.intake.qa import selfie_qa
-
     result = SelfieSet()
     embeddings: list[list[float] | None] = []
     for path in paths:

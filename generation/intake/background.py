@@ -34,6 +34,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from PIL import Image
+
+from .decode import ImageRejected, image_normalise
+from .qa import selfie_qa
+
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 320
@@ -57,11 +62,6 @@ class IntakeResult:
 
 def intake_run(data: bytes, limits) -> IntakeResult:
     """Decode, normalise, judge and thumbnail one upload (in whichever process runs it)."""
-    from PIL import Image
-
-    from .decode import ImageRejected, image_normalise
-    from .qa import selfie_qa
-
     try:
         clean = image_normalise(data, limits=limits)
     except ImageRejected as error:

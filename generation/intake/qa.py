@@ -21,6 +21,7 @@ from PIL import Image
 from generation.gates import codes
 from generation.gates.people import people_find
 from generation.gates.quality import MAX_BLOCKINESS, face_quality
+from generation.likeness import face_embedding
 
 from .faces import Face
 
@@ -106,8 +107,6 @@ def selfie_qa(image: Image.Image, *, embed: bool = True) -> QaResult:
     metrics["codes"] = found
     embedding = None
     if embed and codes.SECOND_PERSON not in found:
-        from generation.likeness import face_embedding
-
         embedding = face_embedding(image, face=face)
     return _result(found, warnings, metrics, embedding)
 

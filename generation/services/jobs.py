@@ -28,11 +28,11 @@ from teams.models import Company, Membership, User
 
 from ..backends.replicate_api import ReplicateError, prediction_cancel
 from ..jobs import job_transition
-from ..looks import LookSpec
 from ..models import Candidate, GenerationJob, JobSelfie, LookVersion, Selfie
 from ..routing import Route, backend_route, fallback_route, job_route
 from ..scoring import job_score
 from .looks import look_version_for_member
+from .selfies import selfies_consistent
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -51,15 +51,6 @@ def seed_schedule(*, company: Company, count: int, start: int = 0) -> list[int]:
         digest = hashlib.sha256(f"likeness-seed:{company.pk}:{index}".encode()).digest()
         seeds.append(int.from_bytes(digest[:4], "big") % 2_000_000_000)
     return seeds
-
-
-def look_spec(version: LookVersion) -> LookSpec:
-    return LookSpec(
-        backdrop_color=version.backdrop_color, backdrop_description=version.backdrop_description,
-        wardrobe=version.wardrobe, lighting=version.lighting, framing=version.framing,
-        aspect_ratio=version.aspect_ratio, output_size=version.output_size,
-        prompt=version.prompt,
-    )
 
 
 def job_create(
@@ -87,8 +78,6 @@ def job_create(
     if look_version.company_id != company.pk:
         raise NotAllowed("That look belongs to another company.")
     if selfies is None:
-        from .selfies import selfies_consistent
-
         # Only a set that agrees on one identity feeds generation.
         selfies = selfies_consistent(list(Selfie.objects.for_company(company).filter(
             membership=membership, status=Selfie.Status.ACCEPTED).order_by("created_at", "pk")))

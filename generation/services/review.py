@@ -10,6 +10,7 @@ from core.events import HEADSHOT_APPROVED, event_emit
 from teams.models import Company, Membership
 
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
+from ..selectors import candidate_may_leave
 from .jobs import job_create
 
 Action = ReviewDecision.Action
@@ -32,8 +33,6 @@ def _check_candidate(company: Company, candidate: Candidate) -> None:
         raise NotAllowed("That photo belongs to another company.")
     if not candidate.visible:
         raise ServiceError("That photo is not available.")
-    from ..selectors import candidate_may_leave
-
     if not candidate_may_leave(candidate):
         raise ServiceError(GATE_REFUSAL)
     if candidate.job.kind == GenerationJob.Kind.PREVIEW:

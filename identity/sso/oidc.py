@@ -28,6 +28,8 @@ from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnec
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.http import Http404, HttpRequest
 
+from .views import provider_unreachable
+
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 LEEWAY_SECONDS = 30  # clock skew between us and the provider
 
@@ -109,8 +111,6 @@ def nonce_matches(state: dict, claims: dict) -> bool:
 
 
 def _run(view_class, request: HttpRequest, provider_id: str):
-    from .views import provider_unreachable
-
     try:
         return view_class.adapter_view(StrictOIDCAdapter(request, provider_id))(request)
     except SocialApp.DoesNotExist as exc:

@@ -25,6 +25,7 @@ from teams.services.invitations import (
 from ..audit import audit_record
 from ..crypto import encrypt
 from ..domains import company_for_verified_domain, verified_domains
+from ..http import UrlRefused, url_check
 from ..models import SsoConnection
 
 Status = Membership.Status
@@ -68,8 +69,6 @@ def _clean_cert(pem: str) -> str:
 
 def connection_save(*, company: Company, actor: Membership, data: ConnectionInput,
                     request=None) -> SsoConnection:
-    from ..http import UrlRefused, url_check
-
     _require_admin(actor, company)
     if data.protocol not in SsoConnection.Protocol.values:
         raise ServiceError("Choose OpenID Connect or SAML 2.0.")
@@ -139,12 +138,6 @@ def connection_enforce(*, company: Company, actor: Membership, enforced: bool,
                  actor=actor.user, target=", ".join(verified_domains(company=company)),
                  request=request)
     return connection
-
-
-def sso_enforcement_check(*, company: Company) -> None:
-    """Enforcement never outlives the verified domains it covers."""
-    if not verified_domains(company=company):
-        SsoConnection.objects.for_company(company).filter(enforced=True).update(enforced=False)
 
 
 def enforcing_company(email: str) -> Company | None:

@@ -29,8 +29,9 @@ from core.storage import lora_folder, lora_weights_key
 
 from ...deletion import lora_delete
 from ...jobs import job_lease_renew
+from ...looks import look_spec
 from ...models import Candidate, GenerationJob, JobSelfie, Selfie
-from ...services.jobs import candidate_store, job_finish, look_spec
+from ...services.jobs import candidate_store, job_finish
 from .lora import (
     TrainConfig,
     base_pipeline_load,

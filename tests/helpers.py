@@ -9,7 +9,7 @@ from django.core import mail
 
 from core.tenancy import TenantModel
 
-_OUR_APPS = ("teams", "generation", "billing", "privacy", "identity")
+_OUR_APPS = ("teams", "generation", "billing", "privacy", "identity", "delivery")
 # The audit log records admin actions, including saves that changed nothing; tests of the
 # audit log check it themselves (denied requests never write to it).
 _NOT_STATE = frozenset({"identity.AuditEvent"})

@@ -108,6 +108,14 @@ def test_the_image_view_streams_local_files_privately(tenant_a, local_backend):
     assert images.metadata_found(body) == []
 
 
+def test_a_selfie_whose_file_is_gone_is_a_404_not_a_server_error(tenant_a, local_backend):
+    """Erased meanwhile: the file goes first, its row a moment later."""
+    selfie = upload_face(tenant_a)
+    (local_backend / selfie.image_key).unlink()
+    response = tenant_a.client_for(tenant_a.member).get(image_url(selfie))
+    assert response.status_code == 404
+
+
 def test_the_image_view_redirects_s3_readers_to_a_signed_url(tenant_a, s3_backend):
     client, bucket = s3_backend
     selfie = upload_face(tenant_a)

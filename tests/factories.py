@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 import factory
+from django.db import transaction
 from django.utils import timezone
 
 from billing.ledger import LEDGER_LOG, ledger_entry_hash
@@ -317,11 +318,12 @@ class CreditEntryFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        entry = super()._create(model_class, *args, **kwargs)
-        head = LedgerHead.objects.for_company(entry.company_id).first()
-        anchor_advance(LedgerHead, log_name=LEDGER_LOG, company_id=entry.company_id, head=head,
-                       head_hash=ledger_entry_hash(head.head_hash if head else ANCHOR_GENESIS,
-                                                   entry))
+        with transaction.atomic():
+            entry = super()._create(model_class, *args, **kwargs)
+            head = LedgerHead.objects.for_company(entry.company_id).first()
+            anchor_advance(LedgerHead, log_name=LEDGER_LOG, company_id=entry.company_id,
+                           head=head, head_hash=ledger_entry_hash(
+                               head.head_hash if head else ANCHOR_GENESIS, entry))
         return entry
 
 
@@ -436,9 +438,10 @@ class ConsentRecordFactory(factory.django.DjangoModelFactory):
                 .values_list("hash", flat=True).first())
         record.prev_hash = last or GENESIS
         record.hash = record_hash(record)
-        record.save(force_insert=True)
-        anchor_advance(ConsentHead, log_name=CONSENT_LOG, company_id=record.company_id,
-                       head_hash=record.hash)
+        with transaction.atomic():
+            record.save(force_insert=True)
+            anchor_advance(ConsentHead, log_name=CONSENT_LOG, company_id=record.company_id,
+                           head_hash=record.hash)
         return record
 
 

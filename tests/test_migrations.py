@@ -56,6 +56,25 @@ def test_an_old_database_keeps_its_rows_when_the_models_move_to_delivery():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_free_preview_made_before_the_ledger_recorded_it_is_appended_to_a_verifiable_ledger():
+    """billing 0005 writes the line for a preview made before, as billing.services writes
+    every line: the company's signed ledger head moves with it, so the ledger still verifies."""
+    from billing.ledger import ledger_verify
+    from billing.models import CreditEntry
+
+    from .factories import CreditEntryFactory, GenerationJobFactory
+
+    _migrate([("billing", "0004_credit_ledger_keyset_index")])
+    job = GenerationJobFactory(watermarked=True)
+    CreditEntryFactory(company=job.company, amount=5, reason="given before")
+    _migrate(None)
+
+    lines = CreditEntry.objects.for_company(job.company).order_by("pk")
+    assert [line.kind for line in lines] == ["adjustment", "free_preview"]
+    assert lines.last().job_ref == job.pk
+    assert ledger_verify(company_id=job.company_id) == []
+
 MEMBERSHIP_TRIGGERS = {"teams_membership_sort_name_insert", "teams_membership_sort_name_update",
                        "teams_membership_touch", "teams_membership_tally_insert",
                        "teams_membership_tally_update", "teams_membership_tally_delete"}

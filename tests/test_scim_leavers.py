@@ -10,6 +10,7 @@ from identity.models import AuditEvent, ScimUser
 from identity.scim.auth import token_create
 from privacy.models import DeletionReceipt, LeaverPolicy
 from teams.models import Membership, Team
+from teams.services.companies import membership_remove
 
 from .privacy_data import all_keys, person_data
 from .scim import GROUP, ScimClient, entra_deactivate, entra_user, okta_user
@@ -166,3 +167,23 @@ def test_a_leaver_whose_headshot_was_kept_can_be_provisioned_again(tenant_a, sci
     assert back.status_code == 200 and back.json()["active"] is True
     member.refresh_from_db()
     assert member.status == Membership.Status.INVITED and member.joined_at is None
+
+
+def test_a_kept_leaver_removed_again_under_a_delete_policy_goes_entirely(tenant_a,
+                                                                         local_backend):
+    """The membership stays "left" only while the kept headshot needs it."""
+    policy = LeaverPolicy.objects.create(company=tenant_a.company, headshots="keep")
+    data = person_data(tenant_a.member)
+    admin = tenant_a.client_for(tenant_a.admin)
+    admin.post(f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+    assert Membership.objects.for_company(tenant_a.company).get(
+        pk=tenant_a.member.pk).status == Membership.Status.LEFT
+
+    policy.headshots = "delete"
+    policy.save()
+    left = Membership.objects.for_company(tenant_a.company).get(pk=tenant_a.member.pk)
+    membership_remove(company=tenant_a.company, actor=tenant_a.admin, membership=left)
+
+    assert not Membership.objects.for_company(tenant_a.company).filter(pk=left.pk).exists()
+    assert not Headshot.objects.for_company(tenant_a.company).exists()
+    assert not all_keys(data) & _stored(local_backend)

@@ -327,49 +327,39 @@ class CreditEntryFactory(factory.django.DjangoModelFactory):
         return entry
 
 
-class _HeadFactory(factory.django.DjangoModelFactory):
-    """A log's signed head before its first entry."""
+def _anchor_factories(head_model, checkpoint_model, log_name: str) -> tuple[type, type]:
+    """A log's signed head and a signed checkpoint of it (core/anchoring.py), both before
+    its first entry."""
 
-    class Meta:
-        abstract = True
-        django_get_or_create = ("company",)
+    def signed(kind: str) -> factory.LazyAttribute:
+        return factory.LazyAttribute(lambda row: anchor_mac(
+            log_name=log_name, kind=kind, company_id=row.company.pk, entries=row.entries,
+            head_hash=row.head_hash))
 
-    company = factory.SubFactory(CompanyFactory)
-    entries = 0
-    head_hash = ANCHOR_GENESIS
-    mac = factory.LazyAttribute(lambda h: anchor_mac(
-        log_name=h.log_name, kind="head", company_id=h.company.pk, entries=h.entries,
-        head_hash=h.head_hash))
+    class HeadFactory(factory.django.DjangoModelFactory):
+        class Meta:
+            model = head_model
+            django_get_or_create = ("company",)
 
+        company = factory.SubFactory(CompanyFactory)
+        entries = 0
+        head_hash = ANCHOR_GENESIS
+        mac = signed("head")
 
-class _CheckpointFactory(factory.django.DjangoModelFactory):
-    """A signed checkpoint of a log before its first entry."""
+    class CheckpointFactory(factory.django.DjangoModelFactory):
+        class Meta:
+            model = checkpoint_model
 
-    class Meta:
-        abstract = True
+        company = factory.SubFactory(CompanyFactory)
+        entries = 0
+        head_hash = ANCHOR_GENESIS
+        mac = signed("checkpoint")
 
-    company = factory.SubFactory(CompanyFactory)
-    entries = 0
-    head_hash = ANCHOR_GENESIS
-    mac = factory.LazyAttribute(lambda c: anchor_mac(
-        log_name=c.log_name, kind="checkpoint", company_id=c.company.pk, entries=c.entries,
-        head_hash=c.head_hash))
-
-
-class LedgerHeadFactory(_HeadFactory):
-    class Meta:
-        model = LedgerHead
-
-    class Params:
-        log_name = LEDGER_LOG
+    return HeadFactory, CheckpointFactory
 
 
-class LedgerCheckpointFactory(_CheckpointFactory):
-    class Meta:
-        model = LedgerCheckpoint
-
-    class Params:
-        log_name = LEDGER_LOG
+LedgerHeadFactory, LedgerCheckpointFactory = _anchor_factories(LedgerHead, LedgerCheckpoint,
+                                                               LEDGER_LOG)
 
 
 class StripeCustomerFactory(factory.django.DjangoModelFactory):
@@ -445,20 +435,8 @@ class ConsentRecordFactory(factory.django.DjangoModelFactory):
         return record
 
 
-class ConsentHeadFactory(_HeadFactory):
-    class Meta:
-        model = ConsentHead
-
-    class Params:
-        log_name = CONSENT_LOG
-
-
-class ConsentCheckpointFactory(_CheckpointFactory):
-    class Meta:
-        model = ConsentCheckpoint
-
-    class Params:
-        log_name = CONSENT_LOG
+ConsentHeadFactory, ConsentCheckpointFactory = _anchor_factories(ConsentHead, ConsentCheckpoint,
+                                                                 CONSENT_LOG)
 
 
 class LeaverPolicyFactory(factory.django.DjangoModelFactory):

@@ -1,8 +1,8 @@
 """The company's leaver policy: a leaver's selfies, face data, trained models and unchosen
 photos are always erased; their approved headshot goes too, or is kept (under the headshot
 retention period and the legal ceiling) when the company chooses, for example for its
-website. Applied by erasure.member_erase_and_remove to every leaver, however they left
-(an admin's removal, or deactivation by the company's directory through SCIM)."""
+website. Applied by erasure.leaver_erase (on ``member.left``) to every leaver, however they
+left (an admin's removal, or deactivation by the company's directory through SCIM)."""
 
 from __future__ import annotations
 

@@ -170,6 +170,11 @@ class GenerationJob(TenantModel):
     # What the worker is doing, for people watching: phase, step, total, loss, eta_seconds.
     progress = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
+    # A redo: the job it replaces, and what the person asked to change (carried to the
+    # backend where it can use it: prompt, look adjustments).
+    redo_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    instructions = models.CharField(max_length=500, blank=True)
     requested_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -53,21 +53,32 @@ def candidate_favourite_set(*, company: Company, actor: Membership, candidate: C
 
 
 def redos_used(*, company: Company, membership: Membership) -> int:
+    """Redos spent: one counts once it delivered new photos. A redo still being made is
+    not spent yet, and one that failed or was cancelled is given back by itself."""
     return ReviewDecision.objects.for_company(company).filter(
-        membership=membership, action=Action.REDO).count()
+        membership=membership, action=Action.REDO,
+        job__status=GenerationJob.Status.READY).count()
 
 
 @transaction.atomic
 def redo_request(*, company: Company, actor: Membership, reason: str = "") -> GenerationJob:
-    """The employee asks for new candidates, within the company's limit."""
+    """The employee asks for new photos, within the company's limit: the same kind of job
+    as their latest (a consistent batch too), on fresh seeds, with their comment carried
+    to the backend."""
     if redos_used(company=company, membership=actor) >= company.redo_limit:
         raise ServiceError(f"You have used all {company.redo_limit} redos. Ask your admin if "
                            "you need more.")
-    latest = GenerationJob.objects.for_company(company).filter(
-        membership=actor, kind=GenerationJob.Kind.SINGLE_SELFIE).order_by("-queued_at").first()
-    if latest is None or latest.is_open:
+    latest = GenerationJob.objects.for_company(company).filter(membership=actor).exclude(
+        kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at", "-pk").first()
+    if latest is None:
+        raise ServiceError("Make your headshots first; then you can ask for new ones.")
+    if latest.is_open:
         raise ServiceError("Wait for your current photos before asking for new ones.")
-    job = job_create(company=company, membership=actor, requested_by=actor.user)
+    # A failed redo is replaced, not stacked: the new one replaces what that one replaced.
+    replaces = latest.redo_of if (latest.redo_of_id and latest.status != latest.Status.READY
+                                  ) else latest
+    job = job_create(company=company, membership=actor, requested_by=actor.user,
+                     kind=latest.kind, redo_of=replaces, instructions=reason)
     _decision(company=company, membership=actor, action=Action.REDO, actor=actor, job=job,
               reason=reason)
     return job

@@ -94,3 +94,80 @@ def batch_eligibility(*, company: Company, team_id: int | None = None,
     result.no_look = company_version is None and not team_versions
     result.quote = billing_quote(company=company, jobs=len(result.included))
     return result
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """A person whose approved headshot was made in an older version of their look."""
+
+    member: Membership
+    approved_version: int  # the version number it was made in
+    current_version: int
+    kind: str  # the kind of job that made it: a redo is made the same way
+
+
+def outdated_names(*, company: Company, limit: int = 5) -> tuple[int, list[str]]:
+    """How many approved headshots are outdated (``headshots_outdated``'s rule) and the
+    first names: one query of plain values, for the dashboard's notice on every load."""
+    team_versions, company_version = _current_versions(company)
+    count, names = 0, []
+    for team_id, version_id, name, email in Headshot.objects.for_company(company).exclude(
+            membership__status=MStatus.LEFT).order_by("membership__sort_name").values_list(
+            "membership__team_id", "candidate__job__look_version_id",
+            "membership__user__full_name", "membership__user__email"):
+        current = team_versions.get(team_id, company_version)
+        if current is not None and version_id != current:
+            count += 1
+            if len(names) < limit:
+                names.append(name or email)
+    return count, names
+
+
+def headshots_outdated(*, company: Company) -> list[Outdated]:
+    """People whose approved headshot was made under a version of the look that applies to
+    them now that is no longer the approved one (a new version was approved since), by
+    name. People who left are not regenerated (their kept headshot is all that is left)."""
+    team_versions, company_version = _current_versions(company)
+    numbers = dict(LookVersion.objects.for_company(company).values_list("pk", "version"))
+    rows = (Headshot.objects.for_company(company).exclude(membership__status=MStatus.LEFT)
+            .select_related("membership__user", "candidate__job")
+            .order_by("membership__sort_name", "membership_id"))
+    found = []
+    for headshot in rows:
+        member, job = headshot.membership, headshot.candidate.job
+        current = team_versions.get(member.team_id, company_version)
+        if current is None or job.look_version_id == current:
+            continue
+        kind = (job.kind if job.kind != GenerationJob.Kind.PREVIEW
+                else GenerationJob.Kind.SINGLE_SELFIE)
+        found.append(Outdated(member=member, approved_version=numbers[job.look_version_id],
+                              current_version=numbers[current], kind=kind))
+    return found
+
+
+@dataclass
+class OutdatedPlan:
+    ready: list[Outdated] = field(default_factory=list)
+    blocked: list[tuple[Outdated, str]] = field(default_factory=list)
+    quote: CreditQuote | None = None
+
+
+def outdated_plan(*, company: Company) -> OutdatedPlan:
+    """Who regenerating the outdated headshots takes now, who it cannot and why (no
+    consent, selfies gone under the retention schedule, photos being made), and the
+    cost: the same rules as a batch (``batch_eligibility``)."""
+    plan = OutdatedPlan()
+    rows = headshots_outdated(company=company)
+    checks: dict[str, Eligibility] = {}
+    for kind in {row.kind for row in rows}:
+        checks[kind] = batch_eligibility(company=company, kind=kind)
+    for row in rows:
+        check = checks[row.kind]
+        if any(m.pk == row.member.pk for m in check.included):
+            plan.ready.append(row)
+        else:
+            why = next((w for m, w in check.excluded if m.pk == row.member.pk),
+                       "cannot be regenerated now")
+            plan.blocked.append((row, why))
+    plan.quote = billing_quote(company=company, jobs=len(plan.ready))
+    return plan

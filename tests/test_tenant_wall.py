@@ -135,6 +135,7 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:audit": Url("admin", methods=("GET",)),
     "generation:audit_thumb": Url("admin", methods=("GET",), pk=CANDIDATE),
     "generation:batches": Url("admin", methods=("GET",)),
+    "generation:outdated_headshots": Url("admin", data={"count": "0"}),
     "billing:billing": Url("admin", methods=("GET",)),
     "billing:buy": Url("admin", methods=("POST",)),
     "billing:portal": Url("admin", methods=("POST",)),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from core.errors import NotAllowed, ServiceError
 from teams.models import Company, Membership
 
-from ..eligibility import batch_eligibility
+from ..eligibility import batch_eligibility, outdated_plan
 from ..models import GenerationJob
 from .jobs import job_create
 
@@ -34,6 +34,26 @@ def team_order_start(*, company: Company, actor: Membership, team_id: int | None
             job_create(company=company, membership=person, requested_by=actor.user, kind=kind)
         except ServiceError as error:
             order.problems.append(f"{person.user.get_full_name() or person.user.email}: {error}")
+        else:
+            order.started.append(person)
+    return order
+
+
+def outdated_regenerate(*, company: Company, actor: Membership) -> TeamOrder:
+    """New photos, in the approved look, for everyone whose approved headshot was made
+    under an older version of it and who can be regenerated now (``outdated_plan``: the
+    page showed the same list and cost), by the kind of job that made it. Their approved
+    headshot stays theirs until a new one is approved."""
+    if not actor.is_admin:
+        raise NotAllowed("Only admins order headshots for a team.")
+    order = TeamOrder()
+    for row in outdated_plan(company=company).ready:
+        person = row.member
+        try:
+            job_create(company=company, membership=person, requested_by=actor.user,
+                       kind=row.kind)
+        except ServiceError as error:
+            order.problems.append(f"{person.user.get_full_name()}: {error}")
         else:
             order.started.append(person)
     return order

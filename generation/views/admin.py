@@ -19,7 +19,7 @@ from teams.models import Membership, MemberTally, Team
 from teams.selectors import team_choices, team_list
 
 from ..backends.gpu.estimate import batch_estimate
-from ..eligibility import batch_eligibility
+from ..eligibility import batch_eligibility, outdated_names
 from ..looks import PRESETS
 from ..models import GenerationJob, LookVersion, Selfie
 from ..routing import gpu_workers_available
@@ -128,6 +128,12 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
             if request.POST.get("action") == "approve":
                 look_version_approve(company=company, actor=request.membership, version=version)
                 messages.success(request, "Approved. New headshots use this look.")
+                outdated, _ = outdated_names(company=company)
+                if outdated:
+                    messages.warning(request, f"{outdated} approved headshot"
+                                              f"{' was' if outdated == 1 else 's were'} made in "
+                                              "an older version: the People page offers to "
+                                              "regenerate them.")
             else:
                 selfie = Selfie.objects.for_company(company).filter(
                     pk=id_or_none(request.POST.get("selfie")) or 0).first()

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from core.events import HEADSHOT_APPROVED, event_emit
+from core.events import HEADSHOT_APPROVED, HEADSHOT_REJECTED, event_emit
 from teams.models import Company, Membership
 
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
@@ -117,8 +117,11 @@ def headshot_reject(*, company: Company, actor: Membership, candidate: Candidate
     if len(reason.strip()) < 3:
         raise ServiceError("Say why, so the person knows what to change.")
     Candidate.objects.for_company(company).filter(pk=candidate.pk).update(is_favourite=False)
-    _decision(company=company, membership=candidate.membership, candidate=candidate,
-              job=candidate.job, action=Action.REJECT, actor=actor, reason=reason)
+    decision = _decision(company=company, membership=candidate.membership, candidate=candidate,
+                         job=candidate.job, action=Action.REJECT, actor=actor, reason=reason)
+    # After the commit: the person is e-mailed the reason (generation.notifications).
+    event_emit(HEADSHOT_REJECTED, company_id=company.pk, person=candidate.membership_id,
+               decision=decision.pk)
     Membership.objects.for_company(company).filter(
         pk=candidate.membership_id, status=MStatus.APPROVED).update(status=MStatus.REVIEW)
 

@@ -74,6 +74,8 @@ def headshots(request: HttpRequest) -> HttpResponse:
         "redos_left": max(0, company.redo_limit - redos_used(company=company,
                                                              membership=membership)),
         "last_decision": last_reject,
+        # What the download offers (delivery.variants; generation cannot import it).
+        "download_sizes": (256, 512, 1024),
     })
 
 

@@ -128,12 +128,19 @@ def headshot_reject(*, company: Company, actor: Membership, candidate: Candidate
 
 def look_preview_create(*, company: Company, actor: Membership, version, selfie: Selfie
                         ) -> GenerationJob:
-    """Sample previews of a look version on a reference selfie, before approving it."""
+    """Sample previews of a look version on a reference selfie, before approving it.
+
+    The reference is the admin's own photo, uploaded with their own consent (job_create
+    checks it): an employee consented to their headshots, not to samples of a draft look,
+    and a preview made on them would be theirs (in their copy of their data)."""
     if not actor.is_admin:
         raise NotAllowed("Only the company's admins can preview looks.")
     if selfie.company_id != company.pk or version.company_id != company.pk:
         raise NotAllowed("That belongs to another company.")
+    if selfie.membership_id != actor.pk:
+        raise NotAllowed("Previews are made on your own photo: your colleagues consented to "
+                         "their headshots, not to samples of a draft look.")
     if selfie.status != Selfie.Status.ACCEPTED:
         raise ServiceError("Choose a usable selfie as the reference.")
-    return job_create(company=company, membership=selfie.membership, requested_by=actor.user,
+    return job_create(company=company, membership=actor, requested_by=actor.user,
                       kind=GenerationJob.Kind.PREVIEW, look_version=version, selfies=[selfie])

@@ -135,10 +135,12 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
                                               "an older version: the People page offers to "
                                               "regenerate them.")
             else:
+                # Only the admin's own photos (look_preview_create says why).
                 selfie = Selfie.objects.for_company(company).filter(
-                    pk=id_or_none(request.POST.get("selfie")) or 0).first()
+                    pk=id_or_none(request.POST.get("selfie")) or 0,
+                    membership=request.membership).first()
                 if selfie is None:
-                    raise ServiceError("Choose a reference selfie.")
+                    raise ServiceError("Choose one of your own photos as the reference.")
                 job = look_preview_create(company=company, actor=request.membership,
                                           version=version, selfie=selfie)
                 job.refresh_from_db()
@@ -151,7 +153,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
         look_version=version, kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at")
     preview_candidates = candidates_that_may_leave(company=company).filter(job__in=previews)
     references = Selfie.objects.for_company(company).filter(
-        status=Selfie.Status.ACCEPTED).select_related("membership__user")[:50]
+        status=Selfie.Status.ACCEPTED, membership=request.membership)[:50]
     return render(request, "generation/look_version.html", {
         "version": version, "previews": previews, "preview_candidates": preview_candidates,
         "references": references,

@@ -220,3 +220,32 @@ def test_replicate_gets_the_comment_in_its_prompt(tenant_a, fake_replicate, live
         time.sleep(0.1)
     prompts = {r.json["input"]["prompt"] for r in fake_replicate.requests_to("POST", "/v1/models/")}
     assert prompts and all(p.endswith("less shiny forehead") for p in prompts)
+
+
+@pytest.mark.django_db
+def test_a_redo_is_spent_only_on_delivery_and_its_credit_refunded_when_it_fails(tenant_a,
+                                                                                settings):
+    from billing.services import credit_balance, credits_adjust
+    from generation.services.jobs import job_fail
+    from generation.services.review import redo_request
+
+    from .factories import SelfieFactory
+    from .helpers import candidate_for, consent_for
+
+    settings.BILLING_ENABLED = True
+    settings.CREDITS_PER_JOB = 1
+    settings.LOW_BALANCE_CREDITS = 0
+    company, member = tenant_a.company, tenant_a.member
+    credits_adjust(company=company, amount=3, reason="pack", actor=None)
+    first = candidate_for(member).job  # delivered photos
+    consent_for(member)
+    SelfieFactory(membership=member, company=company)
+    redo = redo_request(company=company, actor=member, reason="warmer")
+    assert (redo.redo_of_id, redo.instructions) == (first.pk, "warmer")
+    assert credit_balance(company=company) == 2  # reserved
+    assert redos_used(company=company, membership=member) == 0  # not delivered yet
+    job_fail(redo, reason="The backend gave up.")
+    assert credit_balance(company=company) == 3  # refunded by itself
+    assert redos_used(company=company, membership=member) == 0
+    member.refresh_from_db()
+    assert member.status == Membership.Status.REVIEW

@@ -194,6 +194,9 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
     return redirect("generation:review", company_slug=company.slug)
 
 
+LISTED = 200  # names per list on the batches page
+
+
 def _team_filter(request: HttpRequest) -> tuple[int | None, bool]:
     team = request.GET.get("team", "")
     return id_or_none(team), team == "none"
@@ -310,6 +313,10 @@ def batches(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/batches.html", {
         "ready": ready, "needed": MIN_SELFIES["consistent_batch"],
         "eligibility": eligibility, "everyone": everyone,
+        # A company of thousands: the first names of each list, and how many more.
+        "included": eligibility.included[:LISTED], "excluded": eligibility.excluded[:LISTED],
+        "more_included": max(0, ready - LISTED),
+        "more_excluded": max(0, len(eligibility.excluded) - LISTED),
         "estimate": batch_estimate(people=ready),
         "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),

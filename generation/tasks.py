@@ -113,8 +113,10 @@ def run_offline_job(self, job_id: int) -> str:
             image = Image.open(handle)
             image.load()
         try:
+            # A redo's comment only where there is one (stand-ins take look and seed).
+            extra = {"instructions": job.instructions} if job.instructions else {}
             result = offline.studio_retouch(image.convert("RGB"), look=spec, seed=seed,
-                                            instructions=job.instructions)
+                                            **extra)
         except offline.NoFaceForRetouch:
             continue
         buffer = io.BytesIO()

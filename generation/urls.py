@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import admin, headshots
+from .views import admin, headshots, looks_outdated
 from .views import selfies as views
 
 app_name = "generation"
@@ -22,6 +22,7 @@ urlpatterns = [
     path("candidates/<int:pk>/thumb/", headshots.candidate_thumb, name="candidate_thumb"),
     path("admin/looks/", admin.looks, name="looks"),
     path("admin/looks/<int:pk>/", admin.look_version, name="look_version"),
+    path("admin/looks/outdated/", looks_outdated.outdated_headshots, name="outdated_headshots"),
     path("admin/generate/", admin.generate_for_team, name="generate_for_team"),
     path("admin/review/", admin.review, name="review"),
     path("admin/review/<int:pk>/", admin.review_decide, name="review_decide"),

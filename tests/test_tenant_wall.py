@@ -135,6 +135,10 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:audit": Url("admin", methods=("GET",)),
     "generation:audit_thumb": Url("admin", methods=("GET",), pk=CANDIDATE),
     "generation:batches": Url("admin", methods=("GET",)),
+    "generation:outdated_headshots": Url("admin", data={"count": "0"}),
+    # The person's own approved headshot: the wall's member has none (404 for everyone
+    # but the wall's checks of who is refused; tests/test_guidance.py downloads one).
+    "generation:headshot_download": Url("member", methods=("GET",), ok=(200, 404)),
     "billing:billing": Url("admin", methods=("GET",)),
     "billing:buy": Url("admin", methods=("POST",)),
     "billing:portal": Url("admin", methods=("POST",)),

@@ -25,9 +25,9 @@ from core.tasks import task_enqueue
 from teams.models import Company, Membership
 from teams.services.companies import company_people_records_delete, membership_delete
 
-from .deletion import orphan_delete, receipt_write
+from .deletion import orphans_delete, receipt_write
 from .leaver import leaver_keeps_headshots
-from .registry import personal_data, processing_stop
+from .registry import ExternalCopyKept, company_records, personal_data, processing_stop
 from .storage import storage_walk
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class ErasureResult:
     erased: Counter  # per kind of personal data
     stray_files: int
     kept: Counter  # per kind: kept with an approved headshot (a leaver policy)
+    # Copies outside the platform that could not be removed: "where: why" for the person.
+    not_removed: tuple[str, ...] = ()
 
 
 def person_erase(*, company: Company, membership: Membership, rule: str,
@@ -61,6 +63,7 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     subject = membership.user_id
     erased: Counter = Counter()
     kept: Counter = Counter()
+    not_removed: list[str] = []
     for kind in personal_data():
         keep = (set(kind.kept_with_headshot(company, membership))
                 if keep_headshot and kind.kept_with_headshot else set())
@@ -70,7 +73,11 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
                     kind.strip(obj, rule)
                 kept[kind.kind] += 1
                 continue
-            kind.erase(obj, rule, subject)
+            try:
+                kind.erase(obj, rule, subject)
+            except ExternalCopyKept as copy:
+                not_removed.append(str(copy))
+                continue
             erased[kind.kind] += 1
     # Whatever else sits in the person's folders: thumbnails of half-finished uploads,
     # files a worker wrote as the rows went.
@@ -78,12 +85,14 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     for area in file_areas():
         if area.owner != MEMBERSHIP:
             continue
-        for key in list(storage_walk(area.folder(company_id=company.pk, owner_id=membership.pk))):
-            orphan_delete(company_id=company.pk, key=key, rule=rule, subject_user_id=subject)
-            stray += 1
-    log.info("erased membership %s of company %s (%s): %s%s", membership.pk, company.pk, rule,
-             dict(erased), f", kept {dict(kept)}" if kept else "")
-    return ErasureResult(erased=erased, stray_files=stray, kept=kept)
+        keys = list(storage_walk(area.folder(company_id=company.pk, owner_id=membership.pk)))
+        orphans_delete(company_id=company.pk, keys=keys, rule=rule, subject_user_id=subject)
+        stray += len(keys)
+    log.info("erased membership %s of company %s (%s): %s%s%s", membership.pk, company.pk,
+             rule, dict(erased), f", kept {dict(kept)}" if kept else "",
+             f", {len(not_removed)} outside copies not removed" if not_removed else "")
+    return ErasureResult(erased=erased, stray_files=stray, kept=kept,
+                         not_removed=tuple(not_removed))
 
 
 def _member_receipt(*, company: Company, membership: Membership, rule: str) -> None:
@@ -129,7 +138,9 @@ def company_erase(*, company: Company) -> int:
             membership_delete(company=company, membership=membership)
         count += 1
     for area in file_areas():
-        for key in list(storage_walk(area.company_folder(company_id=company.pk))):
-            orphan_delete(company_id=company.pk, key=key, rule=RULE_COMPANY_CLOSED)
+        orphans_delete(company_id=company.pk, rule=RULE_COMPANY_CLOSED,
+                       keys=list(storage_walk(area.company_folder(company_id=company.pk))))
     company_people_records_delete(company=company)
+    for erase in company_records():
+        erase(company, RULE_COMPANY_CLOSED)
     return count

@@ -66,6 +66,14 @@ class Connector(Protocol):
         """
         ...
 
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        """Remove the photo we set for this user (erasure): ``external_id`` is what
+        push_photo returned (empty: look the user up by e-mail). A user or photo that is
+        already gone counts as removed. Raises DirectoryError when the directory will not
+        (or cannot) remove it; the message says why, for the person erased.
+        """
+        ...
+
 
 # --- Settings and config ------------------------------------------------------------------
 

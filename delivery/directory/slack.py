@@ -109,3 +109,10 @@ class SlackConnector:
         if response.status_code in (200, 204):
             return user_id
         raise self._fail(response, action="set the member's photo", email=email)
+
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        # Slack's SCIM API sets photos but has no way to clear one, and the Web API's
+        # users.deletePhoto removes only the photo of the token's own user.
+        raise DirectoryError(f"{LABEL} gives no way for an admin to remove a member's photo: "
+                             "remove it in Slack (the member can, under Edit profile) or ask "
+                             "the company's Slack admin to.", transient=False)

@@ -1,10 +1,11 @@
 """Local fakes of the directories headshots are written back to, on 127.0.0.1.
 
 - ``FakeEntra``: Microsoft Entra ID's token endpoint (client credentials) and the slice of
-  Microsoft Graph we use (user search by mail/UPN, ``PUT /users/{id}/photo/$value``).
+  Microsoft Graph we use (user search by mail/UPN, ``PUT`` and ``DELETE
+  /users/{id}/photo/$value``).
 - ``FakeGoogle``: Google's OAuth token endpoint for service accounts (it verifies the JWT
   grant's RS256 signature with the service account's public key, and its claims) and the
-  Admin SDK Directory API's ``PUT /users/{userKey}/photos/thumbnail``.
+  Admin SDK Directory API's ``PUT`` and ``DELETE /users/{userKey}/photos/thumbnail``.
 - ``FakeSlack``: Slack's SCIM v1.1 user search and ``PATCH /Users/{id}``.
 
 Each serves its own port, records every request, keeps per-user photos (``photo_of``),
@@ -310,9 +311,12 @@ class FakeEntra(FakeDirectory):
         if request.method == "GET" and path == "/v1.0/users":
             self._search(handler, request)
             return
-        if request.method in ("PUT", "PATCH") and (
+        if request.method in ("PUT", "PATCH", "DELETE") and (
                 match := re.fullmatch(r"/v1\.0/users/([^/]+)/photo/\$value", path)):
-            self._photo(handler, request, match[1])
+            if request.method == "DELETE":
+                self._photo_delete(handler, request, match[1])
+            else:
+                self._photo(handler, request, match[1])
             return
         self._error(handler, request, 400, f"Unsupported request {request.method} {path}.")
 
@@ -364,6 +368,20 @@ class FakeEntra(FakeDirectory):
                  if not select or name in select} for u in found]
         handler.reply(200, {"@odata.context": f"{self.base_url}/v1.0/$metadata#users(id)",
                             "value": rows})
+
+    def _photo_delete(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
+        """Graph's DELETE /users/{id}/photo/$value: 204, or 404 when there is no photo."""
+        if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
+            self._error(handler, request, 403, "Access is denied. Check credentials and try "
+                        "again.", "ErrorAccessDenied")
+            return
+        user = self.user_by_id(user_id)
+        if user is None or user.photo is None:
+            self._error(handler, request, 404, "The photo wasn't found.", "ImageNotFound")
+            return
+        with self._lock:
+            user.photo = None
+        handler.reply(204)
 
     def _photo(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
         if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
@@ -483,12 +501,21 @@ class FakeGoogle(FakeDirectory):
             return
         match = re.fullmatch(r"/admin/directory/v1/users/([^/]+)/photos/thumbnail",
                              request.path)
-        if match is None or request.method not in ("PUT", "PATCH"):
+        if match is None or request.method not in ("PUT", "PATCH", "DELETE"):
             self._error(handler, request, 404, "Not Found")
             return
         if not self.bearer_ok(request.headers):
             self._error(handler, request, 401, "Request had invalid authentication "
                         "credentials. Expected OAuth 2 access token.")
+            return
+        if request.method == "DELETE":  # users.photos.delete: 204 with no body
+            user = self.user(unquote(match[1])) or self.user_by_id(unquote(match[1]))
+            if user is None:
+                self._error(handler, request, 404, "Resource Not Found: userKey")
+                return
+            with self._lock:
+                user.photo = None
+            handler.reply(204)
             return
         self._photo(handler, request, unquote(match[1]))
 

@@ -5,7 +5,7 @@ the registry of them here, so base.py knows none of them::
 
     from delivery.directory import DirectoryError, UserNotFound, connector_for
 
-    external_id = connector_for(connection).push_photo(email=email, jpeg=jpeg)
+    external_id = connector_for(connection).push_photo(email=email, jpeg=jpeg, url=url)
 """
 
 from __future__ import annotations

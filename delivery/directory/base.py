@@ -59,8 +59,10 @@ class UserNotFound(DirectoryError):
 class Connector(Protocol):
     provider: str  # a DirectoryConnection.Provider value
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         """Set the photo of the user with this e-mail; return the directory's id for them.
+        ``url`` is a signed, expiring link to the same JPEG, for directories that fetch the
+        photo themselves (Slack) rather than take its bytes.
 
         Raises UserNotFound or DirectoryError.
         """

@@ -188,7 +188,7 @@ class EntraConnector:
                                  f"{email}; not changing any of their photos.", transient=False)
         return ids[0]
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         email = base.check_email(email, label=LABEL)
         photo = base.fit_jpeg(jpeg, MAX_PHOTO_BYTES)
         user_id = self._find_user(email)

@@ -236,7 +236,7 @@ class GoogleConnector:
     def _photo_url(email: str) -> str:
         return f"{_api_base()}/admin/directory/v1/users/{quote(email, safe='@')}/photos/thumbnail"
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         email = base.check_email(email, label=LABEL)
         width, height = base.jpeg_dimensions(jpeg)
         body = {

@@ -6,7 +6,8 @@
 - ``FakeGoogle``: Google's OAuth token endpoint for service accounts (it verifies the JWT
   grant's RS256 signature with the service account's public key, and its claims) and the
   Admin SDK Directory API's ``PUT`` and ``DELETE /users/{userKey}/photos/thumbnail``.
-- ``FakeSlack``: Slack's SCIM v1.1 user search and ``PATCH /Users/{id}``.
+- ``FakeSlack``: Slack's SCIM v1.1 user search and ``PATCH /Users/{id}``, strict about the
+  photo: a URL that Slack fetches (``photo_of`` fetches it), never a ``data:`` URI.
 
 Each serves its own port, records every request, keeps per-user photos (``photo_of``),
 accepts only the tokens it issued (``revoke_tokens`` makes them all stale), answers 404 for
@@ -39,6 +40,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -82,6 +84,7 @@ class FakeUser:
     upn: str  # Entra's userPrincipalName (the e-mail unless given)
     active: bool = True
     photo: bytes | None = None  # the JPEG bytes the directory holds
+    photo_url: str = ""  # Slack: the link its photo is fetched from
     photo_uploads: int = 0
 
 
@@ -620,6 +623,10 @@ class FakeSlack(FakeDirectory):
         self.token = self.issue_token("xoxp")
         with self._lock:
             self._tokens[self.token] = float("inf")  # SCIM tokens do not expire
+        self.hosted: dict[str, bytes] = {}  # links served by host()
+        # How a photo link is fetched (url -> bytes or None); the fixture reads our own
+        # site through Django's test client.
+        self.fetch: Callable[[str], bytes | None] | None = None
 
     def _new_user_id(self) -> str:
         return "U" + secrets.token_hex(5).upper()
@@ -675,19 +682,36 @@ class FakeSlack(FakeDirectory):
         if SCIM_SCHEMA not in schemas:
             self._error(handler, request, 400, "invalid_schemas")
             return
-        header, _, payload = value.partition(",")
-        try:
-            data = base64.b64decode(payload, validate=True) \
-                if header == "data:image/jpeg;base64" else b""
-        except (ValueError, binascii.Error):
-            data = b""
-        if jpeg_size(data) is None:
-            self._error(handler, request, 400, "invalid_photo")
+        # Slack's SCIM photo is a URL it fetches: no image bytes, no data: URI.
+        if not re.fullmatch(r"https?://[^\s/]+/\S*", value):
+            self._error(handler, request, 400, "invalid_photo_url")
             return
         with self._lock:
-            user.photo = data
+            user.photo, user.photo_url = None, value
             user.photo_uploads += 1
         handler.reply(200, self._user_json(user))
+
+    def host(self, jpeg: bytes) -> str:
+        """A link that serves ``jpeg`` to this fake (for tests without a site to serve it)."""
+        url = f"https://headshots.example/h/{secrets.token_urlsafe(8)}/"
+        with self._lock:
+            self.hosted[url] = jpeg
+        return url
+
+    def photo_of(self, email: str) -> bytes | None:
+        """The photo as Slack holds it: fetched from the link it was given, when first asked
+        (Slack fetches it as it processes the change), and kept only if it is a JPEG."""
+        user = self.user(email)
+        if user is None:
+            return None
+        if user.photo is None and user.photo_url:
+            data = self.hosted.get(user.photo_url)
+            if data is None and self.fetch is not None:
+                data = self.fetch(user.photo_url)
+            if data is not None and jpeg_size(data) is not None:
+                with self._lock:
+                    user.photo = data
+        return user.photo
 
 
 # --- Fixture and script -------------------------------------------------------------------

@@ -106,13 +106,16 @@ class EncryptedJSONField(models.TextField):
         return None if value is None else json.loads(decrypt(value)) if value else None
 
     def to_python(self, value: Any) -> Any:
-        return value  # already Python (forms hand dicts in)
+        # Python values pass; a string is JSON text (loaddata reads what value_to_string wrote).
+        return json.loads(value) if isinstance(value, str) else value
 
     def get_prep_value(self, value: Any) -> str | None:
         return None if value is None else encrypt(json.dumps(value, sort_keys=True))
 
-    def value_to_string(self, obj: Any) -> str:  # dumpdata: never the plaintext
-        return self.get_prep_value(self.value_from_object(obj)) or ""
+    def value_to_string(self, obj: Any) -> str:
+        # dumpdata, like the model, sees plaintext (a dump is as secret as the keys); written
+        # as JSON so that loaddata encrypts it again under the current key.
+        return json.dumps(self.value_from_object(obj), sort_keys=True)
 
 
 # (app_label.ModelName, field name) of columns that hold encrypt()ed text in a plain field.

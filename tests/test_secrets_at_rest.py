@@ -125,3 +125,16 @@ def test_pages_never_show_a_saved_secret_again(tenant_a):
 def test_encrypt_is_not_deterministic_and_empty_stays_empty():
     assert encrypt("same") != encrypt("same")
     assert encrypt("") == "" and decrypt("") == ""
+
+
+def test_a_dump_and_load_round_trips_the_credentials(tenant_a):
+    from django.core import serializers
+
+    slack = DirectoryConnectionFactory(company=tenant_a.company, config={"scim_token": SLACK_TOKEN})
+    dumped = serializers.serialize("json", [slack])
+    DirectoryConnection.objects.for_company(tenant_a.company).filter(pk=slack.pk).delete()
+    for obj in serializers.deserialize("json", dumped):
+        obj.save()
+    assert DirectoryConnection.objects.for_company(tenant_a.company).get(
+        pk=slack.pk).config == {"scim_token": SLACK_TOKEN}
+    assert SLACK_TOKEN not in _raw("generation_directoryconnection", "config", slack.pk)

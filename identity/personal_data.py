@@ -15,8 +15,8 @@ IdentityConfig.ready(), so erasure and the data-subject export reach it like eve
   identity/sso/adapters.py): what a sign-in leaves is an audit line, covered above.
 
 When the company closes, every identity record of it goes (company_records_register).
-Consent withdrawal leaves all of this alone: it is about photos and face data, and the
-person still works there.
+Consent withdrawal leaves all of this alone (``kept_on_withdrawal``): it is about photos
+and face data, and the person still works there.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from django.utils import timezone
 
 from privacy.deletion import receipt_make, receipt_write, receipts_write, row_delete
 from privacy.dsr import ExportArchive
-from privacy.erasure import RULE_WITHDRAWN
 from privacy.registry import (
     PersonalData,
     RetentionRule,
@@ -69,8 +68,6 @@ def _scim_users_of(company: Company, membership: Membership) -> Iterator[ScimUse
 
 
 def scim_user_erase(scim_user: ScimUser, rule: str, subject_user_id: int | None) -> None:
-    if rule == RULE_WITHDRAWN:
-        return
     with transaction.atomic():
         ScimGroupMember.objects.for_company(scim_user.company_id).filter(
             user_id=scim_user.pk).delete()
@@ -119,8 +116,6 @@ def _audit_events_of(company: Company, membership: Membership) -> Iterator[Audit
 
 def audit_event_erase(event: AuditEvent, rule: str, subject_user_id: int | None) -> None:
     """The line stays, naming an erased person; their identifiers leave its details."""
-    if rule == RULE_WITHDRAWN:
-        return
     names = _identifiers(event.company_id, subject_user_id)
     fields: dict = {"details": {key: value for key, value in (event.details or {}).items()
                                 if not (isinstance(value, str) and value.lower() in names)}}
@@ -169,10 +164,10 @@ def company_identity_erase(company: Company, rule: str) -> None:
 def register() -> None:
     personal_data_register(PersonalData(
         kind="scim_user", of_person=_scim_users_of, erase=scim_user_erase,
-        export=_export_scim_users))
+        export=_export_scim_users, kept_on_withdrawal=True))
     personal_data_register(PersonalData(
         kind="audit_event", of_person=_audit_events_of, erase=audit_event_erase,
-        export=_export_audit,
+        export=_export_audit, kept_on_withdrawal=True,
         rules=(RetentionRule("audit.admin_actions", "audit_log_hours", _audit_due,
                              row_delete),)))
     company_records_register(company_identity_erase)

@@ -65,6 +65,8 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     kept: Counter = Counter()
     not_removed: list[str] = []
     for kind in personal_data():
+        if rule == RULE_WITHDRAWN and kind.kept_on_withdrawal:
+            continue
         keep = (set(kind.kept_with_headshot(company, membership))
                 if keep_headshot and kind.kept_with_headshot else set())
         for obj in list(kind.of_person(company, membership)):

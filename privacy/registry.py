@@ -91,6 +91,9 @@ class PersonalData:
     known_keys: Callable[[int], Iterable[str]] | None = None
     kept_with_headshot: Callable[[Company, Membership], Iterable[Any]] | None = None
     strip: Callable[[Any, str], None] | None = None
+    # Consent withdrawal erases photos and face data; a kind about the person's job rather
+    # than their likeness (their provisioning, the admin log) stays while they work there.
+    kept_on_withdrawal: bool = False
 
 
 _registry: dict[str, PersonalData] = {}

@@ -113,3 +113,15 @@ def test_closing_the_company_erases_every_identity_record(tenant_a, tenant_b, pr
             model.objects.for_company(tenant_b.company).exists(), model
     assert DeletionReceipt.objects.for_company(tenant_a.company).filter(
         kind="identity_records").exists()
+
+
+def test_withdrawing_consent_leaves_provisioning_and_the_admin_log_alone(tenant_a, provisioned,
+                                                                         local_backend):
+    from privacy.erasure import RULE_WITHDRAWN, person_erase
+
+    _, scim_id, membership = provisioned
+    lines = len(_lines_naming(tenant_a.company, EMAIL))
+    result = person_erase(company=tenant_a.company, membership=membership, rule=RULE_WITHDRAWN)
+    assert not {"scim_user", "audit_event"} & set(result.erased)
+    assert ScimUser.objects.for_company(tenant_a.company).get(scim_id=scim_id).given_name == "Lea"
+    assert len(_lines_naming(tenant_a.company, EMAIL)) == lines

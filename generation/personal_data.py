@@ -297,6 +297,8 @@ def register() -> None:
                   embedding_clear))))
     personal_data_register(PersonalData(
         kind="candidate", of_person=_of_person(Candidate), erase=_erase(candidate_delete),
+        erase_many=lambda objs, rule, subject: candidates_delete(objs, rule=rule,
+                                                                 subject_user_id=subject),
         export=_export_candidates, files=CANDIDATES, known_keys=_candidate_keys,
         kept_with_headshot=_kept_candidates, strip=_face_data_strip, rules=(
             _rule("embeddings.candidate", "embeddings_after_last_job_hours",

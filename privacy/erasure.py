@@ -69,12 +69,20 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
             continue
         keep = (set(kind.kept_with_headshot(company, membership))
                 if keep_headshot and kind.kept_with_headshot else set())
+        to_erase = []
         for obj in list(kind.of_person(company, membership)):
             if obj in keep:
                 if kind.strip is not None:
                     kind.strip(obj, rule)
                 kept[kind.kind] += 1
-                continue
+            else:
+                to_erase.append(obj)
+        if kind.erase_many is not None:  # files in batches (one S3 request per 1,000)
+            if to_erase:
+                kind.erase_many(to_erase, rule, subject)
+            erased[kind.kind] += len(to_erase)
+            continue
+        for obj in to_erase:
             try:
                 kind.erase(obj, rule, subject)
             except ExternalCopyKept as copy:

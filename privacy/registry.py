@@ -13,6 +13,8 @@ sweeper, erasure and the data-subject export walk the registry::
   nothing for records kept as proof, such as deletion receipts).
 - ``erase(obj, rule, subject_user_id)``: delete one of them the privacy way (files first,
   then the row, then a receipt; privacy/deletion.py has the helpers).
+  ``erase_many(objs, rule, subject_user_id)``, where given, deletes a list of them at once
+  (their files in batches: one S3 request per 1,000 keys).
 - ``export(company, membership, archive)``: put the person's copy in the archive
   (``archive.data`` becomes data.json, ``archive.add_file`` adds a stored file); called even
   when the person has none, so the section says so.
@@ -94,6 +96,8 @@ class PersonalData:
     # Consent withdrawal erases photos and face data; a kind about the person's job rather
     # than their likeness (their provisioning, the admin log) stays while they work there.
     kept_on_withdrawal: bool = False
+    # Erasure of many at once (their files in batches); else ``erase`` one by one.
+    erase_many: Callable[[list, str, int | None], None] | None = None
 
 
 _registry: dict[str, PersonalData] = {}

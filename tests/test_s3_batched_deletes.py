@@ -38,9 +38,9 @@ def test_erasure_deletes_a_persons_files_in_batches(tenant_a, s3_backend, reques
     person_erase(company=tenant_a.company, membership=tenant_a.member, rule=RULE_LEAVER)
     assert not (all_keys(data) | set(stray)) & backend.keys()
     assert calls["DeleteObject"] == 0, calls
-    # Selfie, four photos (each with its thumbnail), LoRA weights and late files: far fewer
-    # requests than the 17 files.
-    assert 0 < calls["DeleteObjects"] <= 8, calls
+    # 17 files in one request per kind: the headshot's photo (sent again as its candidate
+    # goes), the selfie, the three other photos at once, the LoRA folder, the late files.
+    assert 0 < calls["DeleteObjects"] <= 6, calls
 
 
 def test_sweeper_deletes_generated_photos_and_orphans_in_batches(tenant_a, s3_backend, request):

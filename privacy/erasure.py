@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.emails import email_send
 from core.errors import NotAllowed, ServiceError
 from core.events import Event
 from core.storage import MEMBERSHIP, file_areas
@@ -122,6 +123,11 @@ def leaver_erase(event: Event) -> None:
                           keep_headshot=leaver_keeps_headshots(company=company))
     _member_receipt(company=company, membership=membership,
                     rule=f"{RULE_LEAVER}+headshot_kept" if result.kept else RULE_LEAVER)
+    if result.not_removed:
+        # A leaver has no page left to read: they are told by e-mail (sent after commit, to
+        # the address they had before their account is anonymised) where their photo remains.
+        email_send(to=membership.user.email, template="erasure_copies_kept",
+                   context={"company_name": company.name, "not_removed": result.not_removed})
 
 
 def company_close(*, company: Company, actor: Membership) -> None:

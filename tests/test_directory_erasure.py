@@ -6,6 +6,7 @@ so, naming the directory."""
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 
 from delivery.models import DirectorySync
 from privacy.dsr import dsr_create
@@ -49,6 +50,9 @@ def test_a_leavers_photo_is_removed_from_the_directories_that_allow_it(
         "directory:slack:")
     assert not DirectorySync.objects.for_company(tenant_a.company).filter(
         membership=member).exists()
+    # The leaver has no page left to read: an e-mail tells them where their photo remains.
+    (told,) = [message for message in mail.outbox if message.to == [EMAIL]]
+    assert "Slack" in told.body and "Microsoft" not in told.body
 
 
 def test_an_erasure_request_tells_the_person_where_their_photo_remains(

@@ -43,6 +43,7 @@ class Objects:
     webhook_delivery_pk: int
     domain_pk: int = 0
     scim_token_pk: int = 0
+    job_pk: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ WEBHOOK = lambda o: o.webhook_pk  # noqa: E731
 WEBHOOK_DELIVERY = lambda o: o.webhook_delivery_pk  # noqa: E731
 DOMAIN = lambda o: o.domain_pk  # noqa: E731
 SCIM_TOKEN = lambda o: o.scim_token_pk  # noqa: E731
+JOB = lambda o: o.job_pk  # noqa: E731
 CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
 
 COMPANY_URLS: dict[str, Url] = {
@@ -123,6 +125,8 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:member_selfies": Url("admin", pk=MEMBER),
     "generation:headshots": Url("member", methods=("GET",)),
     "generation:headshots_progress": Url("member", methods=("GET",)),
+    # The member's own job: they and the company's admins may follow it.
+    "generation:job_status": Url("member", methods=("GET",), pk=JOB),
     "generation:headshots_start": Url("member", methods=("POST",)),
     "generation:headshots_redo": Url("member", methods=("POST",)),
     "generation:candidate_favourite": Url("member", methods=("POST",), pk=CANDIDATE),
@@ -205,7 +209,7 @@ def _objects(tenant_a: Tenant) -> Objects:
                    candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk,
                    api_key_pk=key.pk, webhook_pk=endpoint.pk,
                    webhook_delivery_pk=delivery.pk, domain_pk=domain.pk,
-                   scim_token_pk=scim_token.pk)
+                   scim_token_pk=scim_token.pk, job_pk=candidate.job_id)
 
 
 @pytest.fixture(scope="module")

@@ -183,7 +183,8 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
             started += 1
         except ServiceError as error:
             problems.append(f"{person.user.get_full_name()}: {error}")
-    messages.success(request, f"Started headshots for {started} people.")
+    messages.success(request, f"Started headshots for {started} "
+                              f"{'person' if started == 1 else 'people'}.")
     for problem in problems[:10]:
         messages.warning(request, problem)
     if kind == GenerationJob.Kind.CONSISTENT_BATCH:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/people/<int:pk>/selfies/", views.member_selfies, name="member_selfies"),
     path("headshots/", headshots.headshots, name="headshots"),
     path("headshots/progress/", headshots.headshots_progress, name="headshots_progress"),
+    path("jobs/<int:pk>/status/", headshots.job_status, name="job_status"),
     path("headshots/start/", headshots.headshots_start, name="headshots_start"),
     path("headshots/redo/", headshots.headshots_redo, name="headshots_redo"),
     path("candidates/<int:pk>/favourite/", headshots.candidate_favourite,

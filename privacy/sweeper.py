@@ -45,7 +45,7 @@ def _due(rule: RetentionRule, company: Company, policy: Policy, now: datetime):
 
 def _claim(due, company: Company, limit: int) -> list:
     """Lock up to `limit` due rows that no other sweeper holds (PostgreSQL), or just read
-    them (SQLite, where the embedded default runs a single in-process worker). What is not
+    them (SQLite, where the embedded default runs a single worker process). What is not
     a queryset (files) is taken as it is: deleting it twice does no harm."""
     if not isinstance(due, QuerySet):
         return list(islice(due, limit))

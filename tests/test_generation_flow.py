@@ -1,7 +1,8 @@
 """The offline backend end to end, through the views: start → candidates → pick → review.
 
-Tasks run in-process (the embedded default); the offline backend makes real studio
-retouches of a real portrait.
+Tasks run in-process (eager, as in every unit test; tests/test_embedded_worker.py runs the
+embedded default's real worker); the offline backend makes real studio retouches of a real
+portrait.
 """
 
 from __future__ import annotations

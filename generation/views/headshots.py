@@ -28,6 +28,26 @@ from ..services.jobs import job_create
 from ..services.looks import look_version_for_member
 from ..services.review import GATE_REFUSAL, candidate_favourite_set, redo_request, redos_used
 
+STAGE_LABELS = {
+    "queued": "Queued: waiting for a worker",
+    "training": "Training your personal model",
+    "generating": "Generating photos",
+    "scoring": "Checking likeness",
+    "ready": "Ready",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "dead": "Stopped",
+}
+
+
+def job_stage(job: GenerationJob) -> str:
+    """Where a job is, in the words people watching it need: queued, training (the GPU
+    backend's personal model), generating, scoring, ready (or how it ended)."""
+    if job.status == GenerationJob.Status.RUNNING:
+        phase = (job.progress or {}).get("phase")
+        return phase if phase in ("training", "generating") else "generating"
+    return job.status
+
 
 def _progress(request: HttpRequest, job: GenerationJob | None) -> dict:
     if job is None:
@@ -38,8 +58,11 @@ def _progress(request: HttpRequest, job: GenerationJob | None) -> dict:
     not_alike = hidden.filter(hidden_reason=HIDDEN_LIKENESS).count()
     not_kept = hidden.filter(hidden_reason__in=[HIDDEN_GATES, HIDDEN_NO_FACE]).count()
     slug = request.company.slug
+    stage = job_stage(job)
     return {
         "job": job.pk, "status": job.status, "status_label": job.get_status_display(),
+        "stage": stage, "stage_label": STAGE_LABELS.get(stage, job.get_status_display()),
+        "step": (job.progress or {}).get("step"), "total": (job.progress or {}).get("total"),
         "open": job.is_open, "made": made, "expected": len(job.seeds), "not_alike": not_alike,
         "not_kept": not_kept,
         "backend": job.get_backend_display(), "backend_reason": job.backend_reason,
@@ -83,6 +106,18 @@ def headshots(request: HttpRequest) -> HttpResponse:
 @company_view(role="member")
 def headshots_progress(request: HttpRequest) -> JsonResponse:
     job = job_latest(company=request.company, membership=request.membership)
+    return JsonResponse(_progress(request, job))
+
+
+@require_GET
+@company_view(role="member")
+def job_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """One job's progress, for the page that follows it: the person it is for and the
+    company's admins; anyone else gets the 404 of a job that does not exist."""
+    job = GenerationJob.objects.for_company(request.company).filter(pk=pk).first()
+    if job is None or (job.membership_id != request.membership.pk
+                       and not request.membership.is_admin):
+        raise Http404("No such page.")
     return JsonResponse(_progress(request, job))
 
 

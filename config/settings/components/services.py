@@ -14,8 +14,9 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-# The embedded default has no broker process: tasks run in-process.
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# Tasks go to workers, on the embedded default too (local.py: a broker folder, no server).
+# True runs them inside the process that queues them (tests do).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A message a worker took but never acknowledged (it died) is handed out again after
 # this long: longer than the longest job, or a slow job would run twice.

@@ -406,6 +406,11 @@ LIKENESS_MAX_REGENERATIONS = env.int("LIKENESS_MAX_REGENERATIONS", default=2)
 # The GPU worker (consistent batches): the SDXL (or SD) base model, from a local folder only.
 # "tiny:sdxl" / "tiny:sd" build a tiny random model in code, for smoke tests without a GPU.
 GPU_BASE_MODEL_PATH = env.str("GPU_BASE_MODEL_PATH", default="")
+# Where `manage.py gpu_model fetch` may copy the base model from (a folder, file:// or an
+# http(s) mirror of the folder); empty: no fetching, the model is copied in by hand.
+GPU_BASE_MODEL_SOURCE = env.str("GPU_BASE_MODEL_SOURCE", default="")
+# SHA-256 of the approved model's likeness-manifest.json; empty: the manifest is trusted.
+GPU_BASE_MODEL_MANIFEST_SHA256 = env.str("GPU_BASE_MODEL_MANIFEST_SHA256", default="")
 GPU_LORA_RANK = env.int("GPU_LORA_RANK", default=16)
 GPU_LORA_STEPS = env.int("GPU_LORA_STEPS", default=200)
 GPU_LORA_BATCH_SIZE = env.int("GPU_LORA_BATCH_SIZE", default=4)

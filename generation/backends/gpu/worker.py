@@ -55,17 +55,24 @@ NEGATIVE_PROMPT = ("blurry, distorted face, deformed, extra fingers, cartoon, pa
                    "watermark, text, low quality")
 
 
-@functools.cache
-def pipeline_for(path: str):
-    """The base pipeline, loaded once per worker process (minutes for SDXL on first use)."""
+def pipeline_load(path: str, *, device: str | None = None):
+    """The base pipeline at ``path`` (or ``tiny:sd`` / ``tiny:sdxl``), on CUDA when there is
+    one (bf16 where supported, else float16), else float32 on the CPU."""
     import torch
 
     if path.startswith("tiny:"):
         return tiny_pipeline(path.split(":", 1)[1])
-    if torch.cuda.is_available():
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return base_pipeline_load(path, device="cuda", dtype=dtype)
-    return base_pipeline_load(path, device="cpu", dtype=torch.float32)
+    return base_pipeline_load(path, device=device, dtype=torch.float32)
+
+
+@functools.cache
+def pipeline_for(path: str):
+    """The base pipeline, loaded once per worker process (minutes for SDXL on first use)."""
+    return pipeline_load(path)
 
 
 def gpu_configured() -> bool:

@@ -421,6 +421,14 @@ GPU_LORA_GRADIENT_CHECKPOINTING = env.bool("GPU_LORA_GRADIENT_CHECKPOINTING", de
 GPU_LORA_8BIT_ADAM = env.bool("GPU_LORA_8BIT_ADAM", default=False)
 GPU_GENERATION_SIZE = env.int("GPU_GENERATION_SIZE", default=1024)  # long side, px
 GPU_GENERATION_STEPS = env.int("GPU_GENERATION_STEPS", default=30)
+# On CUDA: "auto" (bf16 where supported, else fp16 with a loss scaler), "bf16", "fp16", "no".
+GPU_LORA_MIXED_PRECISION = env.str("GPU_LORA_MIXED_PRECISION", default="auto")
+GPU_FUSED_ADAMW = env.bool("GPU_FUSED_ADAMW", default=True)  # CUDA only
+GPU_FUSE_LORA = env.bool("GPU_FUSE_LORA", default=True)  # merge the LoRA for generation
+GPU_VAE_FP32 = env.bool("GPU_VAE_FP32", default=True)  # decode in float32
+GPU_GENERATION_BATCH = env.int("GPU_GENERATION_BATCH", default=4)  # images per pipeline call
+GPU_COMPILE = env.bool("GPU_COMPILE", default=False)  # torch.compile the UNet (not measured yet)
+GPU_COMPILE_CACHE_DIR = env.str("GPU_COMPILE_CACHE_DIR", default="")  # keep compiles across restarts
 # A job whose worker died this many times (out of memory, a crash) is parked, not retried.
 GPU_MAX_KILLS = env.int("GPU_MAX_KILLS", default=3)
 # A worker holds a running job this long between signs of life; then another may take it.

@@ -39,6 +39,7 @@ from ..protocol import (
     Output,
     Received,
 )
+from .inference import InferenceConfig, pipeline_prepare
 from .lora import (
     TrainConfig,
     base_pipeline_load,
@@ -71,8 +72,9 @@ def pipeline_load(path: str, *, device: str | None = None):
 
 @functools.cache
 def pipeline_for(path: str):
-    """The base pipeline, loaded once per worker process (minutes for SDXL on first use)."""
-    return pipeline_load(path)
+    """The base pipeline, loaded once per worker process (minutes for SDXL on first use),
+    prepared for inference (fp32 VAE, optionally a compiled UNet)."""
+    return pipeline_prepare(pipeline_load(path), InferenceConfig.from_settings())
 
 
 def gpu_configured() -> bool:
@@ -166,7 +168,7 @@ class GpuBackend:
                 pipeline=pipeline, weights_key=weights_key,
                 prompt=identity_prompt(look.prompt, config), negative_prompt=NEGATIVE_PROMPT,
                 seeds=seeds, width=width, height=height,
-                steps=settings.GPU_GENERATION_STEPS):
+                steps=settings.GPU_GENERATION_STEPS, config=InferenceConfig.from_settings()):
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", compress_level=1)
             yield Output(seed=seed, output_index=0, source_id=f"gpu:lora:{seed}",

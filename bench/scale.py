@@ -489,7 +489,7 @@ def _models_stubbed(model_time: list[float]) -> Iterator[None]:
 
 
 def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> None:
-    from generation import tasks
+    from generation import runner, tasks
     from generation.models import Candidate, GenerationJob
     from generation.services.jobs import job_create
     from teams.models import Membership
@@ -501,7 +501,7 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
         for run in range(jobs + 1):  # the first job is a warm-up
             model_time: list[float] = []
             marks: dict[str, float] = {}
-            real_job, real_store = tasks._job, tasks.candidate_store
+            real_job, real_store = tasks._job, runner.candidate_store
 
             def job_lookup(job_id, _real=real_job, _marks=marks):
                 _marks.setdefault("dispatched", time.perf_counter())
@@ -513,7 +513,7 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
                 return candidate
 
             with _models_stubbed(model_time), mock.patch.object(tasks, "_job", job_lookup), \
-                    mock.patch.object(tasks, "candidate_store", store):
+                    mock.patch.object(runner, "candidate_store", store):
                 started = time.perf_counter()
                 job = job_create(company=seeded.company, membership=subject,
                                  requested_by=subject.user)

@@ -1,45 +1,30 @@
-"""Celery tasks: thin. Each takes ids, claims its work idempotently and calls services."""
+"""Celery tasks: thin. Each takes ids, claims its work idempotently and hands it to the runner
+(``generation.runner``), through which every backend's work goes."""
 
 from __future__ import annotations
 
 import functools
-import io
 import logging
-import time
 from datetime import timedelta
 
 from celery import current_app, shared_task
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
-from PIL import Image
 
 from core.retry import jittered
 
-# Modules, not names: the backends' functions are looked up when a task runs, so a test or
-# a benchmark can stand in for a model (bench/scale.py does).
-from .backends import offline, replicate_api
-from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
-from .jobs import job_claim, job_lease_renew
-from .looks import look_spec, prompt_with_instructions
-from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
-from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
-from .services.jobs import (
-    candidate_store,
-    job_dead_letter,
-    job_fail,
-    job_finish,
-    job_reroute,
-)
+# A module, not names: a test or a benchmark can stand in for parts of the runner.
+from . import runner
+from .backends.adapters import backend_for
+from .backends.protocol import BackendFailed
+from .jobs import job_claim
+from .models import GenerationJob, ReplicatePrediction
+from .routing import QUEUES, TASKS
+from .services.jobs import job_dead_letter
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
-# Rate limits: wait in the task for Retry-After up to this long at a time, and in all.
-RATE_LIMIT_INLINE_WAIT = 5.0
-RATE_LIMIT_TASK_BUDGET = 60.0
 UNKNOWN_PREDICTION_RETRIES = 5
 
 
@@ -47,11 +32,6 @@ def _job(job_id: int) -> GenerationJob | None:
     # Tasks are handed job ids by our own dispatcher; the job names its company.
     return GenerationJob.objects.unscoped().select_related("look_version", "company").filter(
         pk=job_id).first()
-
-
-def _selfies(job: GenerationJob) -> list[Selfie]:
-    return list(job.selfies.for_company(job.company_id).filter(
-        status=Selfie.Status.ACCEPTED).order_by("pk"))
 
 
 def _lease() -> timedelta:
@@ -88,58 +68,25 @@ def _noop_if_job_vanished(task_body):
             return "job gone"
 
     return wrapper
-# --- Offline backend ------------------------------------------------------------------
+# --- The backends: every one through the runner -------------------------------------------
+
+
+def _run(task, job_id: int) -> str:
+    """Claim the job and run it on its backend through the runner (``generation.runner``)."""
+    job = _job(job_id)
+    if not _claim_or_wait(task, job):
+        return "not claimable"
+    try:
+        return runner.job_run(job)
+    except runner.RetryLater as later:
+        raise task.retry(countdown=later.countdown, exc=later.__cause__) from later
 
 
 @shared_task(bind=True, name="generation.run_offline_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
 @_noop_if_job_vanished
 def run_offline_job(self, job_id: int) -> str:
-    job = _job(job_id)
-    if not _claim_or_wait(self, job):
-        return "not claimable"
-    spec = look_spec(job.look_version)
-    selfies = _selfies(job)
-    if not selfies:
-        job_fail(job, reason="The selfies for this job are gone.")
-        return "no selfies"
-    done = set(Candidate.objects.for_company(job.company_id).filter(job=job)
-               .values_list("seed", flat=True))
-    for index, seed in enumerate(job.seeds):
-        if seed in done:
-            continue  # made before a restart: never twice
-        selfie = selfies[index % len(selfies)]
-        with default_storage.open(selfie.image_key, "rb") as handle:
-            image = Image.open(handle)
-            image.load()
-        try:
-            # A redo's comment only where there is one (stand-ins take look and seed).
-            extra = {"instructions": job.instructions} if job.instructions else {}
-            result = offline.studio_retouch(image.convert("RGB"), look=spec, seed=seed,
-                                            **extra)
-        except offline.NoFaceForRetouch:
-            continue
-        buffer = io.BytesIO()
-        # Lossless and only handed to candidate_store in memory: the fastest compression
-        # (the default level spent ~0.25 s per 1024 px image, more than all the bookkeeping).
-        result.save(buffer, format="PNG", compress_level=1)
-        candidate_store(job=job, seed=seed, output_index=0,
-                        source_id=f"offline:selfie-{selfie.pk}:seed-{seed}",
-                        data=buffer.getvalue())
-        if not job_lease_renew(job, lease=_lease()):
-            return "cancelled"
-    job.refresh_from_db()
-    job_finish(job)
-    return job.status
-
-
-# --- Replicate backend -----------------------------------------------------------------
-
-
-def _webhook_url() -> str | None:
-    if not settings.REPLICATE_WEBHOOK_SECRET:
-        return None  # without a secret we cannot verify deliveries: poll instead
-    return settings.SITE_URL + reverse("replicate_webhook")
+    return _run(self, job_id)
 
 
 @shared_task(bind=True, name="generation.run_replicate_job", acks_late=True,
@@ -147,71 +94,7 @@ def _webhook_url() -> str | None:
 @_noop_if_job_vanished
 def run_replicate_job(self, job_id: int) -> str:
     """Create one prediction per seed that has none yet; results arrive by webhook or polling."""
-    job = _job(job_id)
-    if not _claim_or_wait(self, job):
-        return "not claimable"
-    selfies = _selfies(job)
-    if not selfies:
-        job_fail(job, reason="The selfies for this job are gone.")
-        return "no selfies"
-    with default_storage.open(selfies[0].image_key, "rb") as handle:
-        selfie_jpeg = handle.read()
-    spec = look_spec(job.look_version)
-    existing = set(ReplicatePrediction.objects.for_company(job.company_id).filter(job=job)
-                   .values_list("seed", flat=True))
-    waited = 0.0
-    for seed in job.seeds:
-        if seed in existing:
-            continue
-        while True:
-            try:
-                prediction = replicate_api.prediction_create(
-                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg,
-                    prompt=prompt_with_instructions(spec.prompt, job.instructions),
-                    seed=seed, aspect_ratio=spec.aspect_ratio, webhook_url=_webhook_url())
-                break
-            except replicate_api.RateLimited as exc:
-                # Short waits are taken here (also where tasks run in-process); a long
-                # Retry-After frees the worker and comes back later.
-                pause = jittered(max(exc.retry_after, 0.05))
-                if pause <= RATE_LIMIT_INLINE_WAIT and waited + pause <= RATE_LIMIT_TASK_BUDGET:
-                    time.sleep(pause)
-                    waited += pause
-                    continue
-                _release(job)
-                raise self.retry(countdown=pause, exc=exc) from exc
-            except replicate_api.ReplicateError as exc:
-                if exc.transient:
-                    replicate_failure_record()
-                    if job.attempts < settings.GENERATION_MAX_ATTEMPTS:
-                        _release(job)
-                        raise self.retry(countdown=jittered(min(2 ** job.attempts, 60)),
-                                         exc=exc) from exc
-                job_reroute(job, reason=f"Replicate could not take the job: {exc}")
-                return "rerouted"
-        replicate_success_record()
-        _prediction_record(job, seed, prediction)
-        job_lease_renew(job, lease=_lease())
-    # All predictions exist: nothing to hold; webhooks and polling finish the job.
-    GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk, status=Status.RUNNING
-                                                             ).update(lease_until=None)
-    return "waiting"
-
-
-def _release(job: GenerationJob) -> None:
-    """Let the retry of this task claim the job again at once."""
-    GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk, status=Status.RUNNING
-                                                             ).update(lease_until=timezone.now())
-
-
-@transaction.atomic
-def _prediction_record(job: GenerationJob, seed: int, prediction) -> None:
-    locked = GenerationJob.objects.for_company(job.company_id).select_for_update().get(pk=job.pk)
-    ReplicatePrediction.objects.create(
-        company_id=job.company_id, job=locked, seed=seed, prediction_id=prediction.id,
-        model=settings.REPLICATE_MODEL, status=prediction.status)
-    locked.external_ids = {**locked.external_ids, str(seed): prediction.id}
-    locked.save(update_fields=["external_ids"])
+    return _run(self, job_id)
 
 
 @shared_task(bind=True, name="generation.sync_prediction", acks_late=True, max_retries=8)
@@ -229,42 +112,15 @@ def sync_prediction(self, prediction_id: str) -> str:
         if self.request.retries < UNKNOWN_PREDICTION_RETRIES and not self.request.is_eager:
             raise self.retry(countdown=jittered(2.0))
         return "unknown prediction"
-    job = row.job
     try:
-        prediction = replicate_api.prediction_get(prediction_id)
-    except replicate_api.ReplicateError as exc:
+        # A prediction is Replicate's, whatever backend its job was handed to since.
+        return runner.job_receive(row.job, external_id=prediction_id,
+                                  backend=backend_for(GenerationJob.Backend.REPLICATE))
+    except BackendFailed as exc:
         if exc.transient:
             raise self.retry(countdown=jittered(min(2 ** self.request.retries * 5, 300)),
                              exc=exc) from exc
         raise
-    if prediction.status == "succeeded" and job.status == Status.RUNNING:
-        try:
-            for index, url in enumerate(prediction.output_urls):
-                data = replicate_api.output_download(url)
-                candidate_store(job=job, seed=row.seed, output_index=index,
-                                source_id=f"{prediction_id}:{index}", data=data)
-        except replicate_api.ReplicateError as exc:
-            raise self.retry(countdown=jittered(10), exc=exc) from exc
-    ReplicatePrediction.objects.for_company(row.company_id).filter(pk=row.pk).update(
-        status=prediction.status if prediction.status else row.status,
-        error=(prediction.error or "")[:2000], synced_at=timezone.now())
-    _job_settle(job)
-    return prediction.status
-
-
-def _job_settle(job: GenerationJob) -> None:
-    """Finish a Replicate job once every prediction has a final answer."""
-    job.refresh_from_db()
-    if job.status != Status.RUNNING:
-        return
-    rows = list(ReplicatePrediction.objects.for_company(job.company_id).filter(job=job))
-    if len(rows) < len(job.seeds) or not all(r.is_terminal for r in rows):
-        return
-    if Candidate.objects.for_company(job.company_id).filter(job=job).exists():
-        job_finish(job)
-        return
-    errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no output"
-    job_reroute(job, reason=f"Replicate made no photos ({errors[:300]}).")
 
 
 @shared_task(name="generation.poll_predictions")
@@ -325,17 +181,4 @@ def run_gpu_job(self, job_id: int) -> str:
         if job.kills >= settings.GPU_MAX_KILLS:
             job_dead_letter(job, reason=f"Stopped after its worker died {job.kills} times.")
             return "dead letter"
-    if not _claim_or_wait(self, job):
-        return "not claimable"
-    if not gpu_configured():
-        job_reroute(job, reason="This GPU worker has no base model configured.")
-        return "rerouted"
-    try:
-        gpu_job_run(job, lease=_lease())
-    except JobStopped:
-        return "stopped"
-    except ValueError as exc:  # e.g. no usable face in the selfies: nothing to retry
-        job_fail(job, reason=str(exc))
-        return "failed"
-    job.refresh_from_db()
-    return job.status
+    return _run(self, job_id)

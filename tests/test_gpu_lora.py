@@ -115,7 +115,7 @@ def test_config_from_settings(settings):
     assert (config.rank, config.alpha, config.steps, config.learning_rate, config.resolution,
             config.checkpoint_every, config.gradient_checkpointing, config.use_8bit_adam) == (
         8, 8, 50, 2e-4, 512, 10, False, True)
-    assert (config.identity_token, config.class_word, config.mixed_precision) == ("ohwx", "person", "bf16")
+    assert (config.identity_token, config.class_word, config.mixed_precision) == ("ohwx", "person", "auto")
 
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])

@@ -26,7 +26,7 @@ from core.tasks import task_enqueue
 from privacy.services import consent_is_granted
 from teams.models import Company, Membership, User
 
-from ..backends.replicate_api import ReplicateError, prediction_cancel
+from ..backends.adapters import backend_for
 from ..jobs import job_transition
 from ..models import Candidate, GenerationJob, JobSelfie, LookVersion, Selfie
 from ..routing import Route, backend_route, fallback_route, job_route
@@ -316,12 +316,7 @@ def job_cancel(*, company: Company, job: GenerationJob, reason: str) -> bool:
         return False
     if not job_transition(job, Status.CANCELLED, failure_reason=reason[:2000]):
         return False
-    if job.backend == GenerationJob.Backend.REPLICATE:
-        for prediction_id in job.external_ids.values():
-            try:
-                prediction_cancel(prediction_id)
-            except ReplicateError:
-                log.warning("could not cancel prediction %s", prediction_id)
+    backend_for(job.backend).cancel(job)  # at the backend too (Replicate's predictions)
     Candidate.objects.for_company(company).filter(job=job).update(
         visible=False, hidden_reason="job cancelled")
     billing_job_release(company=company, job=job, consumed=False)

@@ -58,6 +58,19 @@ LIKENESS_MAX_REGENERATIONS = env.int("LIKENESS_MAX_REGENERATIONS", default=2)
 # The GPU worker (consistent batches): the SDXL (or SD) base model, from a local folder only.
 # "tiny:sdxl" / "tiny:sd" build a tiny random model in code, for smoke tests without a GPU.
 GPU_BASE_MODEL_PATH = env.str("GPU_BASE_MODEL_PATH", default="")
+# Where `manage.py gpu_model fetch` may copy the base model from (a folder, file:// or an
+# http(s) mirror of the folder); empty: no fetching, the model is copied in by hand.
+GPU_BASE_MODEL_SOURCE = env.str("GPU_BASE_MODEL_SOURCE", default="")
+# SHA-256 of the approved model's likeness-manifest.json; empty: the manifest is trusted.
+GPU_BASE_MODEL_MANIFEST_SHA256 = env.str("GPU_BASE_MODEL_MANIFEST_SHA256", default="")
+# On CUDA: "auto" (bf16 where supported, else fp16 with a loss scaler), "bf16", "fp16", "no".
+GPU_LORA_MIXED_PRECISION = env.str("GPU_LORA_MIXED_PRECISION", default="auto")
+GPU_FUSED_ADAMW = env.bool("GPU_FUSED_ADAMW", default=True)  # CUDA only
+GPU_FUSE_LORA = env.bool("GPU_FUSE_LORA", default=True)  # merge the LoRA for generation
+GPU_VAE_FP32 = env.bool("GPU_VAE_FP32", default=True)  # decode in float32
+GPU_GENERATION_BATCH = env.int("GPU_GENERATION_BATCH", default=4)  # images per pipeline call
+GPU_COMPILE = env.bool("GPU_COMPILE", default=False)  # torch.compile the UNet (not measured yet)
+GPU_COMPILE_CACHE_DIR = env.str("GPU_COMPILE_CACHE_DIR", default="")  # keep compiles across restarts
 GPU_LORA_RANK = env.int("GPU_LORA_RANK", default=16)
 GPU_LORA_STEPS = env.int("GPU_LORA_STEPS", default=200)
 GPU_LORA_BATCH_SIZE = env.int("GPU_LORA_BATCH_SIZE", default=4)

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -33,13 +31,9 @@ from PIL import Image
 
 from core.storage import lora_checkpoint_key, lora_weights_key
 
+from .inference import lora_generate
 from .lora_images import training_images_prepare
-from .lora_state import (
-    DIFFUSERS_WEIGHT_NAME,
-    checkpoint_resume,
-    checkpoint_save,
-    weights_save,
-)
+from .lora_state import checkpoint_resume, checkpoint_save, weights_save
 from .pipeline import base_pipeline_load, batched, latent_distribution, text_condition
 
 if TYPE_CHECKING:
@@ -71,7 +65,10 @@ class TrainConfig:
     # enough at batch 1 without it, 34 GiB at batch 4).
     gradient_checkpointing: bool = False
     use_8bit_adam: bool = False  # only if bitsandbytes imports; else torch AdamW
-    mixed_precision: str = "bf16"  # "bf16" (CUDA with bf16 only) or "no"
+    # On CUDA: "auto" (bf16 where the GPU has it, else fp16), "bf16", "fp16" (with a loss
+    # scaler) or "no"; the CPU always trains in float32.
+    mixed_precision: str = "auto"
+    fused_adamw: bool = True  # torch's fused AdamW kernel, on CUDA only
     identity_token: str = "ohwx"
     class_word: str = "person"
     seed: int = 0
@@ -96,6 +93,9 @@ class TrainConfig:
             gradient_checkpointing=bool(getattr(settings, "GPU_LORA_GRADIENT_CHECKPOINTING",
                                                 defaults.gradient_checkpointing)),
             use_8bit_adam=bool(getattr(settings, "GPU_LORA_8BIT_ADAM", defaults.use_8bit_adam)),
+            mixed_precision=str(getattr(settings, "GPU_LORA_MIXED_PRECISION",
+                                        defaults.mixed_precision)),
+            fused_adamw=bool(getattr(settings, "GPU_FUSED_ADAMW", defaults.fused_adamw)),
         )
 
 
@@ -127,14 +127,35 @@ def identity_prompt(look_prompt: str, config: TrainConfig) -> str:
 # --- Training ----------------------------------------------------------------------------------
 
 
-def _autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractContextManager:
-    """bf16 autocast where it is supported (CUDA with bf16); float32 elsewhere (the CPU)."""
+def _precision(device: torch.device, config: TrainConfig) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether the loss needs a scaler). bf16 has float32's range,
+    so its gradients need no scaling; fp16 underflows small gradients without a scaler."""
     import torch
 
-    if (config.mixed_precision == "bf16" and device.type == "cuda"
-            and torch.cuda.is_bf16_supported()):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    if device.type != "cuda" or config.mixed_precision == "no":
+        return None, False
+    mode = config.mixed_precision
+    if mode == "auto":
+        mode = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
+    if mode == "bf16":
+        return torch.bfloat16, False
+    if mode == "fp16":
+        return torch.float16, True
+    raise ValueError(f"unknown mixed_precision {config.mixed_precision!r}")
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _grad_scaler(device: torch.device, needed: bool) -> torch.amp.GradScaler | None:
+    import torch
+
+    return torch.amp.GradScaler(device.type) if needed else None
 
 
 def _adapter_add(unet: Any, config: TrainConfig) -> list[torch.nn.Parameter]:
@@ -172,9 +193,11 @@ def _adapter_remove(unet: Any) -> None:
     unet.eval()
 
 
-def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig,
+               device: torch.device) -> torch.optim.Optimizer:
     """AdamW; bitsandbytes' 8-bit AdamW when asked for and importable (saves ~3/4 of the
-    optimizer memory, which matters only for large ranks)."""
+    optimizer memory, which matters only for large ranks); on CUDA torch's fused kernel (one
+    launch for all the LoRA's tensors instead of several per tensor)."""
     import torch
 
     if config.use_8bit_adam:
@@ -184,7 +207,9 @@ def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.o
             return bnb.optim.AdamW8bit(params, lr=config.learning_rate, weight_decay=1e-2)
         except ImportError:
             log.warning("GPU_LORA_8BIT_ADAM is set but bitsandbytes is not installed: using torch AdamW")
-    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=1e-2)
+    fused = config.fused_adamw and device.type == "cuda"
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=1e-2,
+                             fused=fused or None)
 
 
 def _step_generator(config: TrainConfig, step: int) -> torch.Generator:
@@ -262,19 +287,28 @@ def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config
     loss_value: float | None = None
     try:
         params = _adapter_add(unet, config)
-        optimizer = _optimizer(params, config)
+        optimizer = _optimizer(params, config, pipeline.device)
+        autocast_dtype, needs_scaler = _precision(pipeline.device, config)
+        scaler = _grad_scaler(pipeline.device, needs_scaler)
         resumed_from = checkpoint_resume(checkpoint_key, unet=unet, optimizer=optimizer, config=config)
         if config.gradient_checkpointing:
             unet.enable_gradient_checkpointing()
         unet.train()
         for step in range(resumed_from + 1, config.steps + 1):
-            with _autocast(pipeline.device, config):
+            with _autocast(pipeline.device, autocast_dtype):
                 loss = _train_step(unet=unet, scheduler=scheduler, means=means, stds=stds,
                                    condition=condition, latent_scale=latent_scale, config=config,
                                    step=step)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-            optimizer.step()
+            if scaler is None:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+                optimizer.step()
+            else:  # fp16: scaled loss, gradients unscaled before clipping, inf steps skipped
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+                scaler.step(optimizer)
+                scaler.update()
             optimizer.zero_grad(set_to_none=True)
             loss_value = float(loss.detach())
             if step % config.checkpoint_every == 0 and step < config.steps:
@@ -289,33 +323,3 @@ def lora_train(*, pipeline: DiffusionPipeline, images: list[Image.Image], config
     return LoraResult(weights_key=weights_key, steps_run=max(0, config.steps - resumed_from),
                       resumed_from=resumed_from, seconds=time.monotonic() - started,
                       final_loss=loss_value)
-
-
-# --- Generation --------------------------------------------------------------------------------
-
-
-def lora_generate(*, pipeline: DiffusionPipeline, weights_key: str, prompt: str, negative_prompt: str,
-                  seeds: list[int], width: int, height: int, steps: int = 30, guidance: float = 5.0
-                  ) -> Iterator[tuple[int, Image.Image]]:
-    """Load the person's LoRA from storage and yield ``(seed, image)`` per seed, one at a time
-    (the caller stores each at once, so a killed job redoes only the seeds not yet stored).
-
-    Each seed has its own CPU ``torch.Generator``: the starting noise depends on the seed
-    alone, not on the order of the seeds or the device, which keeps a company's batches
-    consistent. The LoRA is unloaded when the iteration ends, fails or is abandoned.
-    """
-    import torch
-
-    with tempfile.TemporaryDirectory() as folder:
-        with default_storage.open(weights_key, "rb") as handle:
-            (Path(folder) / DIFFUSERS_WEIGHT_NAME).write_bytes(handle.read())
-        pipeline.load_lora_weights(folder, weight_name=DIFFUSERS_WEIGHT_NAME)
-    try:
-        for seed in seeds:
-            generator = torch.Generator("cpu").manual_seed(seed)
-            result = pipeline(prompt=prompt, negative_prompt=negative_prompt or None, width=width,
-                              height=height, num_inference_steps=steps, guidance_scale=guidance,
-                              generator=generator)
-            yield seed, result.images[0]
-    finally:
-        pipeline.unload_lora_weights()

@@ -1,7 +1,9 @@
-"""One consistent-batch job on a GPU worker: train the person's LoRA, generate, score.
+"""The GPU backend: one consistent-batch job on a GPU worker: train the person's LoRA, generate.
 
-Runs inside ``generation.run_gpu_job`` (queue ``gpu``: one job per worker process, prefetch 1,
-``acks_late``). Everything it does can be interrupted and redone without harm:
+``GpuBackend`` implements the backends' protocol (``generation.backends.protocol``); the
+runner (``generation.runner``, called by ``generation.run_gpu_job``: queue ``gpu``, one job
+per worker process, prefetch 1, ``acks_late``) stores each photo, applies the look's finish
+and the result gates, and settles the job. Everything it does can be interrupted and redone without harm:
 
 * training checkpoints every ``GPU_LORA_CHECKPOINT_EVERY`` steps to storage, and a restarted
   job resumes from the last checkpoint (``lora_train`` does);
@@ -18,7 +20,7 @@ import functools
 import io
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -28,10 +30,16 @@ from PIL import Image
 from core.storage import lora_folder, lora_weights_key
 
 from ...deletion import lora_delete
-from ...jobs import job_lease_renew
-from ...looks import look_spec, prompt_with_instructions
-from ...models import Candidate, GenerationJob, JobSelfie, Selfie
-from ...services.jobs import candidate_store, job_finish
+from ...looks import LookSpec, prompt_with_instructions
+from ...models import GenerationJob, Selfie
+from ..protocol import (
+    BackendFailed,
+    Keepalive,
+    NoUsableInput,
+    Output,
+    Received,
+)
+from .inference import InferenceConfig, pipeline_prepare
 from .lora import (
     TrainConfig,
     base_pipeline_load,
@@ -48,21 +56,25 @@ NEGATIVE_PROMPT = ("blurry, distorted face, deformed, extra fingers, cartoon, pa
                    "watermark, text, low quality")
 
 
-class JobStopped(Exception):
-    """The job was cancelled (or taken over) while this worker held it."""
-
-
-@functools.cache
-def pipeline_for(path: str):
-    """The base pipeline, loaded once per worker process (minutes for SDXL on first use)."""
+def pipeline_load(path: str, *, device: str | None = None):
+    """The base pipeline at ``path`` (or ``tiny:sd`` / ``tiny:sdxl``), on CUDA when there is
+    one (bf16 where supported, else float16), else float32 on the CPU."""
     import torch
 
     if path.startswith("tiny:"):
         return tiny_pipeline(path.split(":", 1)[1])
-    if torch.cuda.is_available():
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return base_pipeline_load(path, device="cuda", dtype=dtype)
-    return base_pipeline_load(path, device="cpu", dtype=torch.float32)
+    return base_pipeline_load(path, device=device, dtype=torch.float32)
+
+
+@functools.cache
+def pipeline_for(path: str):
+    """The base pipeline, loaded once per worker process (minutes for SDXL on first use),
+    prepared for inference (fp32 VAE, optionally a compiled UNet)."""
+    return pipeline_prepare(pipeline_load(path), InferenceConfig.from_settings())
 
 
 def gpu_configured() -> bool:
@@ -79,11 +91,9 @@ def generation_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     return int(round(width / 8) * 8), int(round(height / 8) * 8)
 
 
-def _selfie_images(job: GenerationJob) -> list[Image.Image]:
-    ids = JobSelfie.objects.for_company(job.company_id).filter(job=job).values_list(
-        "selfie_id", flat=True)
+def _selfie_images(selfies: list[Selfie]) -> list[Image.Image]:
     images = []
-    for selfie in Selfie.objects.for_company(job.company_id).filter(pk__in=list(ids)):
+    for selfie in selfies:
         with default_storage.open(selfie.image_key, "rb") as handle:
             image = Image.open(io.BytesIO(handle.read()))
             image.load()
@@ -94,8 +104,8 @@ def _selfie_images(job: GenerationJob) -> list[Image.Image]:
 class _Reporter:
     """Writes training progress to the job (throttled) and keeps its lease alive."""
 
-    def __init__(self, job: GenerationJob, lease: timedelta) -> None:
-        self.job, self.lease = job, lease
+    def __init__(self, job: GenerationJob, keepalive: Keepalive) -> None:
+        self.job, self.keepalive = job, keepalive
         self.started = time.monotonic()
         self.last = 0.0
 
@@ -110,53 +120,86 @@ class _Reporter:
                     eta_seconds=round(eta))
 
     def report(self, **progress) -> None:
-        if not job_lease_renew(self.job, lease=self.lease):
-            raise JobStopped(f"job {self.job.pk} is no longer held by this worker")
+        self.keepalive()  # raises JobStopped when the job was cancelled or taken over
         GenerationJob.objects.for_company(self.job.company_id).filter(pk=self.job.pk).update(
             progress={**progress, "at": timezone.now().isoformat()})
 
 
-def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
-    """Train (or resume), generate the seeds not yet stored, then score and finish."""
-    config = TrainConfig.from_settings()
-    pipeline = pipeline_for(settings.GPU_BASE_MODEL_PATH)
-    reporter = _Reporter(job, lease)
-    prefix = lora_folder(company_id=job.company_id, job_id=job.pk)
-    weights_key = lora_weights_key(prefix)
-    if not default_storage.exists(weights_key):
-        images = training_images_prepare(_selfie_images(job), resolution=config.resolution)
-        reporter.report(phase="training", step=0, total=config.steps, loss=None, eta_seconds=None)
-        result = lora_train(pipeline=pipeline, images=images, config=config,
-                            checkpoint_prefix=prefix, progress=reporter)
-        weights_key = result.weights_key
-        log.info("job %s: LoRA trained in %.0f s (resumed from step %s)", job.pk,
-                 result.seconds, result.resumed_from)
-    spec = look_spec(job.look_version)
-    width, height = generation_size(spec.aspect_ratio, settings.GPU_GENERATION_SIZE)
-    done = set(Candidate.objects.for_company(job.company_id).filter(job=job)
-               .values_list("seed", flat=True))
-    todo = [seed for seed in job.seeds if seed not in done]
-    reporter.report(phase="generating", step=len(done), total=len(job.seeds), loss=None,
-                    eta_seconds=None)
-    for seed, image in lora_generate(
-            pipeline=pipeline, weights_key=weights_key, prompt=identity_prompt(
-                prompt_with_instructions(spec.prompt, job.instructions), config),
-            negative_prompt=NEGATIVE_PROMPT, seeds=todo, width=width, height=height,
-            steps=settings.GPU_GENERATION_STEPS):
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        candidate_store(job=job, seed=seed, output_index=0, source_id=f"gpu:lora:{seed}",
-                        data=buffer.getvalue())
-        done.add(seed)
-        reporter.report(phase="generating", step=len(done), total=len(job.seeds), loss=None,
+class GpuBackend:
+    """The in-house GPU worker: train (or resume) the person's LoRA, then generate the seeds
+    not yet stored, yielding each photo at once (the runner stores, finishes and gates it)."""
+
+    name = GenerationJob.Backend.GPU
+    asynchronous = False
+
+    def unavailable(self) -> str:
+        return "" if gpu_configured() else "This GPU worker has no base model configured."
+
+    def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
+               seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
+        try:
+            yield from self._run(job, selfies=selfies, look=look, seeds=seeds,
+                                 keepalive=keepalive)
+        except ValueError as exc:  # e.g. no usable face in the selfies: nothing to retry
+            raise NoUsableInput(str(exc)) from exc
+
+    def _run(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
+             seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
+        config = TrainConfig.from_settings()
+        pipeline = pipeline_for(settings.GPU_BASE_MODEL_PATH)
+        reporter = _Reporter(job, keepalive)
+        prefix = lora_folder(company_id=job.company_id, job_id=job.pk)
+        weights_key = lora_weights_key(prefix)
+        if not default_storage.exists(weights_key):
+            images = training_images_prepare(_selfie_images(selfies),
+                                             resolution=config.resolution)
+            reporter.report(phase="training", step=0, total=config.steps, loss=None,
+                            eta_seconds=None)
+            result = lora_train(pipeline=pipeline, images=images, config=config,
+                                checkpoint_prefix=prefix, progress=reporter)
+            weights_key = result.weights_key
+            log.info("job %s: LoRA trained in %.0f s (resumed from step %s)", job.pk,
+                     result.seconds, result.resumed_from)
+        width, height = generation_size(look.aspect_ratio, settings.GPU_GENERATION_SIZE)
+        done = len(job.seeds) - len(seeds)
+        reporter.report(phase="generating", step=done, total=len(job.seeds), loss=None,
                         eta_seconds=None)
-    job.refresh_from_db()
-    job_finish(job)
-    job.refresh_from_db()
-    if job.status in (GenerationJob.Status.QUEUED, GenerationJob.Status.SCORING):
-        return  # more seeds were asked for: the weights are still needed
-    # Delivered (or given up): the person's model goes, as the retention rules require.
-    lora_weights_delete(job)
+        for seed, image in lora_generate(
+                pipeline=pipeline, weights_key=weights_key,
+                prompt=identity_prompt(prompt_with_instructions(look.prompt, job.instructions),
+                                       config), negative_prompt=NEGATIVE_PROMPT,
+                seeds=seeds, width=width, height=height,
+                steps=settings.GPU_GENERATION_STEPS, config=InferenceConfig.from_settings()):
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", compress_level=1)
+            yield Output(seed=seed, output_index=0, source_id=f"gpu:lora:{seed}",
+                         data=buffer.getvalue())
+            done += 1
+            reporter.report(phase="generating", step=done, total=len(job.seeds), loss=None,
+                            eta_seconds=None)
+
+    def receive(self, job: GenerationJob, external_id: str) -> Received:
+        raise BackendFailed("The GPU backend delivers from submit; nothing to receive.")
+
+    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
+        return None
+
+    def outstanding(self, job: GenerationJob) -> bool:
+        return False
+
+    def failure_summary(self, job: GenerationJob) -> str:
+        return "The GPU worker made no photos."
+
+    def cancel(self, job: GenerationJob) -> None:
+        return None  # the worker sees the cancelled job at its next progress report
+
+    def release(self, job: GenerationJob) -> None:
+        """Delivered (or given up): the person's model goes, as the retention rules require.
+        While the job asks for more seeds (queued again) the weights are still needed."""
+        job.refresh_from_db()
+        if job.status in (GenerationJob.Status.QUEUED, GenerationJob.Status.SCORING):
+            return
+        lora_weights_delete(job)
 
 
 def lora_weights_delete(job: GenerationJob) -> None:

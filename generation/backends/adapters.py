@@ -1,0 +1,215 @@
+"""The offline and Replicate backends behind the one protocol (``protocol.py``), and the
+registry that names each backend's implementation (the GPU one is ``gpu/worker.py``).
+
+The backends' own modules (``offline``, ``replicate_api``) are looked up when a job runs,
+not imported by name, so a test or a benchmark can stand in for a model
+(``bench/scale.py`` does).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from core.retry import jittered
+
+from ..looks import LookSpec, prompt_with_instructions
+from ..models import GenerationJob, ReplicatePrediction, Selfie
+from ..routing import replicate_failure_record, replicate_success_record
+from . import offline, replicate_api
+from .protocol import BackendFailed, GenerationBackend, Keepalive, Output, Received
+
+log = logging.getLogger(__name__)
+Backend = GenerationJob.Backend
+# Rate limits: wait in the task for Retry-After up to this long at a time, and in all.
+RATE_LIMIT_INLINE_WAIT = 5.0
+RATE_LIMIT_TASK_BUDGET = 60.0
+
+
+def _open(key: str) -> Image.Image:
+    with default_storage.open(key, "rb") as handle:
+        image = Image.open(handle)
+        image.load()
+    return image
+
+
+class OfflineBackend:
+    """The studio retouch of the person's own selfie, on the CPU, one seed at a time."""
+
+    name = Backend.OFFLINE
+    asynchronous = False
+
+    def unavailable(self) -> str:
+        return ""
+
+    def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
+               seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
+        for seed in seeds:
+            index = job.seeds.index(seed)
+            selfie = selfies[index % len(selfies)]
+            image = _open(selfie.image_key)
+            try:
+                # A redo's comment only where there is one (stand-ins take look and seed).
+                extra = {"instructions": job.instructions} if job.instructions else {}
+                result = offline.studio_retouch(image.convert("RGB"), look=look, seed=seed,
+                                                **extra)
+            except offline.NoFaceForRetouch:
+                continue
+            buffer = io.BytesIO()
+            # Lossless and only handed to the runner in memory: the fastest compression
+            # (the default level spent ~0.25 s per 1024 px image, more than the bookkeeping).
+            result.save(buffer, format="PNG", compress_level=1)
+            yield Output(seed=seed, output_index=0, finished=True, data=buffer.getvalue(),
+                         source_id=f"offline:selfie-{selfie.pk}:seed-{seed}")
+
+    def receive(self, job: GenerationJob, external_id: str) -> Received:
+        raise BackendFailed("The offline backend delivers from submit; nothing to receive.")
+
+    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
+        return None
+
+    def outstanding(self, job: GenerationJob) -> bool:
+        return False
+
+    def failure_summary(self, job: GenerationJob) -> str:
+        return "The offline backend made no photos."
+
+    def cancel(self, job: GenerationJob) -> None:
+        return None  # the worker sees the cancelled job at its next lease renewal
+
+    def release(self, job: GenerationJob) -> None:
+        return None
+
+
+def _webhook_url() -> str | None:
+    if not settings.REPLICATE_WEBHOOK_SECRET:
+        return None  # without a secret we cannot verify deliveries: poll instead
+    return settings.SITE_URL + reverse("replicate_webhook")
+
+
+class ReplicateBackend:
+    """One prediction per seed; results arrive by webhook or polling (``receive``)."""
+
+    name = Backend.REPLICATE
+    asynchronous = True
+
+    def unavailable(self) -> str:
+        return ""
+
+    def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
+               seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
+        with default_storage.open(selfies[0].image_key, "rb") as handle:
+            selfie_jpeg = handle.read()
+        existing = set(ReplicatePrediction.objects.for_company(job.company_id).filter(job=job)
+                       .values_list("seed", flat=True))
+        waited = 0.0
+        for seed in seeds:
+            if seed in existing:
+                continue
+            while True:
+                try:
+                    prediction = replicate_api.prediction_create(
+                        model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg,
+                        prompt=prompt_with_instructions(look.prompt, job.instructions),
+                        seed=seed, aspect_ratio=look.aspect_ratio,
+                        webhook_url=_webhook_url())
+                    break
+                except replicate_api.RateLimited as exc:
+                    # Short waits are taken here (also where tasks run in-process); a long
+                    # Retry-After frees the worker and comes back later.
+                    pause = jittered(max(exc.retry_after, 0.05))
+                    if (pause <= RATE_LIMIT_INLINE_WAIT
+                            and waited + pause <= RATE_LIMIT_TASK_BUDGET):
+                        time.sleep(pause)
+                        waited += pause
+                        continue
+                    raise BackendFailed(str(exc), transient=True, retry_after=pause) from exc
+                except replicate_api.ReplicateError as exc:
+                    if exc.transient:
+                        replicate_failure_record()
+                    raise BackendFailed(f"Replicate could not take the job: {exc}",
+                                        transient=exc.transient) from exc
+            replicate_success_record()
+            _prediction_record(job, seed, prediction)
+            keepalive()
+        return
+        yield  # a generator: outputs come through ``receive``
+
+    def receive(self, job: GenerationJob, external_id: str) -> Received:
+        try:
+            prediction = replicate_api.prediction_get(external_id)
+            outputs = []
+            if prediction.status == "succeeded":
+                row = self._row(job, external_id)
+                for index, url in enumerate(prediction.output_urls):
+                    outputs.append(Output(seed=row.seed, output_index=index,
+                                          source_id=f"{external_id}:{index}",
+                                          data=replicate_api.output_download(url)))
+        except replicate_api.ReplicateError as exc:
+            raise BackendFailed(str(exc), transient=exc.transient) from exc
+        return Received(status=prediction.status,
+                        terminal=prediction.status in replicate_api.TERMINAL_STATUSES,
+                        outputs=outputs, error=prediction.error or "")
+
+    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
+        row = self._row(job, external_id)
+        ReplicatePrediction.objects.for_company(job.company_id).filter(pk=row.pk).update(
+            status=result.status or row.status, error=result.error[:2000],
+            synced_at=timezone.now())
+
+    def outstanding(self, job: GenerationJob) -> bool:
+        rows = list(ReplicatePrediction.objects.for_company(job.company_id).filter(job=job))
+        return len(rows) < len(job.seeds) or not all(r.is_terminal for r in rows)
+
+    def failure_summary(self, job: GenerationJob) -> str:
+        rows = ReplicatePrediction.objects.for_company(job.company_id).filter(job=job)
+        errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no output"
+        return f"Replicate made no photos ({errors[:300]})."
+
+    def cancel(self, job: GenerationJob) -> None:
+        for prediction_id in job.external_ids.values():
+            try:
+                replicate_api.prediction_cancel(prediction_id)
+            except replicate_api.ReplicateError:
+                # Finished or unreachable: its late output is not kept (the job is cancelled).
+                log.warning("could not cancel prediction %s", prediction_id)
+
+    def release(self, job: GenerationJob) -> None:
+        return None  # Replicate deletes its outputs after an hour; ours are copies
+
+    @staticmethod
+    def _row(job: GenerationJob, external_id: str) -> ReplicatePrediction:
+        return ReplicatePrediction.objects.for_company(job.company_id).get(
+            job=job, prediction_id=external_id)
+
+
+@transaction.atomic
+def _prediction_record(job: GenerationJob, seed: int, prediction) -> None:
+    locked = GenerationJob.objects.for_company(job.company_id).select_for_update().get(pk=job.pk)
+    ReplicatePrediction.objects.create(
+        company_id=job.company_id, job=locked, seed=seed, prediction_id=prediction.id,
+        model=settings.REPLICATE_MODEL, status=prediction.status)
+    locked.external_ids = {**locked.external_ids, str(seed): prediction.id}
+    locked.save(update_fields=["external_ids"])
+
+
+def backend_for(name: str) -> GenerationBackend:
+    """The implementation of the backend a job runs on."""
+    if name == Backend.OFFLINE:
+        return OfflineBackend()
+    if name == Backend.REPLICATE:
+        return ReplicateBackend()
+    if name == Backend.GPU:
+        from .gpu.worker import GpuBackend  # torch stays out of processes that never need it
+
+        return GpuBackend()
+    raise ValueError(f"Unknown backend {name!r}")

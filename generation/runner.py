@@ -1,0 +1,192 @@
+"""The one runner every backend's work goes through.
+
+A backend (``generation.backends.protocol``) only makes images. The runner, the same for
+the offline, Replicate and GPU backends:
+
+* hands the backend the seeds that have no stored photo yet (a redelivered task or a
+  resumed job never makes one twice) and keeps the job's lease while it works;
+* applies the look's finish (``generation.finish.finish_apply``: framing, matting, the
+  backdrop) to every generative output, so a team matches whatever produced each photo;
+  an output with no face to frame is kept as made, and the gates hide it with their reason;
+* stores each photo at once (``candidate_store``);
+* settles the job: scoring with the result gates (``job_finish`` → ``job_score``), then
+  lets the backend drop what it kept for the job;
+* on failure: a rate limit or a transient error is retried on the same backend
+  (``RetryLater``, which the task turns into a Celery retry) up to
+  ``GENERATION_MAX_ATTEMPTS``; anything else hands the job to the fallback backend
+  (``job_reroute``); selfies no backend can use fail the job honestly.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from PIL import Image
+
+from core.retry import jittered
+
+from .backends.adapters import backend_for
+from .backends.protocol import (
+    BackendFailed,
+    GenerationBackend,
+    JobStopped,
+    NoUsableInput,
+    Output,
+)
+from .finish import NoFaceToFinish, finish_apply
+from .jobs import job_lease_renew
+from .looks import LookSpec, look_spec
+from .models import Candidate, GenerationJob, Selfie
+from .services.jobs import candidate_store, job_fail, job_finish, job_reroute
+
+log = logging.getLogger(__name__)
+Status = GenerationJob.Status
+
+
+class RetryLater(Exception):
+    """Come back in ``countdown`` seconds (the task asks Celery to)."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(f"retry in {countdown:.1f} s")
+        self.countdown = countdown
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+
+
+def _selfies(job: GenerationJob) -> list[Selfie]:
+    return list(job.selfies.for_company(job.company_id).filter(
+        status=Selfie.Status.ACCEPTED).order_by("pk"))
+
+
+def output_finish(output: Output, *, look: LookSpec) -> bytes:
+    """The output with the look's finish applied (unless the backend's output already has it).
+
+    A generative backend is asked for the look; the finish makes sure of the framing and the
+    backdrop. No face to frame: the output is kept as made, so the gates record why it is
+    hidden (never silently dropped)."""
+    if output.finished:
+        return output.data
+    image = Image.open(io.BytesIO(output.data), formats=("PNG", "JPEG", "WEBP"))
+    image.load()
+    try:
+        finished = finish_apply(image.convert("RGB"), look=look, seed=output.seed)
+    except NoFaceToFinish:
+        log.info("%s: no face to finish; kept as made for the gates", output.source_id)
+        return output.data
+    buffer = io.BytesIO()
+    finished.image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec) -> Candidate | None:
+    """Finish and store one output. None when that (seed, output) is already stored or the
+    job is cancelled."""
+    if Candidate.objects.for_company(job.company_id).filter(
+            job=job, seed=output.seed, output_index=output.output_index).exists():
+        return None  # a duplicated webhook or a redelivered task: not finished twice
+    return candidate_store(job=job, seed=output.seed, output_index=output.output_index,
+                           source_id=output.source_id, data=output_finish(output, look=look))
+
+
+def _keepalive(job: GenerationJob):
+    def renew() -> None:
+        if not job_lease_renew(job, lease=_lease()):
+            raise JobStopped(f"job {job.pk} is no longer held by this worker")
+
+    return renew
+
+
+def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
+    """Run a claimed job on its backend. Returns what happened, in a word, for the task's log.
+
+    Raises ``RetryLater`` when the same backend should be tried again later.
+    """
+    backend = backend or backend_for(job.backend)
+    if reason := backend.unavailable():
+        job_reroute(job, reason=reason)
+        return "rerouted"
+    selfies = _selfies(job)
+    if not selfies:
+        job_fail(job, reason="The selfies for this job are gone.")
+        return "no selfies"
+    look = look_spec(job.look_version)
+    stored = set(Candidate.objects.for_company(job.company_id).filter(job=job)
+                 .values_list("seed", flat=True))
+    seeds = [seed for seed in job.seeds if seed not in stored]
+    keepalive = _keepalive(job)
+    try:
+        for output in backend.submit(job, selfies=selfies, look=look, seeds=seeds,
+                                     keepalive=keepalive):
+            output_deliver(job, output, look=look)
+            keepalive()
+    except JobStopped:
+        return "stopped"
+    except NoUsableInput as exc:
+        job_fail(job, reason=str(exc))
+        return "failed"
+    except BackendFailed as exc:
+        return _failed(job, exc)
+    if backend.asynchronous:
+        # All the work is handed out: nothing to hold; ``receive`` settles the job.
+        GenerationJob.objects.for_company(job.company_id).filter(
+            pk=job.pk, status=Status.RUNNING).update(lease_until=None)
+        return "waiting"
+    return job_settle(job, backend=backend)
+
+
+def _failed(job: GenerationJob, exc: BackendFailed) -> str:
+    if exc.retry_after is not None:
+        _release(job)
+        raise RetryLater(exc.retry_after) from exc
+    if exc.transient and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
+        _release(job)
+        raise RetryLater(jittered(min(2 ** job.attempts, 60))) from exc
+    job_reroute(job, reason=str(exc))
+    return "rerouted"
+
+
+def _release(job: GenerationJob) -> None:
+    """Let the retry claim the job again at once."""
+    GenerationJob.objects.for_company(job.company_id).filter(
+        pk=job.pk, status=Status.RUNNING).update(lease_until=timezone.now())
+
+
+def job_receive(job: GenerationJob, *, external_id: str,
+                backend: GenerationBackend | None = None) -> str:
+    """What an asynchronous backend has for one of the job's external ids (a webhook said
+    so, or a poll asks): its outputs are finished and stored, then the job is settled once
+    the backend owes nothing more. Raises ``BackendFailed`` (transient: retry the receive)."""
+    backend = backend or backend_for(job.backend)
+    result = backend.receive(job, external_id)
+    if result.outputs and job.status == Status.RUNNING:
+        look = look_spec(job.look_version)
+        for output in result.outputs:
+            output_deliver(job, output, look=look)
+    backend.received(job, external_id, result)
+    job_settle(job, backend=backend)
+    return result.status
+
+
+def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
+    """All outputs are in: score them through the gates and finish; nothing made by an
+    asynchronous backend → the fallback backend."""
+    backend = backend or backend_for(job.backend)
+    job.refresh_from_db()
+    if job.status != Status.RUNNING:
+        return job.status
+    if backend.outstanding(job):
+        return "waiting"
+    if backend.asynchronous and not Candidate.objects.for_company(job.company_id).filter(
+            job=job).exists():
+        job_reroute(job, reason=backend.failure_summary(job))
+        return "rerouted"
+    job_finish(job)
+    backend.release(job)
+    job.refresh_from_db()
+    return job.status

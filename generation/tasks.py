@@ -8,7 +8,7 @@ import logging
 import time
 from datetime import timedelta
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -26,7 +26,7 @@ from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
 from .jobs import job_claim, job_lease_renew
 from .looks import look_spec
 from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
-from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
+from .routing import replicate_failure_record, replicate_success_record
 from .services.jobs import (
     candidate_store,
     job_dead_letter,
@@ -34,6 +34,7 @@ from .services.jobs import (
     job_finish,
     job_reroute,
 )
+from .services.recovery import jobs_recover_stalled
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -278,19 +279,12 @@ def poll_predictions(limit: int = 200) -> int:
 
 @shared_task(name="generation.requeue_stalled_jobs")
 def requeue_stalled_jobs(limit: int = 200) -> int:
-    """Jobs whose worker died and whose message was lost: hand them out again."""
-    now = timezone.now()
-    # A maintenance sweep over every company's jobs, by design.
-    stalled = GenerationJob.objects.unscoped().filter(
-        status=Status.RUNNING, lease_until__lt=now).values_list("pk", "backend")[:limit]
-    queued_long = GenerationJob.objects.unscoped().filter(
-        status=Status.QUEUED, updated_at__lt=now - timedelta(minutes=10)
-    ).values_list("pk", "backend")[:limit]
-    count = 0
-    for pk, backend in [*stalled, *queued_long]:
-        current_app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
-        count += 1
-    return count
+    """Jobs whose worker died or whose message was lost: sent again at most once per lease,
+    given up after a bound (generation/services/recovery.py)."""
+    result = jobs_recover_stalled(limit=limit)
+    if result.given_up:
+        log.warning("stalled-job recovery gave up %s job(s)", result.given_up)
+    return result.sent
 
 
 # Training a personal model per person and generating a batch: hours at most. The broker's

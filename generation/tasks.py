@@ -11,7 +11,6 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +34,7 @@ from .services.jobs import (
     job_reroute,
 )
 from .services.recovery import jobs_recover_stalled
+from .services.replicate_create import prediction_for_seed
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -163,9 +163,9 @@ def run_replicate_job(self, job_id: int) -> str:
             continue
         while True:
             try:
-                prediction = replicate_api.prediction_create(
-                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg, prompt=spec.prompt,
-                    seed=seed, aspect_ratio=spec.aspect_ratio, webhook_url=_webhook_url())
+                # Recorded before it returns; adopted, not created again, after a crash.
+                prediction_for_seed(job=job, seed=seed, selfie_jpeg=selfie_jpeg, spec=spec,
+                                    webhook_url=_webhook_url())
                 break
             except replicate_api.RateLimited as exc:
                 # Short waits are taken here (also where tasks run in-process); a long
@@ -187,7 +187,6 @@ def run_replicate_job(self, job_id: int) -> str:
                 job_reroute(job, reason=f"Replicate could not take the job: {exc}")
                 return "rerouted"
         replicate_success_record()
-        _prediction_record(job, seed, prediction)
         job_lease_renew(job, lease=_lease())
     # All predictions exist: nothing to hold; webhooks and polling finish the job.
     GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk, status=Status.RUNNING
@@ -199,16 +198,6 @@ def _release(job: GenerationJob) -> None:
     """Let the retry of this task claim the job again at once."""
     GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk, status=Status.RUNNING
                                                              ).update(lease_until=timezone.now())
-
-
-@transaction.atomic
-def _prediction_record(job: GenerationJob, seed: int, prediction) -> None:
-    locked = GenerationJob.objects.for_company(job.company_id).select_for_update().get(pk=job.pk)
-    ReplicatePrediction.objects.create(
-        company_id=job.company_id, job=locked, seed=seed, prediction_id=prediction.id,
-        model=settings.REPLICATE_MODEL, status=prediction.status)
-    locked.external_ids = {**locked.external_ids, str(seed): prediction.id}
-    locked.save(update_fields=["external_ids"])
 
 
 @shared_task(bind=True, name="generation.sync_prediction", acks_late=True, max_retries=8)

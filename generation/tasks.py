@@ -200,7 +200,10 @@ def _release(job: GenerationJob) -> None:
                                                              ).update(lease_until=timezone.now())
 
 
-@shared_task(bind=True, name="generation.sync_prediction", acks_late=True, max_retries=8)
+# reject_on_worker_lost: a sync whose process was killed is handed out again at once (it is
+# idempotent: outputs are stored once per seed and index), not left to the next poll.
+@shared_task(bind=True, name="generation.sync_prediction", acks_late=True,
+             reject_on_worker_lost=True, max_retries=8)
 @_noop_if_job_vanished
 def sync_prediction(self, prediction_id: str) -> str:
     """Bring one prediction up to date from Replicate itself (so webhook order never matters)."""

@@ -79,9 +79,13 @@ def prediction_record(job: GenerationJob, *, seed: int,
                       prediction: replicate_api.Prediction) -> None:
     """Keep the prediction for this seed and close its intent, together."""
     locked = GenerationJob.objects.for_company(job.company_id).select_for_update().get(pk=job.pk)
+    # A final status is written only by sync_prediction, after it stored the outputs: an
+    # adopted prediction that already finished must not count as settled with no photo.
+    status = ("processing" if prediction.status in replicate_api.TERMINAL_STATUSES
+              else prediction.status)
     ReplicatePrediction.objects.create(
         company_id=job.company_id, job=locked, seed=seed, prediction_id=prediction.id,
-        model=settings.REPLICATE_MODEL, status=prediction.status)
+        model=settings.REPLICATE_MODEL, status=status)
     intents = {k: v for k, v in locked.create_intents.items() if k != str(seed)}
     locked.external_ids = {**locked.external_ids, str(seed): prediction.id}
     locked.create_intents = intents

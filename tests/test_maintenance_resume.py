@@ -72,3 +72,53 @@ def test_a_sweep_killed_mid_chunk_finishes_when_its_message_comes_back(tenant_a,
         assert DeletionReceipt.objects.for_company(tenant_a.company).filter(
             kind="selfie").count() == 7
         assert sweep.apply(kwargs={"limit": 3}).get() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_real_sweep_worker_killed_mid_run_finishes_without_the_next_beat(tenant_a, settings,
+                                                                           tmp_path):
+    """A real worker on the privacy queue, its pool process SIGKILLed while the sweep works
+    through one-selfie chunks: the message comes back at once and the sweep finishes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import redis_clear_ours
+    from .test_worker_kill import Worker, worker_env
+
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path)}}}
+    count = 30
+    for n in range(count):  # a person keeps at most 20: two people
+        person = tenant_a.member if n % 2 else tenant_a.admin
+        selfie_for(person, data=image_bytes(color=(n * 8, 100, 200 - n * 4)))
+    selfies = Selfie.objects.for_company(tenant_a.company)
+    selfies.update(created_at=timezone.now() - timedelta(days=40))
+    redis_clear_ours()
+    worker = Worker("sweep-kill", worker_env(tmp_path), queue="privacy")
+    killed = []
+    try:
+        worker.wait_ready()
+        app.conf.task_always_eager = False
+        sweep.apply_async(kwargs={"limit": 1})
+        deadline = time.monotonic() + 40
+        while selfies.count() > count - 5:
+            assert time.monotonic() < deadline, "".join(worker.lines[-30:])
+            time.sleep(0.05)
+        out = subprocess.run(["pgrep", "-P", str(worker.process.pid)], capture_output=True,
+                             text=True, check=False).stdout
+        for pid in map(int, out.split()):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        while selfies.exists():
+            assert time.monotonic() < deadline, "".join(worker.lines[-30:])
+            time.sleep(0.2)
+    finally:
+        app.conf.task_always_eager = True
+        worker.stop()
+    assert killed
+    assert DeletionReceipt.objects.for_company(tenant_a.company).filter(
+        kind="selfie").count() == count

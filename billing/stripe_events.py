@@ -60,8 +60,13 @@ def _dispatch(row: StripeEvent) -> str:
         # Whatever the event says, the state is re-read from Stripe: order and staleness of
         # events cannot matter.
         if row.type in CHECKOUT_EVENTS:
-            checkout_sync(session_id=session_id,
-                          async_failed=row.type == "checkout.session.async_payment_failed")
+            credited = checkout_sync(
+                session_id=session_id,
+                async_failed=row.type == "checkout.session.async_payment_failed")
+            if credited is not None:
+                # A refund or dispute delivered before the purchase was credited found
+                # nothing to take back then: it is taken back now.
+                purchase_reversal_sync(session_id=session_id)
         else:
             purchase_reversal_sync(session_id=session_id)
     except stripe_api.StripeError as error:

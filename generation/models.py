@@ -167,6 +167,16 @@ class GenerationJob(TenantModel):
     watermarked = models.BooleanField(default=False)
     # Times a worker died holding this job (its lease ran out); too many and it is parked.
     kills = models.PositiveSmallIntegerField(default=0)
+    # Stalled-job recovery (generation/services/recovery.py): how often the job's message
+    # was sent again because no worker was seen on it, and when last. At most once per
+    # lease (backing off), so a busy queue does not fill with copies; after
+    # GENERATION_MAX_REQUEUES the job is given up, refunded.
+    requeues = models.PositiveSmallIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    # Replicate creates begun but not yet recorded, by seed: {"<seed>": {"key", "at"}}.
+    # Written before the create is sent, so a worker that dies after Replicate answered
+    # leaves a trace: the retry looks the prediction up instead of paying for another.
+    create_intents = models.JSONField(default=dict, blank=True)
     # What the worker is doing, for people watching: phase, step, total, loss, eta_seconds.
     progress = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)

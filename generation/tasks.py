@@ -7,7 +7,7 @@ import functools
 import logging
 from datetime import timedelta
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
@@ -20,8 +20,8 @@ from .backends.adapters import backend_for
 from .backends.protocol import BackendFailed
 from .jobs import job_claim
 from .models import GenerationJob, ReplicatePrediction
-from .routing import QUEUES, TASKS
 from .services.jobs import job_dead_letter
+from .services.recovery import jobs_recover_stalled
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -97,7 +97,10 @@ def run_replicate_job(self, job_id: int) -> str:
     return _run(self, job_id)
 
 
-@shared_task(bind=True, name="generation.sync_prediction", acks_late=True, max_retries=8)
+# reject_on_worker_lost: a sync whose process was killed is handed out again at once (it is
+# idempotent: outputs are stored once per seed and index), not left to the next poll.
+@shared_task(bind=True, name="generation.sync_prediction", acks_late=True,
+             reject_on_worker_lost=True, max_retries=8)
 @_noop_if_job_vanished
 def sync_prediction(self, prediction_id: str) -> str:
     """Bring one prediction up to date from Replicate itself (so webhook order never matters)."""
@@ -138,19 +141,12 @@ def poll_predictions(limit: int = 200) -> int:
 
 @shared_task(name="generation.requeue_stalled_jobs")
 def requeue_stalled_jobs(limit: int = 200) -> int:
-    """Jobs whose worker died and whose message was lost: hand them out again."""
-    now = timezone.now()
-    # A maintenance sweep over every company's jobs, by design.
-    stalled = GenerationJob.objects.unscoped().filter(
-        status=Status.RUNNING, lease_until__lt=now).values_list("pk", "backend")[:limit]
-    queued_long = GenerationJob.objects.unscoped().filter(
-        status=Status.QUEUED, updated_at__lt=now - timedelta(minutes=10)
-    ).values_list("pk", "backend")[:limit]
-    count = 0
-    for pk, backend in [*stalled, *queued_long]:
-        current_app.tasks[TASKS[backend]].apply_async(args=[pk], queue=QUEUES[backend])
-        count += 1
-    return count
+    """Jobs whose worker died or whose message was lost: sent again at most once per lease,
+    given up after a bound (generation/services/recovery.py)."""
+    result = jobs_recover_stalled(limit=limit)
+    if result.given_up:
+        log.warning("stalled-job recovery gave up %s job(s)", result.given_up)
+    return result.sent
 
 
 # Training a personal model per person and generating a batch: hours at most. The broker's

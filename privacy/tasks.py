@@ -21,9 +21,17 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OSError, OperationalError, ConnectionError, TimeoutError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 10, "retry_backoff_max": 600,
          "retry_jitter": True, "max_retries": 10}
+# Long work that must finish even when its worker is killed (the retention sweep, erasures,
+# requests): acknowledged only once done, and handed back to the queue at once when the
+# process running it dies (reject_on_worker_lost), instead of waiting for the next beat run
+# (the sweep) or for no one (an erasure). Where the whole worker is killed, Redis hands the
+# message out again after its visibility timeout, and the sweep's next beat run comes first.
+# Each is idempotent in committed chunks (privacy/sweeper.py, privacy/erasure.py), so a
+# chunk that was cut short and is run again deletes what is left, receipts nothing twice.
+RESUMABLE = {**RETRY, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(name="privacy.sweep", **RETRY)
+@shared_task(name="privacy.sweep", **RESUMABLE)
 def sweep(limit: int = 200) -> int:
     """One bounded chunk of the retention sweep; re-queues itself while chunks come back
     full. Beat starts it every 15 minutes."""
@@ -41,7 +49,7 @@ def sweep(limit: int = 200) -> int:
     return result.total
 
 
-@shared_task(name="privacy.erase_person", **RETRY)
+@shared_task(name="privacy.erase_person", **RESUMABLE)
 def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
     company = Company.objects.filter(pk=company_id).first()
     membership = (Membership.objects.for_company(company_id).filter(pk=membership_id).first()
@@ -52,13 +60,13 @@ def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
     return True
 
 
-@shared_task(name="privacy.erase_company", **RETRY)
+@shared_task(name="privacy.erase_company", **RESUMABLE)
 def erase_company(company_id: int) -> int:
     company = Company.objects.filter(pk=company_id, closed_at__isnull=False).first()
     return company_erase(company=company) if company else 0
 
 
-@shared_task(name="privacy.dsr_process", **RETRY)
+@shared_task(name="privacy.dsr_process", **RESUMABLE)
 def dsr_process(request_id: int) -> str | None:
     company_id = (DataSubjectRequest.objects.unscoped()  # the task gets only the id
                   .filter(pk=request_id).values_list("company_id", flat=True).first())

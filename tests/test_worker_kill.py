@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Worker:
-    def __init__(self, name: str, env: dict[str, str], *, queue: str = "replicate") -> None:
+    def __init__(self, name: str, env: dict[str, str], *, queue: str = "replicate",
+                 concurrency: int = 1) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
-             "-c", "1", "--pool", "prefork", "-O", "fair", "--without-mingle",
+             "-c", str(concurrency), "--pool", "prefork", "-O", "fair", "--without-mingle",
              "--without-gossip", "-n", f"{name}@%h", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,

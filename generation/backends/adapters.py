@@ -8,6 +8,7 @@ not imported by name, so a test or a benchmark can stand in for a model
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -15,7 +16,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -25,6 +25,7 @@ from core.retry import jittered
 from ..looks import LookSpec, prompt_with_instructions
 from ..models import GenerationJob, ReplicatePrediction, Selfie
 from ..routing import replicate_failure_record, replicate_success_record
+from ..services.replicate_create import prediction_for_seed
 from . import offline, replicate_api
 from .protocol import BackendFailed, GenerationBackend, Keepalive, Output, Received
 
@@ -111,17 +112,19 @@ class ReplicateBackend:
             selfie_jpeg = handle.read()
         existing = set(ReplicatePrediction.objects.for_company(job.company_id).filter(job=job)
                        .values_list("seed", flat=True))
+        # A redo's comment goes into the prompt of a model that reads one.
+        spec = dataclasses.replace(
+            look, prompt=prompt_with_instructions(look.prompt, job.instructions))
         waited = 0.0
         for seed in seeds:
             if seed in existing:
                 continue
             while True:
                 try:
-                    prediction = replicate_api.prediction_create(
-                        model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg,
-                        prompt=prompt_with_instructions(look.prompt, job.instructions),
-                        seed=seed, aspect_ratio=look.aspect_ratio,
-                        webhook_url=_webhook_url())
+                    # Recorded before it returns; adopted, not created again, after a crash
+                    # (generation/services/replicate_create.py).
+                    prediction_for_seed(job=job, seed=seed, selfie_jpeg=selfie_jpeg,
+                                        spec=spec, webhook_url=_webhook_url())
                     break
                 except replicate_api.RateLimited as exc:
                     # Short waits are taken here (also where tasks run in-process); a long
@@ -139,7 +142,6 @@ class ReplicateBackend:
                     raise BackendFailed(f"Replicate could not take the job: {exc}",
                                         transient=exc.transient) from exc
             replicate_success_record()
-            _prediction_record(job, seed, prediction)
             keepalive()
         return
         yield  # a generator: outputs come through ``receive``
@@ -190,16 +192,6 @@ class ReplicateBackend:
     def _row(job: GenerationJob, external_id: str) -> ReplicatePrediction:
         return ReplicatePrediction.objects.for_company(job.company_id).get(
             job=job, prediction_id=external_id)
-
-
-@transaction.atomic
-def _prediction_record(job: GenerationJob, seed: int, prediction) -> None:
-    locked = GenerationJob.objects.for_company(job.company_id).select_for_update().get(pk=job.pk)
-    ReplicatePrediction.objects.create(
-        company_id=job.company_id, job=locked, seed=seed, prediction_id=prediction.id,
-        model=settings.REPLICATE_MODEL, status=prediction.status)
-    locked.external_ids = {**locked.external_ids, str(seed): prediction.id}
-    locked.save(update_fields=["external_ids"])
 
 
 def backend_for(name: str) -> GenerationBackend:

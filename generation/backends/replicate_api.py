@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -33,8 +34,9 @@ from .replicate_webhooks import WebhookInvalid, webhook_sign, webhook_verify
 
 __all__ = [
     "DATA_URI_BUDGET", "MODELS", "TERMINAL_STATUSES", "TOKEN_WAIT_SECONDS", "ModelSpec",
-    "Prediction", "RateLimited", "ReplicateError", "WebhookInvalid", "model_spec",
+    "Listed", "Prediction", "RateLimited", "ReplicateError", "WebhookInvalid", "model_spec",
     "output_download", "prediction_cancel", "prediction_create", "prediction_get",
+    "prediction_inputs", "predictions_since",
     "replicate_configured", "selfie_data_uri", "webhook_sign", "webhook_verify",
 ]
 
@@ -127,13 +129,25 @@ def _prediction(raw: Any) -> Prediction:
                       error=str(raw.error) if raw.error else None, created_at=raw.created_at)
 
 
+def prediction_inputs(*, model: str, selfie_jpeg: bytes, prompt: str, seed: int,
+                      aspect_ratio: str) -> dict[str, Any]:
+    """The model's input for one seed: the same bytes give the same input, so a prediction
+    created before a crash can be recognised by it (``predictions_since``)."""
+    # A data URI, never a URL: selfies are private and must not be reachable by anyone.
+    return model_spec(model).inputs(image_uri=selfie_data_uri(selfie_jpeg), prompt=prompt,
+                                    seed=seed, aspect_ratio=aspect_ratio)
+
+
 def prediction_create(*, model: str, selfie_jpeg: bytes, prompt: str, seed: int,
                       aspect_ratio: str, webhook_url: str | None) -> Prediction:
-    """Start one prediction. Never retried here: a POST that failed may have created it."""
-    spec = model_spec(model)
-    # A data URI, never a URL: selfies are private and must not be reachable by anyone.
-    inputs = spec.inputs(image_uri=selfie_data_uri(selfie_jpeg), prompt=prompt, seed=seed,
-                         aspect_ratio=aspect_ratio)
+    """Start one prediction. Never retried here: a POST that failed may have created it.
+
+    Replicate takes no idempotency key for creates (its HTTP API documents none), so a
+    caller that may be repeating a create looks for the first one with
+    ``predictions_since`` before it calls this again (generation/services/replicate_create.py).
+    """
+    inputs = prediction_inputs(model=model, selfie_jpeg=selfie_jpeg, prompt=prompt, seed=seed,
+                               aspect_ratio=aspect_ratio)
     params: dict[str, Any] = {}
     if webhook_url:
         params = {"webhook": webhook_url, "webhook_events_filter": ["start", "completed"]}
@@ -145,6 +159,47 @@ def prediction_create(*, model: str, selfie_jpeg: bytes, prompt: str, seed: int,
         else:
             raw = client.models.predictions.create(model=model, input=inputs, **params)
         return _prediction(raw)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A prediction as the list endpoint shows it: enough to recognise one we created."""
+
+    prediction: Prediction
+    model: str
+    input: dict[str, Any]
+
+
+def _created(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def predictions_since(since: datetime, *, max_pages: int = 5) -> list[Listed]:
+    """Predictions created at or after ``since`` (newest first), from the list endpoint.
+
+    Pages are read until one reaches back past ``since``; at most ``max_pages`` of them, so
+    a busy account costs a bounded number of requests (a create older than that is left to
+    the caller's judgement).
+    """
+    found: list[Listed] = []
+    with _api_errors(), _client() as client:
+        page = client.predictions.list()
+        for _ in range(max_pages):
+            older = False
+            for raw in page.results:
+                created = _created(raw.created_at)
+                if created is not None and created < since:
+                    older = True
+                    continue
+                found.append(Listed(prediction=_prediction(raw), model=raw.model or "",
+                                    input=dict(raw.input or {})))
+            if older or not page.next:
+                break
+            page = client.predictions.list(cursor=page.next)
+    return found
 
 
 def prediction_get(prediction_id: str) -> Prediction:

@@ -243,15 +243,18 @@ def job_finish(job: GenerationJob) -> None:
         if outcome.passing == 0:
             job_fail(job, reason=NO_LIKENESS_REASON)
             return
-    if not job_transition(job, Status.READY):
-        return
-    billing_job_release(company=job.company, job=job, consumed=True)
-    if job.kind == Kind.PREVIEW:
-        return
-    Membership.objects.for_company(job.company_id).filter(
-        pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.REVIEW)
-    _emit(job, JOB_READY)
-    _notify_ready(job)
+    # One transaction: a worker killed between "ready" and the charge would leave the
+    # reservation open for good (the redelivered task finds the job ready and stops).
+    with transaction.atomic():
+        if not job_transition(job, Status.READY):
+            return
+        billing_job_release(company=job.company, job=job, consumed=True)
+        if job.kind == Kind.PREVIEW:
+            return
+        Membership.objects.for_company(job.company_id).filter(
+            pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.REVIEW)
+        _emit(job, JOB_READY)
+        _notify_ready(job)
 
 
 NO_LIKENESS_REASON = (
@@ -297,14 +300,16 @@ def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
 
 def _job_give_up(job: GenerationJob, status: str, reason: str) -> bool:
     """End a job without photos: refunded, the person back where they were (a failed redo
-    leaves them reviewing the photos it was to replace, and is not counted), announced."""
-    if not job_transition(job, status, failure_reason=reason[:2000]):
-        return False
-    billing_job_release(company=job.company, job=job, consumed=False)
-    Membership.objects.for_company(job.company_id).filter(
-        pk=job.membership_id, status=MStatus.GENERATING).update(
-        status=MStatus.REVIEW if job.redo_of_id else MStatus.UPLOADED)
-    _emit(job, JOB_FAILED)
+    leaves them reviewing the photos it was to replace, and is not counted), announced; all
+    or nothing, so a worker killed half-way leaves no job ended without its refund."""
+    with transaction.atomic():
+        if not job_transition(job, status, failure_reason=reason[:2000]):
+            return False
+        billing_job_release(company=job.company, job=job, consumed=False)
+        Membership.objects.for_company(job.company_id).filter(
+            pk=job.membership_id, status=MStatus.GENERATING).update(
+            status=MStatus.REVIEW if job.redo_of_id else MStatus.UPLOADED)
+        _emit(job, JOB_FAILED)
     return True
 
 

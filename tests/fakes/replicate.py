@@ -202,6 +202,7 @@ class FakeReplicate(LoopbackFake):
         self.requests: list[RecordedRequest] = []
         self.deliveries: list[WebhookDelivery] = []
         self.create_attempts = 0
+        self.list_page_size = 100  # GET /v1/predictions: newest first, this many a page
         self.creates = 0
         self._lock = threading.RLock()
         self._predictions: dict[str, _Prediction] = {}
@@ -249,6 +250,18 @@ class FakeReplicate(LoopbackFake):
     def prediction_ids(self) -> list[str]:
         with self._lock:
             return list(self._predictions)
+
+    def _list_page(self, offset: int) -> dict[str, Any]:
+        """Replicate's list endpoint: predictions newest first, a cursor to the next page."""
+        with self._lock:
+            everything = sorted((p.data for p in self._predictions.values()),
+                                key=lambda d: d["created_at"], reverse=True)
+        page = everything[offset:offset + self.list_page_size]
+        more = offset + self.list_page_size < len(everything)
+        return {"previous": None,
+                "next": (f"{self.base_url}/v1/predictions?cursor={offset + len(page)}"
+                         if more else None),
+                "results": json.loads(json.dumps(page))}
 
     def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
         with self._lock:
@@ -446,6 +459,10 @@ class _Handler(LoopbackHandler):
                 self._problem(404, "Not found", "This output has expired or never existed.")
             else:
                 self._reply(200, body=data, content_type="image/png")
+            return
+        if match := re.fullmatch(r"/v1/predictions(?:\?cursor=(\d+))?", self.path):
+            if self._api_gate():
+                self._reply(200, self.fake._list_page(int(match[1] or 0)))
             return
         if match := re.fullmatch(r"/v1/predictions/([a-z0-9]+)", self.path):
             if not self._api_gate():

@@ -87,3 +87,9 @@ GPU_MAX_KILLS = env.int("GPU_MAX_KILLS", default=3)
 GENERATION_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=300)
 # A job that keeps failing on transient errors gives up after this many attempts.
 GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=5)
+# Stalled-job recovery re-sends a job no worker holds at most once per lease, each wait
+# twice the last (5 min, 10, 20, ... at most 6 h); after this many re-sends (about 16 hours
+# with the defaults) the job is given up and refunded instead of being sent again.
+GENERATION_MAX_REQUEUES = env.int("GENERATION_MAX_REQUEUES", default=8)
+# A queued job no worker has taken for this long is looked at by the recovery sweep.
+GENERATION_QUEUED_GRACE_SECONDS = env.int("GENERATION_QUEUED_GRACE_SECONDS", default=600)

@@ -163,8 +163,8 @@ def run_replicate_job(self, job_id: int) -> str:
         while True:
             try:
                 prediction = replicate_api.prediction_create(
-                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg, prompt=spec.prompt,
-                    seed=seed, aspect_ratio=spec.aspect_ratio, webhook_url=_webhook_url())
+                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg, look=spec,
+                    seed=seed, webhook_url=_webhook_url())
                 break
             except replicate_api.RateLimited as exc:
                 # Short waits are taken here (also where tasks run in-process); a long

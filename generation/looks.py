@@ -58,6 +58,8 @@ class LookSpec:
     aspect_ratio: str  # "1:1" | "4:5" | "3:4"
     output_size: int  # long side in pixels
     prompt: str
+    # A redo's comment from the person (what they want changed); empty for a first job.
+    instructions: str = ""
 
     @property
     def aspect(self) -> float:

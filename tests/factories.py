@@ -299,7 +299,7 @@ class ReplicatePredictionFactory(factory.django.DjangoModelFactory):
     company = factory.SelfAttribute("job.company")
     seed = 7
     prediction_id = factory.Sequence(lambda n: f"prediction-{n}")
-    model = "flux-kontext-apps/professional-headshot"
+    model = "black-forest-labs/flux-kontext-pro"
 
 
 # --- billing -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,7 +25,7 @@ from .images import textured
 
 new_webhook_secret = fake.new_webhook_secret
 
-HEADSHOT = "flux-kontext-apps/professional-headshot"
+KONTEXT = "black-forest-labs/flux-kontext-pro"
 PHOTOMAKER = "tencentarc/photomaker"
 INSTANT_ID = "zsxkib/instant-id"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,11 +37,10 @@ def _jpeg(size: tuple[int, int] = (480, 600), quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def _create(model: str = HEADSHOT, *, seed: int = 7, webhook_url: str | None = None,
-            aspect_ratio: str = "4:5") -> api.Prediction:
-    return api.prediction_create(model=model, selfie_jpeg=_jpeg(),
-                                 prompt=look_spec_example().prompt, seed=seed,
-                                 aspect_ratio=aspect_ratio, webhook_url=webhook_url)
+def _create(model: str = KONTEXT, *, seed: int = 7, webhook_url: str | None = None,
+            preset: str = "corporate") -> api.Prediction:
+    return api.prediction_create(model=model, selfie_jpeg=_jpeg(), look=look_spec_example(preset),
+                                 seed=seed, webhook_url=webhook_url)
 
 
 def _wait_terminal(prediction_id: str, timeout: float = 5.0) -> api.Prediction:
@@ -59,14 +59,15 @@ def test_create_get_succeeds_and_outputs_download(fake_replicate):
     prediction = _create()
     assert prediction.status == "starting" and prediction.id and prediction.created_at
     [create] = fake_replicate.requests_to("POST", "/v1/")
-    assert create.path == f"/v1/models/{HEADSHOT}/predictions"
+    assert create.path == f"/v1/models/{KONTEXT}/predictions"
     assert create.headers["authorization"] == f"Bearer {fake_replicate.token}"
     assert create.json["input"]["input_image"].startswith("data:image/jpeg;base64,")
     assert "webhook" not in create.json  # none asked for
 
     done = _wait_terminal(prediction.id)
     assert done.status == "succeeded" and done.error is None
-    assert len(done.output_urls) == 1  # the headshot app's single URL string, normalised
+    assert isinstance(fake_replicate.prediction(prediction.id)["output"], str)
+    assert len(done.output_urls) == 1  # Kontext's single URL string, normalised
     data = api.output_download(done.output_urls[0])
     assert data.startswith(PNG_MAGIC)
     assert Image.open(io.BytesIO(data)).size == (819, 1024)  # 4:5, long side 1024
@@ -83,12 +84,36 @@ def test_list_output_is_normalised_and_webhook_is_requested(fake_replicate):
     assert done.output_urls == fake_replicate.prediction(prediction.id)["output"]
 
 
-def test_pinned_version_uses_the_predictions_endpoint(fake_replicate):
-    api.prediction_create(model=f"{INSTANT_ID}:abc123", selfie_jpeg=_jpeg(), prompt="a person",
-                          seed=1, aspect_ratio="1:1", webhook_url=None)
-    [create] = fake_replicate.requests_to("POST", "/v1/")
-    assert create.path == "/v1/predictions" and create.json["version"] == "abc123"
-    assert create.json["input"]["image"].startswith("data:image/jpeg;base64,")
+def test_community_models_run_by_their_pinned_version(fake_replicate, settings):
+    settings.REPLICATE_MODELS = {**settings.REPLICATE_MODELS,
+                                 INSTANT_ID: settings.REPLICATE_OPT_IN_VERSIONS[INSTANT_ID]}
+    for model in (PHOTOMAKER, INSTANT_ID):
+        _create(model)
+    photomaker, instant_id = fake_replicate.requests_to("POST", "/v1/")
+    assert photomaker.path == instant_id.path == "/v1/predictions"
+    assert photomaker.json["version"] == settings.REPLICATE_MODELS[PHOTOMAKER]
+    assert instant_id.json["version"] == settings.REPLICATE_OPT_IN_VERSIONS[INSTANT_ID]
+    assert instant_id.json["input"]["image"].startswith("data:image/jpeg;base64,")
+    assert fake_replicate.creates == 2  # the fake's schema checks passed both
+
+
+def test_a_model_is_only_run_at_its_pinned_version(fake_replicate, settings):
+    pinned = settings.REPLICATE_MODELS[PHOTOMAKER]
+    _create(f"{PHOTOMAKER}:{pinned}")
+    with pytest.raises(api.ReplicateError) as caught:
+        _create(f"{PHOTOMAKER}:{'0' * 64}")
+    assert caught.value.transient is False
+    settings.REPLICATE_MODELS = {**settings.REPLICATE_MODELS, PHOTOMAKER: "f" * 64}
+    with pytest.raises(api.ReplicateError, match="No input schema"):
+        _create(PHOTOMAKER)  # a pin without a copied schema is never sent
+    assert fake_replicate.creates == 1
+
+
+def test_instant_id_is_opt_in_only(fake_replicate, settings):
+    assert INSTANT_ID not in settings.REPLICATE_MODELS
+    with pytest.raises(api.ReplicateError, match="opt-in") as caught:
+        _create(INSTANT_ID)
+    assert caught.value.transient is False and fake_replicate.requests == []
 
 
 def test_failed_prediction_carries_its_error(fake_replicate):
@@ -220,8 +245,8 @@ def test_output_download_reads_data_uris():
 def test_large_selfie_is_shrunk_for_the_data_uri(fake_replicate):
     big = _jpeg((2048, 2560), quality=95)
     assert len(big) > api.DATA_URI_BUDGET
-    api.prediction_create(model=HEADSHOT, selfie_jpeg=big, prompt="x", seed=1,
-                          aspect_ratio="1:1", webhook_url=None)
+    api.prediction_create(model=KONTEXT, selfie_jpeg=big, look=look_spec_example(), seed=1,
+                          webhook_url=None)
     [create] = fake_replicate.requests_to("POST", "/v1/")
     sent = base64.b64decode(create.json["input"]["input_image"].split(",", 1)[1])
     assert len(sent) <= api.DATA_URI_BUDGET
@@ -405,42 +430,38 @@ def test_fake_webhook_misbehaviour(fake_replicate, sink):
 # --- Per-model inputs ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [HEADSHOT, PHOTOMAKER, INSTANT_ID])
-def test_model_inputs_carry_seed_image_and_prompt(model):
+@pytest.mark.parametrize("model", [KONTEXT, PHOTOMAKER, INSTANT_ID])
+def test_model_inputs_carry_seed_image_and_prompt(model, settings):
+    settings.REPLICATE_MODELS = {**settings.REPLICATE_MODELS, **settings.REPLICATE_OPT_IN_VERSIONS}
     uri = "data:image/jpeg;base64,AAAA"
-    prompt = look_spec_example().prompt
-    inputs = api.MODELS[model].inputs(image_uri=uri, prompt=prompt, seed=1234,
-                                      aspect_ratio="4:5")
+    look = look_spec_example()
+    inputs = api.model_spec(model).inputs(image_uri=uri, look=look, seed=1234)
     assert inputs["seed"] == 1234
     assert uri in inputs.values()
-    if model == HEADSHOT:
-        # No free-text input: the look's backdrop words choose the background.
-        assert "prompt" not in inputs
-        assert (inputs["background"], inputs["aspect_ratio"]) == ("gray", "4:5")
+    if model == KONTEXT:
+        # An edit instruction naming the backdrop, in the look's aspect ratio.
+        assert "#6B7580" in inputs["prompt"] and "slate grey" in inputs["prompt"]
+        assert inputs["aspect_ratio"] == "4:5" and inputs["prompt_upsampling"] is False
     elif model == PHOTOMAKER:
         assert len(re.findall(r"\bimg\b", inputs["prompt"])) == 1  # the trigger word, once
         assert not re.search(r"\bimg\b", inputs["negative_prompt"])
     else:
-        assert inputs["prompt"] == prompt
+        assert inputs["prompt"] == look.prompt
 
 
 def test_model_input_details():
-    spec = api.MODELS[PHOTOMAKER]
-    kept = spec.inputs(image_uri="u", prompt="a photo of a woman img, studio", seed=2**40,
-                       aspect_ratio="1:1")
+    spec = api.model_spec(PHOTOMAKER)
+    look = look_spec_example()
+    kept = spec.inputs(image_uri="u", look=replace(look, prompt="a photo of a woman img, studio"),
+                       seed=2**40)
     assert kept["prompt"] == "a photo of a woman img, studio"
     assert 0 <= kept["seed"] < 2**31
-    added = spec.inputs(image_uri="u", prompt="studio portrait", seed=1, aspect_ratio="1:1")
+    added = spec.inputs(image_uri="u", look=replace(look, prompt="studio portrait"), seed=1)
     assert len(re.findall(r"\bimg\b", added["prompt"])) == 1
-    headshot = api.MODELS[HEADSHOT]
-    backgrounds = {preset: headshot.inputs(image_uri="u", prompt=look_spec_example(preset).prompt,
-                                           seed=1, aspect_ratio="1:1")["background"]
-                   for preset in ("corporate", "minimal", "friendly", "executive")}
-    # "crisp white shirt" in the corporate wardrobe must not make the backdrop white.
-    assert backgrounds == {"corporate": "gray", "minimal": "white", "friendly": "white",
-                           "executive": "neutral"}
-    assert headshot.inputs(image_uri="u", prompt="p", seed=1,
-                           aspect_ratio="7:3")["aspect_ratio"] == "match_input_image"
+    kontext = api.model_spec(KONTEXT)
+    assert {preset: kontext.inputs(image_uri="u", look=look_spec_example(preset), seed=1)
+            ["aspect_ratio"] for preset in ("creative", "minimal")} == {"creative": "3:4",
+                                                                         "minimal": "1:1"}
 
 
 def test_replicate_configured(settings):
@@ -448,3 +469,14 @@ def test_replicate_configured(settings):
     assert api.replicate_configured() is False
     settings.REPLICATE_API_TOKEN = "r8_x"
     assert api.replicate_configured() is True
+
+
+def test_every_pinned_version_has_its_models_schema(settings):
+    from generation.backends.replicate_schemas import version_schema
+
+    pins = {**settings.REPLICATE_MODELS, **settings.REPLICATE_OPT_IN_VERSIONS}
+    assert settings.REPLICATE_MODEL == KONTEXT and KONTEXT in settings.REPLICATE_MODELS
+    for model, version in pins.items():
+        schema = version_schema(version)
+        assert schema is not None and schema.model == model and len(version) == 64
+        assert schema.official is (model == KONTEXT)  # the others run by version

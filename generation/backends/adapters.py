@@ -114,7 +114,8 @@ class ReplicateBackend:
                        .values_list("seed", flat=True))
         # A redo's comment goes into the prompt of a model that reads one.
         spec = dataclasses.replace(
-            look, prompt=prompt_with_instructions(look.prompt, job.instructions))
+            look, prompt=prompt_with_instructions(look.prompt, job.instructions),
+            instructions=job.instructions or "")
         waited = 0.0
         for seed in seeds:
             if seed in existing:

@@ -27,13 +27,14 @@ from django.conf import settings
 
 from core.retry import retry_after_seconds
 
+from ..looks import LookSpec
 from .replicate_errors import RateLimited, ReplicateError
-from .replicate_inputs import DATA_URI_BUDGET, MODELS, ModelSpec, model_spec, selfie_data_uri
+from .replicate_inputs import DATA_URI_BUDGET, ModelSpec, model_spec, selfie_data_uri
 from .replicate_ratelimit import TOKEN_WAIT_SECONDS, create_token_acquire
 from .replicate_webhooks import WebhookInvalid, webhook_sign, webhook_verify
 
 __all__ = [
-    "DATA_URI_BUDGET", "MODELS", "TERMINAL_STATUSES", "TOKEN_WAIT_SECONDS", "ModelSpec",
+    "DATA_URI_BUDGET", "TERMINAL_STATUSES", "TOKEN_WAIT_SECONDS", "ModelSpec",
     "Listed", "Prediction", "RateLimited", "ReplicateError", "WebhookInvalid", "model_spec",
     "output_download", "prediction_cancel", "prediction_create", "prediction_get",
     "prediction_inputs", "predictions_since",
@@ -129,35 +130,36 @@ def _prediction(raw: Any) -> Prediction:
                       error=str(raw.error) if raw.error else None, created_at=raw.created_at)
 
 
-def prediction_inputs(*, model: str, selfie_jpeg: bytes, prompt: str, seed: int,
-                      aspect_ratio: str) -> dict[str, Any]:
+def prediction_inputs(*, model: str, selfie_jpeg: bytes, look: LookSpec, seed: int
+                      ) -> dict[str, Any]:
     """The model's input for one seed: the same bytes give the same input, so a prediction
     created before a crash can be recognised by it (``predictions_since``)."""
     # A data URI, never a URL: selfies are private and must not be reachable by anyone.
-    return model_spec(model).inputs(image_uri=selfie_data_uri(selfie_jpeg), prompt=prompt,
-                                    seed=seed, aspect_ratio=aspect_ratio)
+    return model_spec(model).inputs(image_uri=selfie_data_uri(selfie_jpeg), look=look,
+                                    seed=seed)
 
 
-def prediction_create(*, model: str, selfie_jpeg: bytes, prompt: str, seed: int,
-                      aspect_ratio: str, webhook_url: str | None) -> Prediction:
+def prediction_create(*, model: str, selfie_jpeg: bytes, look: LookSpec, seed: int,
+                      webhook_url: str | None) -> Prediction:
     """Start one prediction. Never retried here: a POST that failed may have created it.
 
-    Replicate takes no idempotency key for creates (its HTTP API documents none), so a
-    caller that may be repeating a create looks for the first one with
-    ``predictions_since`` before it calls this again (generation/services/replicate_create.py).
-    """
-    inputs = prediction_inputs(model=model, selfie_jpeg=selfie_jpeg, prompt=prompt, seed=seed,
-                               aspect_ratio=aspect_ratio)
+    Official models are run by name (POST /v1/models/{owner}/{name}/predictions); community
+    models only by their pinned version (POST /v1/predictions): Replicate answers 404 to a
+    community model by name. Replicate takes no idempotency key for creates (its HTTP API
+    documents none), so a caller that may be repeating a create looks for the first one
+    with ``predictions_since`` before it calls this again
+    (generation/services/replicate_create.py)."""
+    spec = model_spec(model)
+    inputs = prediction_inputs(model=model, selfie_jpeg=selfie_jpeg, look=look, seed=seed)
     params: dict[str, Any] = {}
     if webhook_url:
         params = {"webhook": webhook_url, "webhook_events_filter": ["start", "completed"]}
     create_token_acquire()
     with _api_errors(), _client() as client:
-        if ":" in model:  # a pinned version
-            raw = client.predictions.create(version=model.split(":", 1)[1], input=inputs,
-                                            **params)
+        if spec.official:
+            raw = client.models.predictions.create(model=spec.name, input=inputs, **params)
         else:
-            raw = client.models.predictions.create(model=model, input=inputs, **params)
+            raw = client.predictions.create(version=spec.version, input=inputs, **params)
         return _prediction(raw)
 
 

@@ -1,5 +1,6 @@
-"""What each Replicate model is sent: its own input names (Replicate answers 422 to inputs
-a model does not declare), and the selfie as a data URI small enough for the API."""
+"""What each Replicate model is sent: exactly the inputs its pinned version declares
+(Replicate answers 422 to anything else), and the selfie as a data URI small enough for the
+API."""
 
 from __future__ import annotations
 
@@ -10,49 +11,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..look_prompts import kontext_prompt
+from ..looks import LookSpec
 from .replicate_errors import ReplicateError
+from .replicate_schemas import FLUX_KONTEXT_PRO, VersionSchema, version_schema
 
-# Replicate answers 422 to inputs a model does not declare, so each model gets
-# exactly its own input names. Models without a free-text prompt or an aspect
-# ratio input simply do not receive them.
+# Each model gets exactly the input names, types and values its pinned version declares
+# (replicate_schemas.py); Replicate answers 422 to anything else, and the local fake checks
+# the same schemas. Models without a free-text prompt or an aspect ratio input simply do
+# not receive them.
 
 _NEGATIVE_PROMPT = ("cartoon, illustration, painting, 3d render, deformed face, extra limbs, "
                     "blurry, lowres, jpeg artifacts, watermark, text, logo")
 
 
-def _flux_background(prompt: str) -> str:
-    # The headshot app takes no free text; its backdrop is an enum
-    # (neutral|white|black|gray|office), so the words before "backdrop" pick one
-    # (only those: "white shirt" elsewhere in the prompt must not count).
-    text = prompt.lower()
-    if re.search(r"\boffice\b", text):
-        return "office"
-    for words in re.findall(r"((?:[\w-]+\s+){0,4})(?:backdrop|background)\b", text):
-        for background, pattern in (("white", r"\bwhite\b"), ("black", r"\bblack\b"),
-                                    ("gray", r"\bgr[ae]y\b")):
-            if re.search(pattern, words):
-                return background
-    return "neutral"
-
-
-_FLUX_ASPECT_RATIOS = frozenset({"match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2",
-                                 "2:3", "4:5", "5:4", "21:9", "9:21", "2:1", "1:2"})
-
-
-def _flux_headshot_inputs(*, image_uri: str, prompt: str, seed: int, aspect_ratio: str
-                          ) -> dict[str, Any]:
+def _flux_kontext_inputs(*, image_uri: str, look: LookSpec, seed: int) -> dict[str, Any]:
+    aspects = FLUX_KONTEXT_PRO.input["properties"]["aspect_ratio"]["enum"]
     return {
+        # An edit instruction naming the look's backdrop colour and style (look_prompts.py).
+        "prompt": kontext_prompt(look),
         "input_image": image_uri,
-        # Never guessed from a photo: "none" lets the model keep the person as they are.
-        "gender": "none",
-        "background": _flux_background(prompt),
-        "aspect_ratio": aspect_ratio if aspect_ratio in _FLUX_ASPECT_RATIOS
+        "aspect_ratio": look.aspect_ratio if look.aspect_ratio in aspects
         else "match_input_image",
         "seed": seed,
         "output_format": "png",  # lossless: we re-encode once, at delivery
-        "safety_tolerance": 2,  # the most the API allows with an input image
+        "safety_tolerance": 2,  # the most the model allows with an input image
+        # Upsampling rewrites the prompt and may drop the backdrop words.
+        "prompt_upsampling": False,
     }
 
 
@@ -67,12 +55,11 @@ def _photomaker_prompt(prompt: str) -> str:
     return f"a photo of a person img, {cleaned}"
 
 
-def _photomaker_inputs(*, image_uri: str, prompt: str, seed: int, aspect_ratio: str
-                       ) -> dict[str, Any]:
-    del aspect_ratio  # PhotoMaker renders 1024x1024; the look crops later
+def _photomaker_inputs(*, image_uri: str, look: LookSpec, seed: int) -> dict[str, Any]:
+    # PhotoMaker renders 1024x1024 (no size input); the finish crops to the look.
     return {
         "input_image": image_uri,
-        "prompt": _photomaker_prompt(prompt),
+        "prompt": _photomaker_prompt(look.prompt),
         "negative_prompt": _NEGATIVE_PROMPT,  # must not contain the trigger word
         "style_name": "Photographic (Default)",
         "style_strength_ratio": 20,  # 15-50; lower keeps more of the face
@@ -84,12 +71,11 @@ def _photomaker_inputs(*, image_uri: str, prompt: str, seed: int, aspect_ratio: 
     }
 
 
-def _instant_id_inputs(*, image_uri: str, prompt: str, seed: int, aspect_ratio: str
-                       ) -> dict[str, Any]:
-    del aspect_ratio  # no size input: the output follows the face image
+def _instant_id_inputs(*, image_uri: str, look: LookSpec, seed: int) -> dict[str, Any]:
+    # No size input: the output follows the face image.
     return {
         "image": image_uri,
-        "prompt": prompt,
+        "prompt": look.prompt,
         "negative_prompt": _NEGATIVE_PROMPT,
         "seed": seed,
         "num_outputs": 1,
@@ -101,42 +87,53 @@ def _instant_id_inputs(*, image_uri: str, prompt: str, seed: int, aspect_ratio: 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # "owner/name"
-    source: str  # where the input names were taken from
+    version: str  # the pinned version (settings.REPLICATE_MODELS)
+    schema: VersionSchema  # that version's input schema, copied from the model
     build: Callable[..., dict[str, Any]]
+    # Whether the model reads free text: a redo's comment reaches it only then (all of the
+    # models we know do).
+    takes_prompt: bool = True
     # Whether the model reads free text: a redo's comment reaches it only then.
     takes_prompt: bool = True
 
-    def inputs(self, *, image_uri: str, prompt: str, seed: int, aspect_ratio: str
-               ) -> dict[str, Any]:
-        return self.build(image_uri=image_uri, prompt=prompt, seed=seed, aspect_ratio=aspect_ratio)
+    @property
+    def official(self) -> bool:
+        """Run by name; a community model only by version."""
+        return self.schema.official
+
+    def inputs(self, *, image_uri: str, look: LookSpec, seed: int) -> dict[str, Any]:
+        return self.build(image_uri=image_uri, look=look, seed=seed)
 
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
-    # Input names as used against replicate.com/flux-kontext-apps/professional-headshot
-    # in public client code (input_image, gender none|male|female, background
-    # neutral|white|black|gray|office, aspect_ratio, seed, output_format jpg|png,
-    # safety_tolerance 0-2). Its cog source is not public. Output: one URL string.
-    ModelSpec("flux-kontext-apps/professional-headshot",
-              "public client code for the Replicate model page", _flux_headshot_inputs,
-              takes_prompt=False),
-    # github.com/TencentARC/PhotoMaker predict.py (the cog behind tencentarc/photomaker):
-    # input_image[2-4], prompt with one "img", style_name, negative_prompt, num_steps,
-    # style_strength_ratio 15-50, num_outputs 1-4, guidance_scale, seed 0..2^31-1,
-    # disable_safety_checker. Output: a list of URLs.
-    ModelSpec("tencentarc/photomaker", "TencentARC/PhotoMaker predict.py", _photomaker_inputs),
-    # github.com/zsxkib/InstantID cog/predict.py (zsxkib/instant-id): image,
-    # pose_image, prompt, negative_prompt, sdxl_weights, ..., output_format,
-    # seed, num_outputs 1-8, disable_safety_checker. Output: a list of URLs.
-    ModelSpec("zsxkib/instant-id", "zsxkib/InstantID cog/predict.py", _instant_id_inputs),
-]}
+# How each model we know is fed; which of them may run, and at which version, is settings.
+BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "black-forest-labs/flux-kontext-pro": _flux_kontext_inputs,
+    "tencentarc/photomaker": _photomaker_inputs,
+    # Opt-in only (settings.REPLICATE_OPT_IN_MODELS): InsightFace's weights are non-commercial.
+    "zsxkib/instant-id": _instant_id_inputs,
+}
 
 
 def model_spec(model: str) -> ModelSpec:
-    """The spec for "owner/name" or a pinned "owner/name:version"."""
-    spec = MODELS.get(model.split(":", 1)[0])
-    if spec is None:
-        raise ReplicateError(f"No input mapping for Replicate model {model!r}.", transient=False)
-    return spec
+    """The spec for "owner/name" (or "owner/name:version" naming the pinned version): its
+    pinned version from settings and that version's schema; anything else is refused."""
+    name, _, asked = model.partition(":")
+    build = BUILDERS.get(name)
+    version = settings.REPLICATE_MODELS.get(name)
+    if build is None or version is None:
+        hint = (" It is opt-in only: add it to REPLICATE_OPT_IN_MODELS."
+                if name in settings.REPLICATE_OPT_IN_VERSIONS else "")
+        raise ReplicateError(f"Replicate model {name!r} is not configured.{hint}",
+                             transient=False)
+    if asked and asked != version:
+        raise ReplicateError(f"{name} is pinned to version {version}, not {asked}.",
+                             transient=False)
+    schema = version_schema(version)
+    if schema is None or schema.model != name:
+        raise ReplicateError(f"No input schema for {name} version {version}: copy it into "
+                             "generation/backends/replicate_schemas.py before pinning it.",
+                             transient=False)
+    return ModelSpec(name=name, version=version, schema=schema, build=build)
 
 
 # --- The selfie as a data URI ----------------------------------------------------------

@@ -45,9 +45,8 @@ def prediction_for_seed(*, job: GenerationJob, seed: int, selfie_jpeg: bytes, sp
     Raises what ``replicate_api.prediction_create`` raises; the caller decides on retries.
     """
     model = settings.REPLICATE_MODEL
-    inputs = replicate_api.prediction_inputs(model=model, selfie_jpeg=selfie_jpeg,
-                                             prompt=spec.prompt, seed=seed,
-                                             aspect_ratio=spec.aspect_ratio)
+    inputs = replicate_api.prediction_inputs(model=model, selfie_jpeg=selfie_jpeg, look=spec,
+                                             seed=seed)
     intent = job.create_intents.get(str(seed))
     if intent:
         earlier = _earlier_prediction(job, inputs=inputs, model=model, intent=intent)
@@ -64,8 +63,8 @@ def prediction_for_seed(*, job: GenerationJob, seed: int, selfie_jpeg: bytes, sp
     _intent_set(job, seed, {"key": secrets.token_hex(8), "at": timezone.now().isoformat()})
     try:
         prediction = replicate_api.prediction_create(
-            model=model, selfie_jpeg=selfie_jpeg, prompt=spec.prompt, seed=seed,
-            aspect_ratio=spec.aspect_ratio, webhook_url=webhook_url)
+            model=model, selfie_jpeg=selfie_jpeg, look=spec, seed=seed,
+            webhook_url=webhook_url)
     except replicate_api.ReplicateError as exc:
         if isinstance(exc, replicate_api.RateLimited) or not exc.transient:
             _intent_set(job, seed, None)  # answered with a refusal: nothing was created

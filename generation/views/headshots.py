@@ -14,6 +14,7 @@ from core.files import private_file_response
 from teams.decorators import company_view
 
 from ..backends.offline_redo import redo_adjustments
+from ..backends.replicate_errors import ReplicateError
 from ..backends.replicate_inputs import model_spec
 from ..models import Candidate, GenerationJob, ReviewDecision
 from ..scoring import HIDDEN_GATES, HIDDEN_LIKENESS, HIDDEN_NO_FACE
@@ -148,12 +149,18 @@ def headshots_redo(request: HttpRequest) -> HttpResponse:
     return redirect("generation:headshots", company_slug=request.company.slug)
 
 
+def _model_takes_prompt() -> bool:
+    try:
+        return model_spec(settings.REPLICATE_MODEL).takes_prompt
+    except ReplicateError:  # not configured: nothing will read the comment there
+        return False
+
+
 def _comment_note(job: GenerationJob) -> str:
     """What the backend does with the person's comment, said plainly."""
     if not job.instructions:
         return ""
-    if job.backend == GenerationJob.Backend.REPLICATE and not model_spec(
-            settings.REPLICATE_MODEL).takes_prompt:
+    if job.backend == GenerationJob.Backend.REPLICATE and not _model_takes_prompt():
         return (" The headshot model in use takes no written instructions, so your comment "
                 "is kept for your admin; the new photos are made on new seeds.")
     if job.backend != GenerationJob.Backend.OFFLINE:

@@ -41,14 +41,24 @@ import httpx
 from PIL import Image, ImageEnhance, ImageOps
 
 from generation.backends.replicate_api import webhook_sign
+from generation.backends.replicate_schemas import VersionSchema
 
 from .loopback import LoopbackFake, LoopbackHandler, serve_until_interrupted
+from .replicate_schema import (
+    BY_NAME_KEYS,
+    BY_VERSION_KEYS,
+    INVALID_VERSION,
+    NOT_FOUND,
+    Catalogue,
+    body_errors,
+    input_errors,
+    validation_problem,
+)
 
 # (prediction input, output index) -> image bytes
 OutputFactory = Callable[[dict[str, Any], int], bytes]
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
-FAKE_VERSION = "5eac336e92470e1a91a862eafedd8636cfad31cfc40c85bb2e0a1f17b3cc2b2c"
 
 
 def new_webhook_secret() -> str:
@@ -73,25 +83,18 @@ def _decode_data_uri(value: Any) -> bytes | None:
         return None
 
 
-# The plain backdrops of the flux headshot model's ``background`` input, as a studio would
-# light them (the mid grey is the corporate preset's).
-FLUX_BACKGROUNDS = {"gray": "#6B7580", "white": "#FFFFFF", "black": "#1A1A1A",
-                    "neutral": "#D7D3CC"}
-
-
 @functools.lru_cache(maxsize=16)
-def _studio(raw: bytes, prompt: str, background: str, ratio: str, size: int
-            ) -> Image.Image | None:
+def _studio(raw: bytes, prompt: str, ratio: str, size: int) -> Image.Image | None:
     """The input photo as a real headshot model returns it: retouched into a studio
-    headshot (backdrop colour from the prompt or the ``background`` input, framing, aspect)
-    by the offline backend; None when neither names a colour or the photo has no face."""
+    headshot (backdrop colour from the prompt, framing, aspect) by the offline backend;
+    None when the prompt names no colour or the photo has no face."""
     from generation.backends.offline import NoFaceForRetouch, studio_retouch
     from generation.looks import FRAMING_TEXT, LookSpec
 
     named = re.search(r"#[0-9A-Fa-f]{6}", prompt)
-    colour = named.group(0) if named else FLUX_BACKGROUNDS.get(background)
-    if colour is None:
+    if named is None:
         return None
+    colour = named.group(0)
     if not re.fullmatch(r"\d+:\d+", ratio):
         ratio = "1:1" if "photomaker" in prompt else "4:5"
     framing = next((key for key, text in FRAMING_TEXT.items() if text in prompt),
@@ -127,8 +130,7 @@ def default_output(inputs: dict[str, Any], index: int, *, size: int = 1024) -> b
     if image is None:
         image = Image.new("RGB", (size, size), (120 + seed % 40, 120, 128))
     ratio = str(inputs.get("aspect_ratio") or "")
-    studio = _studio(raw, str(inputs.get("prompt") or ""), str(inputs.get("background") or ""),
-                     ratio, size) if raw else None
+    studio = _studio(raw, str(inputs.get("prompt") or ""), ratio, size) if raw else None
     if studio is not None:
         # What a real model returns for our prompt: a studio headshot in the look.
         image = studio.copy()
@@ -172,6 +174,7 @@ class _Prediction:
     events: frozenset[str]
     began: float = field(default_factory=time.monotonic)
     held: list[tuple[str, bytes]] = field(default_factory=list)  # reordered deliveries
+    output_is_list: bool = True  # the model's output schema: a list of URLs or one URL
 
 
 class FakeReplicate(LoopbackFake):
@@ -192,6 +195,8 @@ class FakeReplicate(LoopbackFake):
         self.complete_after = complete_after
         self.start_after = start_after
         self.output_factory: OutputFactory = output_factory or default_output
+        # The models served, with the input schemas of their pinned versions.
+        self.catalogue = Catalogue()
         # Sends every webhook here instead of the URL the prediction named.
         self.webhook_target = webhook_target
         self.create_delay = 0.0  # seconds a create sleeps AFTER making the prediction
@@ -282,11 +287,8 @@ class FakeReplicate(LoopbackFake):
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
-    def _create(self, body: dict[str, Any], model: str | None) -> dict[str, Any]:
-        version = str(body.get("version") or FAKE_VERSION)
-        if model is None:  # POST /v1/predictions with "owner/name:version" or a bare id
-            model, _, version = version.rpartition(":") if ":" in version else ("", "", version)
-            model = model or "fake/versioned-model"
+    def _create(self, body: dict[str, Any], schema: VersionSchema) -> dict[str, Any]:
+        model, version = schema.model, schema.version
         prediction_id = _new_id()
         urls = f"{self.base_url}/v1/predictions/{prediction_id}"
         data = {
@@ -300,7 +302,8 @@ class FakeReplicate(LoopbackFake):
         events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
         with self._lock:
             self._predictions[prediction_id] = _Prediction(
-                data=data, webhook=body.get("webhook"), events=frozenset(events))
+                data=data, webhook=body.get("webhook"), events=frozenset(events),
+                output_is_list=schema.output_is_list)
             self.creates += 1
             self._later(self.start_after, self._start, prediction_id)
             if self.mode == "auto":
@@ -340,8 +343,8 @@ class FakeReplicate(LoopbackFake):
                     with self._lock:
                         self._files[f"{prediction_id}/{index}"] = image
                     urls.append(f"{self.base_url}/files/{prediction_id}/{index}.png")
-                # Models with num_outputs return a list; the headshot app one URL string.
-                output = urls if "num_outputs" in inputs else urls[0]
+                # As the model's output schema says: a list of URLs, or one URL string.
+                output = urls if state.output_is_list else urls[0]
             except Exception as exc:  # noqa: BLE001  (a broken factory is a failed prediction)
                 status, error = "failed", f"{type(exc).__name__}: {exc}"
         with self._lock:
@@ -450,6 +453,29 @@ class _Handler(LoopbackHandler):
                       detail or f"Injected {status} from the fake", headers)
         return False
 
+    def _validated(self, body: Any, model: str | None) -> VersionSchema | None:
+        """The version a create runs, or None after answering as Replicate would (by name:
+        official models only; by version: community models only; then the input schema)."""
+        catalogue = self.fake.catalogue
+        if model is not None:
+            schema = catalogue.official(model)
+            if schema is None:  # unknown, or a community model: by version only
+                self._reply(404, NOT_FOUND)
+                return None
+            errors = body_errors(body, allowed=BY_NAME_KEYS, needs_version=False)
+        else:
+            errors = body_errors(body, allowed=BY_VERSION_KEYS, needs_version=True)
+            schema = None if errors else catalogue.runnable_version(body.get("version"))
+            if not errors and schema is None:
+                self._reply(422, INVALID_VERSION)
+                return None
+        if not errors and schema is not None:
+            errors = input_errors(schema.input, body["input"])
+        if errors:
+            self._reply(422, validation_problem(errors))
+            return None
+        return schema
+
     def do_GET(self) -> None:  # noqa: N802
         self._record()
         if match := re.fullmatch(r"/files/([a-z0-9]+)/(\d+)\.png", self.path):
@@ -484,15 +510,11 @@ class _Handler(LoopbackHandler):
         if model_match or self.path == "/v1/predictions":
             with self.fake._lock:
                 self.fake.create_attempts += 1
-            if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
-                self._problem(422, "Input validation failed",
-                              "- input: Invalid type. Expected: object, given: null")
+            schema = self._validated(body, f"{model_match[1]}/{model_match[2]}"
+                                     if model_match else None)
+            if schema is None:
                 return
-            if model_match is None and not body.get("version"):
-                self._problem(422, "Input validation failed", "- version: version is required")
-                return
-            model = f"{model_match[1]}/{model_match[2]}" if model_match else None
-            created = self.fake._create(body, model)
+            created = self.fake._create(body, schema)
             if self.fake.create_delay:
                 time.sleep(self.fake.create_delay)  # made, but the answer is late
             self._reply(201, created)

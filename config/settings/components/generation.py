@@ -25,7 +25,25 @@ FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
 # Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.
 REPLICATE_API_TOKEN = env.str("REPLICATE_API_TOKEN", default="")
 REPLICATE_BASE_URL = env.str("REPLICATE_BASE_URL", default="https://api.replicate.com")
-REPLICATE_MODEL = env.str("REPLICATE_MODEL", default="flux-kontext-apps/professional-headshot")
+# The model for single-selfie jobs, and every model's pinned version: the version whose input
+# schema generation/backends/replicate_schemas.py copies (a pin without one is refused).
+# Official models (FLUX Kontext) are run by name, community models (PhotoMaker) by version.
+REPLICATE_MODEL = env.str("REPLICATE_MODEL", default="black-forest-labs/flux-kontext-pro")
+REPLICATE_MODELS = {
+    "black-forest-labs/flux-kontext-pro":
+        "0a1381936934845a14efcc9f309ce7d031cb905867878b5c5830280e00e97606",
+    "tencentarc/photomaker": "ddfc2b08d209f9fa8c1eca692712918bd449f695dabb4a958da31802a9570fe4",
+}
+# Opt-in only, named in REPLICATE_OPT_IN_MODELS: zsxkib/instant-id finds faces with
+# InsightFace's antelopev2 models, whose weights are for non-commercial research only.
+REPLICATE_OPT_IN_VERSIONS = {
+    "zsxkib/instant-id": "2e4785a4d80dadf580077b2244c8d7c05d8e3faac04a04c02d8e099dd2876789",
+}
+for _name in env.list("REPLICATE_OPT_IN_MODELS", default=[]):
+    if _name not in REPLICATE_OPT_IN_VERSIONS:
+        raise ValueError(f"REPLICATE_OPT_IN_MODELS: {_name!r} is not an opt-in model "
+                         f"({', '.join(REPLICATE_OPT_IN_VERSIONS)}).")
+    REPLICATE_MODELS[_name] = REPLICATE_OPT_IN_VERSIONS[_name]
 # "whsec_…" from Replicate's webhook settings; verifies webhook-signature headers.
 REPLICATE_WEBHOOK_SECRET = env.str("REPLICATE_WEBHOOK_SECRET", default="")
 REPLICATE_WEBHOOK_TOLERANCE_SECONDS = env.int("REPLICATE_WEBHOOK_TOLERANCE_SECONDS", default=300)

@@ -209,7 +209,7 @@ def test_replicate_gets_the_comment_in_its_prompt(tenant_a, fake_replicate, live
     from generation.services.jobs import job_create
 
     settings.SITE_URL = live_server.url
-    settings.REPLICATE_MODEL = "tencentarc/photomaker"  # a model that reads a prompt
+    settings.REPLICATE_MODEL = "black-forest-labs/flux-kontext-pro"  # official: run by name
     approved_look(tenant_a.company)
     selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
     job = job_create(company=tenant_a.company, membership=tenant_a.member,
@@ -219,7 +219,9 @@ def test_replicate_gets_the_comment_in_its_prompt(tenant_a, fake_replicate, live
     while not fake_replicate.requests_to("POST", "/v1/models/") and time.monotonic() < deadline:
         time.sleep(0.1)
     prompts = {r.json["input"]["prompt"] for r in fake_replicate.requests_to("POST", "/v1/models/")}
-    assert prompts and all(p.endswith("less shiny forehead") for p in prompts)
+    # After the look's own instruction (backdrop, wardrobe, light), which stays the company's.
+    assert prompts and all(p.rstrip(".").endswith("less shiny forehead") and "background" in p
+                           for p in prompts)
 
 
 @pytest.mark.django_db

@@ -1,0 +1,11 @@
+"""On PostgreSQL, the second tenant wall on this app's tenant tables: row-level security
+enabled and forced, with the tenant_wall policy (core/rls.py). SQLite: nothing."""
+
+from django.db import migrations
+
+from core.rls import rls_enable
+
+
+class Migration(migrations.Migration):
+    dependencies = [("delivery", "0001_models_moved_from_teams_and_generation")]
+    operations = [migrations.RunPython(*rls_enable(app_label="delivery"))]

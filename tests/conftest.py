@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import io
 from dataclasses import dataclass
 
 import pytest
@@ -40,6 +41,18 @@ def _flush_past_the_append_only_triggers() -> None:
 
 
 _flush_past_the_append_only_triggers()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database with the application's role (manage.py db_roles): a role that
+    owns no table, which tests/test_row_level_security.py becomes to meet the wall."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            call_command("db_roles", stdout=io.StringIO())
 
 
 @dataclass

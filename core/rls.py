@@ -200,6 +200,18 @@ def company_scope(company_id: int | None, *, using: str = DEFAULT_DB_ALIAS) -> I
         yield
 
 
+def company_set_local(company_id: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Name the company for the rest of the current transaction (SET LOCAL): for a service
+    that learns its company inside its own transaction (from a token it was handed)."""
+    if not rls_active(using):
+        return
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise RuntimeError("company_set_local outside a transaction: use company_scope")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [COMPANY_SETTING, str(int(company_id))])
+
+
 @contextmanager
 def rls_bypass(reason: str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Cross the database wall for the block, on purpose.
@@ -212,6 +224,13 @@ def rls_bypass(reason: str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         raise ValueError("rls_bypass needs a reason")
     with _gucs({BYPASS_SETTING: "on"}, using):
         yield
+
+
+def company_of(model: Any, **lookup: Any) -> int | None:
+    """The company of the row ``lookup`` finds, past the wall: how a task that is handed an
+    id learns which company it works for (then :func:`company_task` names it)."""
+    with rls_bypass("a task's id names its row's company"):
+        return model._base_manager.filter(**lookup).values_list("company_id", flat=True).first()
 
 
 def company_task(company_of: Callable[..., int | None]) -> Callable[[Callable], Callable]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -78,13 +79,17 @@ def _as_the_app_role(request):
     walled = {rls.BYPASS_SETTING: "", rls.COMPANY_SETTING: ""}
     open_tasks: list = []
 
+    test_thread = threading.get_ident()  # a live server's thread has its own connection
+
     def task_started(**kwargs):
+        if threading.get_ident() != test_thread:
+            return
         scope = rls._gucs(walled, "default")
         scope.__enter__()
         open_tasks.append(scope)
 
     def task_ended(**kwargs):
-        if open_tasks:
+        if open_tasks and threading.get_ident() == test_thread:
             open_tasks.pop().__exit__(None, None, None)
 
     original = Client.request

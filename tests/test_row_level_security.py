@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from core.rls import company_scope, rls_bypass, tables_without_wall, tenant_tables
 from identity.models import AuditEvent
 from teams.models import Membership, Team, User
+from teams.services.companies import user_forget
 
 from .factories import SecuritySettingsFactory, TeamFactory
 
@@ -179,3 +180,13 @@ def test_a_streamed_export_is_read_as_its_company(tenant_a, tenant_b, app_role):
     body = b"".join(response.streaming_content).decode()
     assert "member@alpha.example" in body and "bravo" not in body
     assert _raw("SELECT current_setting('app.company_id', true)") == [("",)]
+
+
+def test_a_check_across_companies_is_not_fooled_by_the_wall(tenant_a, tenant_b, app_role):
+    """Whether a person still belongs anywhere is asked past the wall: under company A's
+    scope alone, their membership of B would be invisible and their account erased."""
+    elsewhere = tenant_b.member.user
+    with company_scope(tenant_a.company.pk):
+        user_forget(user_id=elsewhere.pk)
+    elsewhere.refresh_from_db()
+    assert elsewhere.email == "member@bravo.example" and elsewhere.is_active

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from core.events import MEMBER_JOINED, event_emit, event_subscribe, event_unsubscribe
 from core.rls import company_scope, rls_bypass, tables_without_wall, tenant_tables
 from identity.models import AuditEvent
 from teams.models import Membership, Team, User
@@ -190,3 +191,22 @@ def test_a_check_across_companies_is_not_fooled_by_the_wall(tenant_a, tenant_b, 
         user_forget(user_id=elsewhere.pk)
     elsewhere.refresh_from_db()
     assert elsewhere.email == "member@bravo.example" and elsewhere.is_active
+
+
+def test_after_commit_event_handlers_run_under_the_events_company(
+        tenant_a, app_role, django_capture_on_commit_callbacks):
+    """An emitter's company scope may be gone by the commit; the event names it again."""
+    seen: list[int] = []
+
+    def count_members(event) -> None:
+        seen.append(Membership.objects.unscoped().count())
+
+    event_subscribe(MEMBER_JOINED, count_members)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            with company_scope(tenant_a.company.pk):
+                event_emit(MEMBER_JOINED, company_id=tenant_a.company.pk,
+                           person=tenant_a.member.pk, team=tenant_a.team.pk)
+    finally:
+        event_unsubscribe(MEMBER_JOINED, count_members)
+    assert seen == [3]

@@ -33,7 +33,9 @@ def company_view(*, role: str = "member") -> Callable[[ViewFunc], ViewFunc]:
         def wrapper(request: HttpRequest, company_slug: str, *args: Any, **kwargs: Any):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            membership = membership_for_request(user=request.user, company_slug=company_slug)
+            membership = getattr(request, "_rls_membership", None)  # teams.middleware's
+            if membership is None or membership.company.slug != company_slug:
+                membership = membership_for_request(user=request.user, company_slug=company_slug)
             if membership is None:
                 raise Http404("No such page.")
             have = {Membership.Role.MEMBER: 0, Membership.Role.ADMIN: 1, Membership.Role.OWNER: 2}

@@ -16,6 +16,7 @@ from django.urls import Resolver404, resolve
 
 from core.rls import company_scope, rls_active
 
+from .models import Membership
 from .selectors import membership_for_request
 
 
@@ -24,9 +25,12 @@ class CompanyScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        company_id = _company_of(request) if rls_active() else None
-        if company_id is None:
+        membership = _membership_of(request) if rls_active() else None
+        if membership is None:
             return self.get_response(request)
+        company_id = membership.company_id
+        # The decorator takes it from here instead of asking again (same path, same person).
+        request._rls_membership = membership  # type: ignore[attr-defined]
         with company_scope(company_id):
             request._rls_company_id = company_id  # type: ignore[attr-defined]
             response = self.get_response(request)
@@ -35,15 +39,14 @@ class CompanyScopeMiddleware:
         return response
 
 
-def _company_of(request: HttpRequest) -> int | None:
+def _membership_of(request: HttpRequest) -> Membership | None:
     try:
         slug = resolve(request.path_info).kwargs.get("company_slug")
     except Resolver404:
         return None
     if not slug or not request.user.is_authenticated:
         return None
-    membership = membership_for_request(user=request.user, company_slug=slug)
-    return membership.company_id if membership is not None else None
+    return membership_for_request(user=request.user, company_slug=slug)
 
 
 def _scoped(chunks: Iterable, company_id: int) -> Iterator:

@@ -458,7 +458,7 @@ def _models_stubbed(model_time: list[float]) -> Iterator[None]:
     images: dict[tuple[int, int], object] = {}
     vector = [0.05] * 128
 
-    def retouch(image, *, look, seed):
+    def retouch(image, *, look, seed, instructions=""):
         started = time.perf_counter()
         if look.aspect < 1:
             size = (round(look.output_size * look.aspect), look.output_size)

@@ -1,4 +1,6 @@
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from billing.webhooks import stripe_webhook
@@ -10,8 +12,15 @@ from teams import urls as teams_urls
 from teams.forms import EmailLoginForm
 from teams.views import public
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico whatever the page links: send them to the icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
     path("", public.home, name="home"),
+    path("favicon.ico", favicon),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -35,11 +35,13 @@ from core.rls import company_scope
 log = logging.getLogger(__name__)
 
 HEADSHOT_APPROVED = "headshot.approved"  # person, headshot, approved_at
+HEADSHOT_REJECTED = "headshot.rejected"  # person, decision (the reason is on the decision)
 JOB_READY = "job.ready"  # job, person, kind, status, failure_reason
 JOB_FAILED = "job.failed"  # job, person, kind, status, failure_reason
 MEMBER_JOINED = "member.joined"  # person, team
 MEMBER_LEFT = "member.left"  # person, user, rule (emitted while the membership still exists)
-EVENTS = frozenset({HEADSHOT_APPROVED, JOB_READY, JOB_FAILED, MEMBER_JOINED, MEMBER_LEFT})
+EVENTS = frozenset({HEADSHOT_APPROVED, HEADSHOT_REJECTED, JOB_READY, JOB_FAILED, MEMBER_JOINED,
+                    MEMBER_LEFT})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def task_enqueue(name: str, *args: Any, queue: str | None = None, **kwargs: Any)
 
     By name, so that a service never imports the tasks module that imports it: an app's
     tasks sit above its services and there is no import loop. The registered task object
-    is used, so the embedded default (eager mode) runs it in-process. Each app imports its
+    is used, so eager mode (tests) runs it in-process. Each app imports its
     tasks module in ``AppConfig.ready()``, so every name is registered in every process.
     """
     transaction.on_commit(

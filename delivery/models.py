@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.crypto import EncryptedJSONField, EncryptedTextField
 from core.tenancy import TenantModel
 from teams.models import Membership, User
 
@@ -42,11 +43,12 @@ class ApiKey(TenantModel):
 
 
 class WebhookEndpoint(TenantModel):
-    """Where a company wants to hear about events; deliveries are signed with `secret`."""
+    """Where a company wants to hear about events; deliveries are signed with `secret`
+    (encrypted at rest, shown to the admin once when the endpoint is made)."""
 
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)  # event types chosen by the admin
-    secret = models.CharField(max_length=64)
+    secret = EncryptedTextField()
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
@@ -98,7 +100,7 @@ class DirectoryConnection(TenantModel):
     """A company's connection to a directory (Microsoft Entra, Google Workspace, Slack).
 
     `config` holds the provider's credentials (delivery/directory/<provider>.py says
-    which); it is shown to no one after saving.
+    which), encrypted at rest (core/crypto.py); it is shown to no one after saving.
     """
 
     class Provider(models.TextChoices):
@@ -107,7 +109,7 @@ class DirectoryConnection(TenantModel):
         SLACK = "slack", "Slack"
 
     provider = models.CharField(max_length=10, choices=Provider.choices)
-    config = models.JSONField(default=dict)
+    config = EncryptedJSONField(default=dict)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.events import HEADSHOT_APPROVED, JOB_FAILED, JOB_READY, MEMBER_JOINED, Event, event_subscribe
-from privacy.deletion import row_delete
 from privacy.dsr import ExportArchive
 from privacy.registry import PersonalData, personal_data_register
 from teams.models import Company, Membership
 
-from .directory.services import directory_sync_queue
+from .directory.services import directory_copy_erase, directory_sync_queue
 from .models import DirectorySync
 from .webhooks.services import webhook_event_emit
 
@@ -51,9 +50,10 @@ def register() -> None:
     for name in WEBHOOK_EVENTS:
         event_subscribe(name, webhooks_forward)
     event_subscribe(HEADSHOT_APPROVED, directories_update)
-    # The record of each directory a person's photo went to. Erasure deletes the record;
-    # the photo in the directory itself is the company's to remove (README, Privacy).
+    # Each directory a person's photo went to. Erasure removes the photo there (or tells the
+    # person where it could not) and then the record.
     personal_data_register(PersonalData(
         kind="directory_copy", of_person=_directory_copies,
-        erase=lambda sync, rule, subject: row_delete(sync, rule),
+        erase=lambda sync, rule, subject: directory_copy_erase(sync, rule=rule,
+                                                               subject_user_id=subject),
         export=_export_directory_copies))

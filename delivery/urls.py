@@ -8,6 +8,7 @@ pages have their own namespace (``integrations``, delivery/webhooks/urls.py).
 
 from django.urls import path
 
+from . import downloads
 from .api import key_pages
 from .directory import views as directory
 from .exports import views as exports
@@ -25,4 +26,5 @@ generation_pages = [
     path("admin/export/people.csv", exports.people_csv, name="people_csv"),
     path("admin/directory/", directory.directory, name="directory"),
     path("admin/directory/sync/", directory.directory_sync_now, name="directory_sync_now"),
+    path("headshots/download/", downloads.headshot_download, name="headshot_download"),
 ]

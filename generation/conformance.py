@@ -76,7 +76,7 @@ class Tolerances:
     backdrop_delta_e_max: float = 5.0  # CIEDE2000, per backdrop pixel
     backdrop_off_share_max: float = 0.06  # share of backdrop pixels beyond that
     face_height_min: float = 0.28  # face height (see _face_height) over image height
-    face_height_max: float = 0.38
+    face_height_max: float = 0.47  # head-and-shoulders band top x Framing.tight_limit + margin
     eye_line_min: float = 0.38  # eye midpoint's height from the top, over image height
     eye_line_max: float = 0.47
     centre_x_offset_max: float = 0.05  # |face centre x - 0.5|, of the width
@@ -92,7 +92,10 @@ def tolerances_for(look: LookSpec, overrides: dict[str, Any] | None = None) -> T
     framing = FRAMINGS.get(look.framing, FRAMINGS["head_and_shoulders"])
     tolerances = Tolerances(
         face_height_min=round(framing.face_band[0] - BAND_MARGIN, 4),
-        face_height_max=round(framing.face_band[1] + BAND_MARGIN, 4),
+        # The finish may enlarge a face up to ``tight_limit`` x the band's top rather than
+        # invent a body the photo does not have (generation/finish_framing.py): such a
+        # close crop is still the look; only larger ("short" plans) is off.
+        face_height_max=round(framing.face_band[1] * framing.tight_limit + BAND_MARGIN, 4),
         eye_line_min=round(framing.eye_band[0] - BAND_MARGIN, 4),
         eye_line_max=round(framing.eye_band[1] + BAND_MARGIN, 4),
     )

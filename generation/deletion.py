@@ -10,7 +10,7 @@ from django.db import transaction
 
 from core.storage import CANDIDATES, lora_folder
 from privacy.deletion import receipt_make, receipt_write, receipts_write, subject_of
-from privacy.storage import storage_delete, storage_delete_many, storage_delete_prefix
+from privacy.storage import storage_delete_many, storage_delete_prefix
 from teams.models import Membership
 
 from .models import Candidate, GenerationJob, Headshot, Selfie
@@ -64,19 +64,41 @@ def embedding_clear(obj: Selfie | Candidate, *, rule: str) -> None:
 def candidate_delete(candidate: Candidate, *, rule: str,
                      subject_user_id: int | None = None) -> None:
     """A generated photo. An approved headshot's photo goes only with its headshot."""
-    keys = [candidate.image_key, candidate.thumb_key]
-    for key in keys:
-        storage_delete(key)
-    subject = subject_user_id or subject_of(candidate.company_id, candidate.membership_id)
-    with transaction.atomic():
-        Candidate.objects.for_company(candidate.company_id).filter(pk=candidate.pk).delete()
-        receipt_write(company_id=candidate.company_id, kind="candidate",
-                      object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
-                      rule=rule, keys=keys)
+    candidates_delete([candidate], rule=rule, subject_user_id=subject_user_id)
+
+
+def candidates_delete(candidates: Sequence[Candidate], *, rule: str,
+                      subject_user_id: int | None = None) -> None:
+    """Generated photos of one company, each as candidate_delete would: their files in
+    batches (one S3 request per 1,000 keys, not one per file), then rows and receipts in a
+    few queries."""
+    if not candidates:
+        return
+    company_id = candidates[0].company_id
+    if any(candidate.company_id != company_id for candidate in candidates):
+        raise ValueError("candidates_delete takes the candidates of one company at a time")
+    storage_delete_many([key for candidate in candidates
+                         for key in (candidate.image_key, candidate.thumb_key)])
+    subjects: dict[int, int] = {}
+    if not subject_user_id:
+        subjects = dict(Membership.objects.for_company(company_id).filter(
+            pk__in={candidate.membership_id for candidate in candidates}).values_list(
+            "pk", "user_id"))
+    receipts = []
+    for candidate in candidates:
+        subject = subject_user_id or subjects.get(candidate.membership_id)
+        receipts.append(receipt_make(company_id=company_id, kind="candidate",
+                                     object_ref=f"candidate:{candidate.pk}",
+                                     subject_user_id=subject, rule=rule,
+                                     keys=[candidate.image_key, candidate.thumb_key]))
         if candidate.face_embedding is not None:
-            receipt_write(company_id=candidate.company_id, kind="face_embedding",
-                          object_ref=f"candidate:{candidate.pk}", subject_user_id=subject,
-                          rule=rule)
+            receipts.append(receipt_make(company_id=company_id, kind="face_embedding",
+                                         object_ref=f"candidate:{candidate.pk}",
+                                         subject_user_id=subject, rule=rule))
+    with transaction.atomic():
+        Candidate.objects.for_company(company_id).filter(
+            pk__in=[candidate.pk for candidate in candidates]).delete()
+        receipts_write(receipts)
 
 
 def headshot_delete(headshot: Headshot, *, rule: str, subject_user_id: int | None = None) -> None:
@@ -84,8 +106,7 @@ def headshot_delete(headshot: Headshot, *, rule: str, subject_user_id: int | Non
         pk=headshot.candidate_id).first()
     subject = subject_user_id or subject_of(headshot.company_id, headshot.membership_id)
     keys = [candidate.image_key, candidate.thumb_key] if candidate else []
-    for key in keys:
-        storage_delete(key)
+    storage_delete_many(keys)
     with transaction.atomic():
         Headshot.objects.for_company(headshot.company_id).filter(pk=headshot.pk).delete()
         receipt_write(company_id=headshot.company_id, kind="headshot",
@@ -112,8 +133,8 @@ def job_delete(job: GenerationJob, *, rule: str, subject_user_id: int | None = N
     """A job record with whatever photos and weights it still has (not an approved headshot:
     callers delete the headshot first)."""
     subject = subject_user_id or subject_of(job.company_id, job.membership_id)
-    for candidate in Candidate.objects.for_company(job.company_id).filter(job=job):
-        candidate_delete(candidate, rule=rule, subject_user_id=subject)
+    candidates_delete(list(Candidate.objects.for_company(job.company_id).filter(job=job)),
+                      rule=rule, subject_user_id=subject)
     lora_delete(company_id=job.company_id, job_id=job.pk, rule=rule, subject_user_id=subject)
     # Files a late worker wrote after the rows were gone.
     stray = storage_delete_prefix(CANDIDATES.folder(company_id=job.company_id, owner_id=job.pk))

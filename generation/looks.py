@@ -88,6 +88,15 @@ def look_prompt(*, backdrop_description: str, backdrop_color: str, wardrobe: str
     )
 
 
+def prompt_with_instructions(prompt: str, instructions: str) -> str:
+    """The look's prompt with a redo's comment from the person (what they want changed),
+    as one short, plain clause: the look stays the company's, the comment refines it."""
+    comment = " ".join((instructions or "").split())[:300].strip(" .,;")
+    if not comment:
+        return prompt
+    return f"{prompt}. The person asked for this change to their previous photos: {comment}"
+
+
 def look_spec(version: LookVersion) -> LookSpec:
     """The look a stored version describes, as the backends, scoring and the gates read it."""
     return LookSpec(

@@ -25,6 +25,7 @@ from teams.services.companies import membership_hold_register
 
 from .deletion import (
     candidate_delete,
+    candidates_delete,
     embedding_clear,
     headshot_delete,
     job_delete,
@@ -296,15 +297,18 @@ def register() -> None:
                   embedding_clear))))
     personal_data_register(PersonalData(
         kind="candidate", of_person=_of_person(Candidate), erase=_erase(candidate_delete),
+        erase_many=lambda objs, rule, subject: candidates_delete(objs, rule=rule,
+                                                                 subject_user_id=subject),
         export=_export_candidates, files=CANDIDATES, known_keys=_candidate_keys,
         kept_with_headshot=_kept_candidates, strip=_face_data_strip, rules=(
             _rule("embeddings.candidate", "embeddings_after_last_job_hours",
                   _candidate_embeddings, embedding_clear),
             _rule("candidates.rejected", "rejected_candidates_hours", _rejected_candidates,
-                  candidate_delete),
+                  candidate_delete, candidates_delete),
             _rule("candidates.unchosen", "unchosen_candidates_hours", _unchosen_candidates,
-                  candidate_delete),
-            _rule("candidates.favourite", "headshots_hours", _favourites, candidate_delete))))
+                  candidate_delete, candidates_delete),
+            _rule("candidates.favourite", "headshots_hours", _favourites, candidate_delete,
+                  candidates_delete))))
     personal_data_register(PersonalData(
         kind="lora_weights", of_person=_of_person(GenerationJob),
         erase=lambda job, rule, subject: lora_delete(

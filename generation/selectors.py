@@ -5,14 +5,12 @@ import statistics
 import numpy as np
 from django.db.models import F, Q, QuerySet
 
-from privacy.models import ConsentRecord
 from teams.models import Company, Membership
 
 from .colour import delta_e_2000, hex_to_rgb, srgb_to_lab
 from .conformance import tolerances_for
 from .looks import look_spec
 from .models import Candidate, GenerationJob, Headshot, LookVersion, ReviewDecision, Selfie
-from .services.jobs import MIN_SELFIES
 
 # The one rule every exit applies (pages, pick, approve, API, ZIP/CSV export, signed image
 # links, directory sync, webhooks): a candidate leaves only when scoring showed it and it
@@ -264,40 +262,6 @@ def uniformity_report(*, company: Company, team_id: int | None = None, no_team: 
         report.append({"team": entry["team"], "people": people, "metrics": metrics,
                        "count": entry["count"], "outliers": outlying, "version": version})
     return report
-
-
-def batch_ready_count(*, company: Company, team_id: int | None = None) -> int:
-    """How many people a consistent batch would take now: selfies uploaded (so consent is
-    given) and enough of them accepted. An index count (Membership.accepted_selfies is kept
-    by the database), whatever the size of the company."""
-    people = Membership.objects.for_company(company).filter(
-        status=Membership.Status.UPLOADED,
-        accepted_selfies__gte=MIN_SELFIES["consistent_batch"])
-    return people.filter(team_id=team_id).count() if team_id else people.count()
-
-
-def batch_not_ready(*, company: Company, team_id: int | None = None):
-    """People who cannot be in a consistent batch yet (too few usable selfies, or no
-    consent), by name: what the batches page pages through."""
-    people = Membership.objects.for_company(company).filter(
-        status__in=[Membership.Status.CONSENTED, Membership.Status.UPLOADED],
-        accepted_selfies__lt=MIN_SELFIES["consistent_batch"],
-    ).select_related("user").order_by("sort_name", "pk")
-    return people.filter(team_id=team_id) if team_id else people
-
-
-def batch_not_ready_reasons(*, company: Company, people: list) -> list[tuple]:
-    """(person, why) for a page of ``batch_not_ready``, consent checked in one query."""
-    needed = MIN_SELFIES["consistent_batch"]
-    latest: dict[int, str] = {}
-    for user_id, event in ConsentRecord.objects.for_company(company).filter(
-            subject_user_id__in=[p.user_id for p in people]).order_by(
-            "subject_user_id", "pk").values_list("subject_user_id", "event"):
-        latest[user_id] = event  # the last one per person wins
-    return [(person, "has not given consent"
-             if latest.get(person.user_id) != ConsentRecord.Event.GRANTED
-             else f"{person.accepted_selfies} of {needed} usable selfies")
-            for person in people]
 
 
 def batch_progress(*, company: Company, team_id: int | None, limit: int = 200):

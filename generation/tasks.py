@@ -25,7 +25,7 @@ from core.rls import company_of, company_task, rls_bypass
 from .backends import offline, replicate_api
 from .backends.gpu.worker import JobStopped, gpu_configured, gpu_job_run
 from .jobs import job_claim, job_lease_renew
-from .looks import look_spec
+from .looks import look_spec, prompt_with_instructions
 from .models import Candidate, GenerationJob, ReplicatePrediction, Selfie
 from .routing import QUEUES, TASKS, replicate_failure_record, replicate_success_record
 from .services.jobs import (
@@ -115,7 +115,10 @@ def run_offline_job(self, job_id: int) -> str:
             image = Image.open(handle)
             image.load()
         try:
-            result = offline.studio_retouch(image.convert("RGB"), look=spec, seed=seed)
+            # A redo's comment only where there is one (stand-ins take look and seed).
+            extra = {"instructions": job.instructions} if job.instructions else {}
+            result = offline.studio_retouch(image.convert("RGB"), look=spec, seed=seed,
+                                            **extra)
         except offline.NoFaceForRetouch:
             continue
         buffer = io.BytesIO()
@@ -166,7 +169,8 @@ def run_replicate_job(self, job_id: int) -> str:
         while True:
             try:
                 prediction = replicate_api.prediction_create(
-                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg, prompt=spec.prompt,
+                    model=settings.REPLICATE_MODEL, selfie_jpeg=selfie_jpeg,
+                    prompt=prompt_with_instructions(spec.prompt, job.instructions),
                     seed=seed, aspect_ratio=spec.aspect_ratio, webhook_url=_webhook_url())
                 break
             except replicate_api.RateLimited as exc:

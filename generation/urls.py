@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import admin, headshots
+from .views import admin, headshots, looks_outdated
 from .views import selfies as views
 
 app_name = "generation"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/people/<int:pk>/selfies/", views.member_selfies, name="member_selfies"),
     path("headshots/", headshots.headshots, name="headshots"),
     path("headshots/progress/", headshots.headshots_progress, name="headshots_progress"),
+    path("jobs/<int:pk>/status/", headshots.job_status, name="job_status"),
     path("headshots/start/", headshots.headshots_start, name="headshots_start"),
     path("headshots/redo/", headshots.headshots_redo, name="headshots_redo"),
     path("candidates/<int:pk>/favourite/", headshots.candidate_favourite,
@@ -22,6 +23,7 @@ urlpatterns = [
     path("candidates/<int:pk>/thumb/", headshots.candidate_thumb, name="candidate_thumb"),
     path("admin/looks/", admin.looks, name="looks"),
     path("admin/looks/<int:pk>/", admin.look_version, name="look_version"),
+    path("admin/looks/outdated/", looks_outdated.outdated_headshots, name="outdated_headshots"),
     path("admin/generate/", admin.generate_for_team, name="generate_for_team"),
     path("admin/review/", admin.review, name="review"),
     path("admin/review/<int:pk>/", admin.review_decide, name="review_decide"),

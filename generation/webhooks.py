@@ -40,7 +40,7 @@ def replicate_webhook(request: HttpRequest) -> JsonResponse:
                 status=status[:20] if isinstance(status, str) else "")
     except IntegrityError:
         return JsonResponse({"ok": True, "duplicate": True})
-    # robust: where tasks run in-process (the embedded default) a failing task is logged and
+    # robust: where tasks run in-process (eager mode) a failing task is logged and
     # left to polling, never turned into this delivery's answer.
     transaction.on_commit(lambda: sync_prediction.delay(prediction_id), robust=True)
     return JsonResponse({"ok": True})

@@ -82,7 +82,7 @@ class SsoConnection(TenantModel):
     # OpenID Connect
     oidc_issuer = models.URLField(max_length=500, blank=True)
     oidc_client_id = models.CharField(max_length=255, blank=True)
-    oidc_client_secret = models.TextField(blank=True)  # encrypted (identity/crypto.py)
+    oidc_client_secret = models.TextField(blank=True)  # encrypted (core/crypto.py)
     # SAML 2.0 (the IdP side, as typed in or read from its metadata)
     saml_metadata_url = models.URLField(max_length=500, blank=True)
     saml_idp_entity_id = models.CharField(max_length=500, blank=True)

@@ -91,12 +91,21 @@ def dsr_process(*, company: Company, request_id: int) -> DataSubjectRequest | No
             default_storage.delete(key)
     else:
         _withdraw_if_granted(company, membership)
-        person_erase(company=company, membership=membership, rule=RULE_REQUEST)
+        result = person_erase(company=company, membership=membership, rule=RULE_REQUEST)
         DataSubjectRequest.objects.for_company(company).filter(
             pk=request.pk, status=Status.PENDING).update(
-            status=Status.COMPLETED, completed_at=timezone.now())
+            status=Status.COMPLETED, completed_at=timezone.now(),
+            outcome=erasure_outcome(result.not_removed))
     request.refresh_from_db()
     return request
+
+
+def erasure_outcome(not_removed: tuple[str, ...]) -> str:
+    """What the person is told when copies outside the platform remain."""
+    if not not_removed:
+        return ""
+    return ("Your photo could not be removed from every directory it was sent to: "
+            + " ".join(f"{line.rstrip('.')}." for line in not_removed))
 
 
 def _withdraw_if_granted(company: Company, membership: Membership) -> None:

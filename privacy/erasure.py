@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.emails import email_send
 from core.errors import NotAllowed, ServiceError
 from core.events import Event
 from core.storage import MEMBERSHIP, file_areas
@@ -25,9 +26,9 @@ from core.tasks import task_enqueue
 from teams.models import Company, Membership
 from teams.services.companies import company_people_records_delete, membership_delete
 
-from .deletion import orphan_delete, receipt_write
+from .deletion import orphans_delete, receipt_write
 from .leaver import leaver_keeps_headshots
-from .registry import personal_data, processing_stop
+from .registry import ExternalCopyKept, company_records, personal_data, processing_stop
 from .storage import storage_walk
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class ErasureResult:
     erased: Counter  # per kind of personal data
     stray_files: int
     kept: Counter  # per kind: kept with an approved headshot (a leaver policy)
+    # Copies outside the platform that could not be removed: "where: why" for the person.
+    not_removed: tuple[str, ...] = ()
 
 
 def person_erase(*, company: Company, membership: Membership, rule: str,
@@ -61,16 +64,31 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     subject = membership.user_id
     erased: Counter = Counter()
     kept: Counter = Counter()
+    not_removed: list[str] = []
     for kind in personal_data():
+        if rule == RULE_WITHDRAWN and kind.kept_on_withdrawal:
+            continue
         keep = (set(kind.kept_with_headshot(company, membership))
                 if keep_headshot and kind.kept_with_headshot else set())
+        to_erase = []
         for obj in list(kind.of_person(company, membership)):
             if obj in keep:
                 if kind.strip is not None:
                     kind.strip(obj, rule)
                 kept[kind.kind] += 1
+            else:
+                to_erase.append(obj)
+        if kind.erase_many is not None:  # files in batches (one S3 request per 1,000)
+            if to_erase:
+                kind.erase_many(to_erase, rule, subject)
+            erased[kind.kind] += len(to_erase)
+            continue
+        for obj in to_erase:
+            try:
+                kind.erase(obj, rule, subject)
+            except ExternalCopyKept as copy:
+                not_removed.append(str(copy))
                 continue
-            kind.erase(obj, rule, subject)
             erased[kind.kind] += 1
     # Whatever else sits in the person's folders: thumbnails of half-finished uploads,
     # files a worker wrote as the rows went.
@@ -78,12 +96,14 @@ def person_erase(*, company: Company, membership: Membership, rule: str,
     for area in file_areas():
         if area.owner != MEMBERSHIP:
             continue
-        for key in list(storage_walk(area.folder(company_id=company.pk, owner_id=membership.pk))):
-            orphan_delete(company_id=company.pk, key=key, rule=rule, subject_user_id=subject)
-            stray += 1
-    log.info("erased membership %s of company %s (%s): %s%s", membership.pk, company.pk, rule,
-             dict(erased), f", kept {dict(kept)}" if kept else "")
-    return ErasureResult(erased=erased, stray_files=stray, kept=kept)
+        keys = list(storage_walk(area.folder(company_id=company.pk, owner_id=membership.pk)))
+        orphans_delete(company_id=company.pk, keys=keys, rule=rule, subject_user_id=subject)
+        stray += len(keys)
+    log.info("erased membership %s of company %s (%s): %s%s%s", membership.pk, company.pk,
+             rule, dict(erased), f", kept {dict(kept)}" if kept else "",
+             f", {len(not_removed)} outside copies not removed" if not_removed else "")
+    return ErasureResult(erased=erased, stray_files=stray, kept=kept,
+                         not_removed=tuple(not_removed))
 
 
 def _member_receipt(*, company: Company, membership: Membership, rule: str) -> None:
@@ -103,6 +123,11 @@ def leaver_erase(event: Event) -> None:
                           keep_headshot=leaver_keeps_headshots(company=company))
     _member_receipt(company=company, membership=membership,
                     rule=f"{RULE_LEAVER}+headshot_kept" if result.kept else RULE_LEAVER)
+    if result.not_removed:
+        # A leaver has no page left to read: they are told by e-mail (sent after commit, to
+        # the address they had before their account is anonymised) where their photo remains.
+        email_send(to=membership.user.email, template="erasure_copies_kept",
+                   context={"company_name": company.name, "not_removed": result.not_removed})
 
 
 def company_close(*, company: Company, actor: Membership) -> None:
@@ -129,7 +154,9 @@ def company_erase(*, company: Company) -> int:
             membership_delete(company=company, membership=membership)
         count += 1
     for area in file_areas():
-        for key in list(storage_walk(area.company_folder(company_id=company.pk))):
-            orphan_delete(company_id=company.pk, key=key, rule=RULE_COMPANY_CLOSED)
+        orphans_delete(company_id=company.pk, rule=RULE_COMPANY_CLOSED,
+                       keys=list(storage_walk(area.company_folder(company_id=company.pk))))
     company_people_records_delete(company=company)
+    for erase in company_records():
+        erase(company, RULE_COMPANY_CLOSED)
     return count

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django import forms
 
 from .retention import FIELDS
@@ -34,20 +36,45 @@ class NoticeForm(forms.Form):
     )
 
 
-def _hours_field(label: str, help_text: str, required: bool = True) -> forms.IntegerField:
-    return forms.IntegerField(label=label, min_value=0, required=required, help_text=help_text)
+def days_field_name(hours_name: str) -> str:
+    """The form's field for a policy value kept in hours: ``exports_hours`` → ``exports_days``."""
+    return hours_name.removesuffix("_hours") + "_days"
+
+
+def days_from_hours(hours: int | None) -> Decimal | None:
+    """As an admin reads it: whole days where whole, else to the hundredth."""
+    if hours is None:
+        return None
+    return Decimal(hours // 24) if hours % 24 == 0 else (Decimal(hours) / 24).quantize(
+        Decimal("0.01"))
 
 
 class RetentionPolicyForm(forms.Form):
-    """Hours per data type; the service checks the ceiling and the relations between them."""
+    """Days per data type, as people think of retention; the policy keeps hours as it always
+    did (``hours()``), and the service checks the ceiling and the relations between them."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, initial_hours: dict[str, int | None] | None = None,
+                 **kwargs) -> None:
+        if initial_hours is not None:
+            kwargs["initial"] = {days_field_name(name): days_from_hours(value)
+                                 for name, value in initial_hours.items()}
         super().__init__(*args, **kwargs)
         for name, (what, clock) in FIELDS.items():
             optional = name == "headshots_hours"
-            self.fields[name] = _hours_field(
-                f"{what} (hours {clock})", "Leave empty to keep while the person is a member."
-                if optional else "", required=not optional)
+            self.fields[days_field_name(name)] = forms.DecimalField(
+                label=f"{what} (days {clock})", min_value=0, max_digits=8, decimal_places=2,
+                required=not optional,
+                help_text="Leave empty to keep while the person is a member." if optional
+                else "")
+
+    def hours(self) -> dict[str, int | None]:
+        """The cleaned values in the policy's unit: hours, rounded to the nearest."""
+        values: dict[str, int | None] = {}
+        for name in FIELDS:
+            days = self.cleaned_data[days_field_name(name)]
+            values[name] = None if days is None else int(
+                (days * 24).to_integral_value(rounding=ROUND_HALF_UP))
+        return values
 
 
 class LeaverPolicyForm(forms.Form):

@@ -187,6 +187,8 @@ class DataSubjectRequest(TenantModel):
     export_key = models.CharField(max_length=255, blank=True)
     export_expires_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=500, blank=True)
+    # What an erasure could not do, for the person: the directories that kept their photo.
+    outcome = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from teams.models import Company
 
 from .retention import policy_for, retention_schedule_text
@@ -20,16 +22,27 @@ def notice_default_body(*, company: Company) -> str:
     )
 
 
+def notice_processors(*, company: Company) -> list[str]:
+    """Who processes the data on this installation: a processor is named only where it is
+    used (Replicate only with an API token, the GPU workers only with a base model)."""
+    processors = [f"{company.name}, which decides why your data is used",
+                  "Likeness, which runs this platform for the company"]
+    if settings.REPLICATE_API_TOKEN.strip() and settings.REPLICATE_BASE_URL.strip():
+        processors.append("Replicate, Inc., which generates headshots from a single selfie")
+    if settings.GPU_BASE_MODEL_PATH.strip():
+        processors.append(f"{company.name}'s own GPU workers, which train a personal model "
+                          "for batches of consistent headshots")
+    return processors
+
+
 def notice_full_text(*, company: Company, body: str) -> str:
     """What the person reads and signs; its SHA-256 goes into the consent log."""
+    processors = notice_processors(company=company)
+    listed = "".join(f"- {p};\n" for p in processors[:-1]) + f"- {processors[-1]}.\n"
     return (
         f"{body.strip()}\n\n"
         "Who processes your data:\n"
-        f"- {company.name}, which decides why your data is used;\n"
-        "- Likeness, which runs this platform for the company;\n"
-        "- Replicate, Inc., which generates headshots from a single selfie;\n"
-        f"- {company.name}'s own GPU workers, which train a personal model for batches of "
-        "consistent headshots.\n\n"
+        f"{listed}\n"
         "How long it is kept:\n"
         f"{retention_schedule_text(policy_for(company))}\n\n"
         "How to withdraw: at any time, on your Likeness page (\"Withdraw consent\"). "

@@ -13,6 +13,8 @@ sweeper, erasure and the data-subject export walk the registry::
   nothing for records kept as proof, such as deletion receipts).
 - ``erase(obj, rule, subject_user_id)``: delete one of them the privacy way (files first,
   then the row, then a receipt; privacy/deletion.py has the helpers).
+  ``erase_many(objs, rule, subject_user_id)``, where given, deletes a list of them at once
+  (their files in batches: one S3 request per 1,000 keys).
 - ``export(company, membership, archive)``: put the person's copy in the archive
   (``archive.data`` becomes data.json, ``archive.add_file`` adds a stored file); called even
   when the person has none, so the section says so.
@@ -26,6 +28,14 @@ sweeper, erasure and the data-subject export walk the registry::
   policy may keep a leaver's approved headshot (privacy/leaver.py). What of this kind the
   headshot needs then stays (the headshot, its photo, its job record), and ``strip`` takes
   from a kept object what the photo does not need (its face embedding).
+
+A copy held outside the platform (a photo pushed to a company directory) is erased by its
+kind's ``erase`` too; when the outside system will not remove it, ``erase`` still removes
+our record, receipts what it could not do, and raises ``ExternalCopyKept``: erasure goes on
+and tells the person where their copy remains (``ErasureResult.not_removed``).
+
+An app's records of a company that belong to no one person register with
+``company_records_register``: closing the company erases them after its people.
 
 Registration order is erasure order (a headshot before the photo it protects).
 Processes that make more personal data (generation's jobs) register a way to stop for one
@@ -47,6 +57,16 @@ if TYPE_CHECKING:
     from teams.models import Company, Membership
 
     from .dsr import ExportArchive
+
+
+class ExternalCopyKept(Exception):
+    """A copy outside the platform that could not be removed: ``where`` names it for the
+    person (e.g. "Slack"), ``reason`` says why and what they can do."""
+
+    def __init__(self, *, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -73,10 +93,16 @@ class PersonalData:
     known_keys: Callable[[int], Iterable[str]] | None = None
     kept_with_headshot: Callable[[Company, Membership], Iterable[Any]] | None = None
     strip: Callable[[Any, str], None] | None = None
+    # Consent withdrawal erases photos and face data; a kind about the person's job rather
+    # than their likeness (their provisioning, the admin log) stays while they work there.
+    kept_on_withdrawal: bool = False
+    # Erasure of many at once (their files in batches); else ``erase`` one by one.
+    erase_many: Callable[[list, str, int | None], None] | None = None
 
 
 _registry: dict[str, PersonalData] = {}
 _stoppers: list[Callable[..., None]] = []
+_company_records: list[Callable[[Company, str], None]] = []
 
 
 def personal_data_register(data: PersonalData) -> PersonalData:
@@ -107,3 +133,14 @@ def processing_stop_register(stop: Callable[..., None]) -> None:
 def processing_stop(*, company: Company, membership: Membership) -> None:
     for stop in list(_stoppers):
         stop(company=company, membership=membership)
+
+
+def company_records_register(erase: Callable[[Company, str], None]) -> None:
+    """``erase(company, rule)`` deletes an app's records of a closed company that belong to no
+    one person (its provisioning set-up, its audit log), after every person is erased."""
+    if erase not in _company_records:
+        _company_records.append(erase)
+
+
+def company_records() -> tuple[Callable[[Company, str], None], ...]:
+    return tuple(_company_records)

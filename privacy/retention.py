@@ -79,11 +79,11 @@ def policy_validate(values: dict[str, int | None]) -> Policy:
         if value < 0:
             raise PolicyInvalid(f"{FIELDS[name][0]}: the period cannot be negative.")
         if value > HARD_CEILING_HOURS:
-            raise PolicyInvalid(f"{FIELDS[name][0]}: at most {HARD_CEILING_HOURS} hours "
+            raise PolicyInvalid(f"{FIELDS[name][0]}: at most {HARD_CEILING_HOURS // DAY} days "
                                 "(3 years), the legal ceiling.")
     policy = Policy(**{**policy_as_dict(DEFAULT_POLICY), **values})
     if policy.selfies_max_hours > SELFIES_LIMIT_HOURS:
-        raise PolicyInvalid("Selfies: at most 720 hours (30 days) after upload.")
+        raise PolicyInvalid("Selfies: at most 30 days after upload.")
     if policy.selfies_after_last_job_hours > policy.selfies_max_hours:
         raise PolicyInvalid("Selfies: the period after the last job cannot be longer than the "
                             "latest deletion date.")

@@ -76,10 +76,10 @@ def storage_list_folders(prefix: str) -> list[str]:
 
 
 def storage_delete_prefix(prefix: str) -> list[str]:
-    """Delete every file under a prefix (cached and derived files included); the keys."""
+    """Delete every file under a prefix (cached and derived files included), in batches on
+    S3; the keys."""
     keys = list(storage_walk(prefix))
-    for key in keys:
-        storage_delete(key)
+    storage_delete_many(keys)
     return keys
 
 

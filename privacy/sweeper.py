@@ -14,7 +14,7 @@ same queries answer the audit command's question "is anything past its retention
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from teams.models import Company
 
-from .deletion import orphan_delete
+from .deletion import orphans_delete
 from .registry import RetentionRule, personal_data, retention_rules
 from .retention import HARD_CEILING, Policy, policy_for
-from .storage import company_dirs, modified_at, storage_delete, storage_walk
+from .storage import company_dirs, modified_at, storage_delete_many, storage_walk
 
 log = logging.getLogger(__name__)
 # A file younger than this may belong to a row that is still being committed.
@@ -45,7 +45,7 @@ def _due(rule: RetentionRule, company: Company, policy: Policy, now: datetime):
 
 def _claim(due, company: Company, limit: int) -> list:
     """Lock up to `limit` due rows that no other sweeper holds (PostgreSQL), or just read
-    them (SQLite, where the embedded default runs a single in-process worker). What is not
+    them (SQLite, where the embedded default runs a single worker process). What is not
     a queryset (files) is taken as it is: deleting it twice does no harm."""
     if not isinstance(due, QuerySet):
         return list(islice(due, limit))
@@ -137,21 +137,25 @@ def files_scan(*, now: datetime, grace: timedelta = ORPHAN_GRACE) -> Iterator[Fi
 
 
 def files_sweep(*, now: datetime, limit: int) -> int:
-    """Delete what files_scan finds, with receipts; how many files went."""
-    deleted = 0
+    """Delete what files_scan finds, with receipts; how many files went. Found first (up to
+    ``limit``), then deleted per company in batches (one S3 request per 1,000 keys)."""
     companies = set(Company.objects.values_list("pk", flat=True))
+    found: dict[int, list[str]] = defaultdict(list)
+    count = 0
     for finding in files_scan(now=now):
-        if deleted >= limit:
+        if count >= limit:
             break
-        if finding.company_id not in companies:
+        found[finding.company_id].append(finding.key)
+        count += 1
+    for company_id, keys in found.items():
+        if company_id not in companies:
             # No company row to hang a receipt on (companies are closed, never deleted,
             # so this is debris from outside the platform): delete and log.
-            storage_delete(finding.key)
-            log.warning("deleted a file of unknown company %s", finding.company_id)
+            storage_delete_many(keys)
+            log.warning("deleted %s file(s) of unknown company %s", len(keys), company_id)
         else:
-            orphan_delete(company_id=finding.company_id, key=finding.key, rule="retention.orphan")
-        deleted += 1
-    return deleted
+            orphans_delete(company_id=company_id, keys=keys, rule="retention.orphan")
+    return count
 
 
 def overdue_count(*, now: datetime | None = None) -> Counter:

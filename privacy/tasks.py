@@ -33,7 +33,7 @@ def sweep(limit: int = 200) -> int:
     log.info("privacy sweep: %s deleted %s", result.total, dict(result.deleted))
     if result.more:
         if sweep.app.conf.task_always_eager:
-            # Eager mode (the embedded default, tests) would recurse: loop instead.
+            # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) would recurse: loop instead.
             total = result.total
             while result.more:
                 result = retention_sweep(limit=limit)

@@ -83,9 +83,14 @@ def consent_decline(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/consent_declined.html")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @company_view(role="member")
 def consent_withdraw_view(request: HttpRequest) -> HttpResponse:
+    """Withdrawing deletes the person's photos: a page of its own says so and asks them to
+    confirm; only a POST carrying that confirmation withdraws (a stray tap does nothing)."""
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        return render(request, "privacy/consent_withdraw.html",
+                      status=200 if request.method == "GET" else 400)
     try:
         consent_withdraw(company=request.company, membership=request.membership,
                          request_info=_request_info(request))
@@ -233,11 +238,11 @@ def privacy_admin(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Leaver policy saved." if changed else "Nothing changed.")
             return redirect("privacy:privacy_admin", company_slug=company.slug)
     form = RetentionPolicyForm(None if leaver_form.is_bound else request.POST or None,
-                               initial=initial)
+                               initial_hours=initial)
     if request.method == "POST" and form.is_valid():
         try:
             notice = retention_policy_update(company=company, actor=request.membership,
-                                             values=form.cleaned_data)
+                                             values=form.hours())
         except ServiceError as error:
             form.add_error(None, str(error))
         else:

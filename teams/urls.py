@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/people/<int:pk>/remove/", people.member_remove, name="member_remove"),
     path("admin/invite/", invitations.invite, name="invite"),
     path("admin/import/", invitations.csv_import, name="csv_import"),
+    path("admin/import/template.csv", invitations.csv_import_template,
+         name="csv_import_template"),
     path("admin/invitations/send/", invitations.invitations_send, name="invitations_send"),
     path("admin/invitations/<int:pk>/remind/", invitations.invitation_remind, name="invitation_remind"),
     path("admin/invitations/<int:pk>/revoke/", invitations.invitation_revoke, name="invitation_revoke"),

@@ -101,10 +101,22 @@ def colour_cast(image: Image.Image, gains: tuple[float, float, float]) -> Image.
 
 
 def blend(a: Image.Image, b: Image.Image, weight_a: float) -> Image.Image:
-    """A pixel blend of two aligned photos (the offline backend frames every face alike, so
-    two candidates of one look are aligned): a morph of two identities."""
-    b = b.resize(a.size, Image.Resampling.LANCZOS)
-    return Image.blend(b, a, weight_a)
+    """A morph of two identities: ``b`` moved so its eyes sit on ``a``'s (a similarity
+    transform), then the pixels blended. Unaligned, a blend is two ghosted faces, and the
+    stronger one is simply found; a morph is one face between the two people."""
+    from generation.intake.faces import faces_detect
+
+    fa, fb = faces_detect(a), faces_detect(b)
+    if not fa or not fb:
+        raise ValueError("no face to align the blend on")
+    src = np.float32([fb[0].right_eye, fb[0].left_eye])
+    dst = np.float32([fa[0].right_eye, fa[0].left_eye])
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst)
+    if matrix is None:  # two points always give a similarity; this is only a guard
+        raise ValueError("could not align the blend")
+    moved = cv2.warpAffine(np.asarray(b.convert("RGB")), matrix, a.size,
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return Image.blend(Image.fromarray(moved), a.convert("RGB"), weight_a)
 
 
 def stylise(image: Image.Image) -> Image.Image:
@@ -120,7 +132,8 @@ def cartoon(image: Image.Image) -> Image.Image:
     smooth = rgb
     for _ in range(4):
         smooth = cv2.bilateralFilter(smooth, 9, 60, 9)
-    quantised = (smooth // 40) * 40 + 20
+    # Widened before the arithmetic: 240 // 40 * 40 + 20 would wrap round in uint8.
+    quantised = np.minimum((smooth.astype(np.int16) // 40) * 40 + 20, 255).astype(np.uint8)
     grey = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
     edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4)
     return Image.fromarray(np.where(edges[..., None] > 0, quantised, 20).astype(np.uint8))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import Client
 from django.utils import timezone
 
-from identity.crypto import encrypt
+from core.crypto import encrypt
 from identity.models import EmailDomain, SsoConnection
 
 from .fakes.oidc import FakeOIDCProvider

@@ -4,14 +4,15 @@ settings build it. `backend` runs a test once on each and reads what was stored 
 
 from __future__ import annotations
 
-import runpy
+import importlib
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 
-SETTINGS_BASE = Path(__file__).resolve().parents[1] / "config" / "settings" / "base.py"
+# Where the settings build STORAGES (run afresh, so it reads the environment set here).
+STORAGE_SETTINGS = "config.settings.components.storage"
 REGION = "us-east-1"
 
 
@@ -27,14 +28,15 @@ def moto_endpoint():
 
 
 def production_s3_options(monkeypatch, *, bucket: str, endpoint: str) -> dict:
-    """STORAGES["default"]["OPTIONS"] exactly as config/settings/base.py builds it for S3."""
+    """STORAGES["default"]["OPTIONS"] exactly as the settings build it for S3
+    (config/settings/components/storage.py)."""
     for name, value in {"AWS_STORAGE_BUCKET_NAME": bucket, "AWS_S3_ENDPOINT_URL": endpoint,
                         "AWS_S3_REGION_NAME": REGION, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SIGNED_URL_TTL_SECONDS", raising=False)
     monkeypatch.delenv("AWS_S3_SSE", raising=False)
-    default = runpy.run_path(str(SETTINGS_BASE))["STORAGES"]["default"]
+    default = importlib.reload(importlib.import_module(STORAGE_SETTINGS)).STORAGES["default"]
     assert default["BACKEND"] == "storages.backends.s3.S3Storage"
     return default["OPTIONS"]
 

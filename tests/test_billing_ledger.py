@@ -139,7 +139,7 @@ def test_a_company_without_credits_sees_its_look_once_watermarked(tenant_a, bill
 
     version = look_version_create(company=company, actor=tenant_a.admin, team=None,
                                   preset="corporate")
-    selfie = selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
+    selfie = selfie_for(tenant_a.admin, data=face_bytes("obama.jpg"))  # the admin's own
     preview = look_preview_create(company=company, actor=tenant_a.admin, version=version,
                                   selfie=selfie)
     preview.refresh_from_db()

@@ -11,7 +11,7 @@ READ = re.compile(r'env(?:\.(?:str|bool|int|float|list|db|email_url))?\(\s*"([A-
 
 def _variables_read() -> set[str]:
     found: set[str] = set()
-    for path in (ROOT / "config" / "settings").glob("*.py"):
+    for path in (ROOT / "config" / "settings").rglob("*.py"):
         found |= set(READ.findall(path.read_text()))
     return found
 

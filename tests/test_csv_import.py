@@ -223,7 +223,7 @@ def test_view_answers_400_listing_each_problem(domain_limited, action,
     with django_capture_on_commit_callbacks(execute=True):
         response = _post(client, BAD_ROWS, action=action)
     assert response.status_code == 400
-    assert b"8 problem(s): nothing was imported" in response.content
+    assert b"8 problems: nothing was imported" in response.content
     assert _rendered_errors(response) == [(str(line), escape(msg)) for line, msg in EXPECTED_ERRORS]
     assert db_fingerprint() == before
     assert mail.outbox == []

@@ -242,7 +242,7 @@ NEXT_STEPS = {
     Status.UPLOADED: "Your selfies are in.",
     Status.GENERATING: "Your headshots are being made.",
     Status.REVIEW: "pick your favourite",
-    Status.APPROVED: "Nothing more to do.",
+    Status.APPROVED: "download it in the size you need",
     Status.WITHDRAWN: "You withdrew your consent",
 }
 

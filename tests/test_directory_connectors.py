@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image, ImageDraw
 
@@ -68,11 +69,26 @@ def _config(fakes: FakeDirectories, provider: str, tenant) -> dict:
     return getattr(fakes, provider).connection_config()
 
 
+class _LinkedSlack:
+    """The Slack connector as the sync task calls it: with a link to the photo (hosted by
+    the fake here, as our site would serve it)."""
+
+    def __init__(self, connector, fake) -> None:
+        self.connector, self.fake = connector, fake
+
+    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+        return self.connector.push_photo(email=email, jpeg=jpeg, url=self.fake.host(jpeg))
+
+    def __getattr__(self, name: str):
+        return getattr(self.connector, name)
+
+
 def _ready(fakes: FakeDirectories, provider: str, tenant, email: str = EMAIL):
     """The fake with a user ``email``, and a connector for ``tenant``'s connection to it."""
     fake = getattr(fakes, provider)
     fake.add_user(email)
-    return fake, connector_for(_connection(tenant, provider, _config(fakes, provider, tenant)))
+    connector = connector_for(_connection(tenant, provider, _config(fakes, provider, tenant)))
+    return fake, (_LinkedSlack(connector, fake) if provider == "slack" else connector)
 
 
 # --- connector_for ----------------------------------------------------------------------------
@@ -462,11 +478,12 @@ def test_google_api_401_and_403_are_permanent(fake_directories, tenant_a):
 # --- Slack ---------------------------------------------------------------------------------------
 
 
-def test_slack_uses_the_scim_token_and_a_data_uri(fake_directories, tenant_a):
-    fake, connector = _ready(fake_directories, "slack", tenant_a)
+def test_slack_uses_the_scim_token_and_a_link_slack_fetches(fake_directories, tenant_a):
+    fake, linked = _ready(fake_directories, "slack", tenant_a)
     jpeg = _jpeg()
+    url = fake.host(jpeg)
 
-    user_id = connector.push_photo(email=EMAIL, jpeg=jpeg)
+    user_id = linked.connector.push_photo(email=EMAIL, jpeg=jpeg, url=url)
 
     (search,) = fake.requests_to("GET", "/scim/v1/Users")
     assert search.query == {"filter": f'email eq "{EMAIL}"'}
@@ -477,10 +494,27 @@ def test_slack_uses_the_scim_token_and_a_data_uri(fake_directories, tenant_a):
     body = patch.json()
     assert body["schemas"] == [SCIM_SCHEMA]
     (photo,) = body["photos"]
-    assert photo["primary"] is True
-    prefix = "data:image/jpeg;base64,"
-    assert photo["value"].startswith(prefix)
-    assert base64.b64decode(photo["value"][len(prefix):]) == jpeg
+    assert photo["primary"] is True and photo["value"] == url  # a link, never a data: URI
+    assert fake.photo_of(EMAIL) == jpeg
+
+
+def test_the_slack_fake_refuses_a_data_uri_as_the_real_api_does(fake_directories):
+    fake = fake_directories.slack
+    user = fake.add_user(EMAIL)
+    data_uri = "data:image/jpeg;base64," + base64.b64encode(_jpeg()).decode()
+    response = requests.patch(f"{fake.base_url}/scim/v1/Users/{user.id}", timeout=5,
+                              headers={"Authorization": f"Bearer {fake.token}"},
+                              json={"schemas": [SCIM_SCHEMA], "photos": [{"value": data_uri}]})
+    assert response.status_code == 400
+    assert fake.photo_of(EMAIL) is None
+
+
+def test_slack_without_a_link_is_a_permanent_error(fake_directories, tenant_a):
+    fake, linked = _ready(fake_directories, "slack", tenant_a)
+    with pytest.raises(DirectoryError) as info:
+        linked.connector.push_photo(email=EMAIL, jpeg=_jpeg())
+    assert not info.value.transient and "SITE_URL" in info.value.message
+    assert fake.requests_to("PATCH") == []
 
 
 def test_slack_deactivated_member_is_user_not_found(fake_directories, tenant_a):

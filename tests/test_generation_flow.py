@@ -1,7 +1,8 @@
 """The offline backend end to end, through the views: start → candidates → pick → review.
 
-Tasks run in-process (the embedded default); the offline backend makes real studio
-retouches of a real portrait.
+Tasks run in-process (eager, as in every unit test; tests/test_embedded_worker.py runs the
+embedded default's real worker); the offline backend makes real studio retouches of a real
+portrait.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def test_admin_orders_a_consistent_batch_for_a_team(tenant_a, ready_member):
     # One selfie is not enough for a personal model: nothing starts, the admin is told why.
     response = admin.post(_url("generate_for_team", company),
                           {"team": team.pk, "kind": "consistent_batch"}, follow=True)
-    assert "At least 4 usable selfie(s) are needed." in response.content.decode()
+    assert "Started headshots for 0 people." in response.content.decode()
+    assert "1 of 4 usable selfies" in response.content.decode()
     assert not GenerationJob.objects.for_company(company).exists()
 
     _three_more_selfies(tenant_a.member)

@@ -44,7 +44,7 @@ def test_the_batch_page_says_who_is_ready_and_what_it_costs(tenant_a, settings):
     _selfies(other, 1)
     page = tenant_a.client_for(tenant_a.admin).get(_url(tenant_a)).content.decode()
     assert "Few Photos: 1 of 4 usable selfies" in page
-    assert "<strong>1</strong> person is ready" in page
+    assert "<strong>1</strong> person is included" in page
     # 200 steps x 0.52 s + 8 photos x 5.2 s + 20 s overhead = 165.6 s.
     assert "About <strong>2.8</strong> GPU-minutes each" in page
     assert "No GPU worker is running right now" in page

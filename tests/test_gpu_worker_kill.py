@@ -68,7 +68,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
             return int(job.progress.get("step") or 0) if job.progress.get(
                 "phase") == "training" else 0
 
-        _wait(lambda: training_step() >= 60, 120, "training to pass step 60",
+        _wait(lambda: training_step() >= 60, 240, "training to pass step 60",
               explain=lambda: "".join(first.lines[-30:]))
         first.kill()
         # Redis hands an unacknowledged message out again once its visibility timeout has

@@ -103,7 +103,7 @@ def test_withdrawing_consent_erases_every_file_and_row_of_the_person(
     mine, colleague, elsewhere = three_people
     member = tenant_a.member
     with django_capture_on_commit_callbacks(execute=True):
-        response = tenant_a.client_for(member).post("/c/alpha/consent/withdraw/")
+        response = tenant_a.client_for(member).post("/c/alpha/consent/withdraw/", {"confirm": "yes"})
     assert response.status_code == 302
 
     # The person stays a member who said no: their membership, account and accepted
@@ -173,7 +173,7 @@ def test_a_gpu_worker_still_running_stops_and_leaves_nothing_behind(
         look_version=data.job.look_version, backend="gpu", status="running", seeds=[5, 6],
         started_at=timezone.now(), lease_until=timezone.now() + timedelta(minutes=5))
     with django_capture_on_commit_callbacks(execute=True):
-        tenant_a.client_for(tenant_a.member).post("/c/alpha/consent/withdraw/")
+        tenant_a.client_for(tenant_a.member).post("/c/alpha/consent/withdraw/", {"confirm": "yes"})
     # The worker's next heartbeat fails (it stops), and an image it was about to store is
     # refused without leaving a file.
     assert not job_lease_renew(job, lease=timedelta(minutes=5))

@@ -133,7 +133,8 @@ def test_withdrawing_consent_cancels_the_running_job_at_replicate(ready_member, 
     client = Client()
     client.force_login(ready_member.user)
 
-    response = client.post(f"/c/{ready_member.company.slug}/consent/withdraw/")
+    response = client.post(f"/c/{ready_member.company.slug}/consent/withdraw/",
+                           {"confirm": "yes"})
     assert response.status_code == 302
     # Cancelled, then erased with everything else of the person's (the privacy task runs
     # on commit, at once in this test's eager Celery).

@@ -37,7 +37,8 @@ PRINT_SETTINGS = (
     "'db_engine': s.DATABASES['default']['ENGINE'], 'db_name': str(s.DATABASES['default']['NAME']),"
     "'storage': s.STORAGES['default']['BACKEND'], 'eager': s.CELERY_TASK_ALWAYS_EAGER,"
     "'email': s.EMAIL_BACKEND, 'cache': s.CACHES['default']['BACKEND'],"
-    "'secret_key': s.SECRET_KEY, 'session_cookie_secure': s.SESSION_COOKIE_SECURE}))"
+    "'secret_key': s.SECRET_KEY, 'session_cookie_secure': s.SESSION_COOKIE_SECURE,"
+    "'broker': s.CELERY_BROKER_URL}))"
 )
 
 
@@ -140,7 +141,8 @@ def test_production_resolves_to_the_real_services(ran):
 
 
 def test_empty_environment_gives_the_embedded_default(ran):
-    """No variables at all: SQLite, local files, in-process tasks, e-mail to the console."""
+    """No variables at all: SQLite, local files, tasks to a worker process through a folder
+    (no broker server; never inside a request), e-mail to the console."""
     run = ran["embedded default"]
     values = _settings(run)
     assert values["module"] == "config.settings.local"
@@ -148,7 +150,8 @@ def test_empty_environment_gives_the_embedded_default(ran):
     assert values["db_engine"] == "django.db.backends.sqlite3"
     assert values["db_name"].endswith("db.sqlite3")
     assert values["storage"] == "django.core.files.storage.FileSystemStorage"
-    assert values["eager"] is True
+    assert values["eager"] is False
+    assert values["broker"] == "filesystem://"
     assert values["email"] == "django.core.mail.backends.console.EmailBackend"
     assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["secret_key"] == "embedded-dev-key-not-for-production-use"

@@ -138,7 +138,7 @@ def test_an_admin_configures_oidc_and_the_secret_is_stored_encrypted(
     client.post(SSO_PAGE, {"action": "save", "protocol": "oidc", "enabled": "on",
                            "oidc_issuer": oidc_provider.issuer, "oidc_client_id": "abc"})
     connection.refresh_from_db()
-    from identity.crypto import decrypt
+    from core.crypto import decrypt
     assert decrypt(connection.oidc_client_secret) == "very-secret"
 
 

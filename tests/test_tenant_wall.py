@@ -43,6 +43,7 @@ class Objects:
     webhook_delivery_pk: int
     domain_pk: int = 0
     scim_token_pk: int = 0
+    job_pk: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ WEBHOOK = lambda o: o.webhook_pk  # noqa: E731
 WEBHOOK_DELIVERY = lambda o: o.webhook_delivery_pk  # noqa: E731
 DOMAIN = lambda o: o.domain_pk  # noqa: E731
 SCIM_TOKEN = lambda o: o.scim_token_pk  # noqa: E731
+JOB = lambda o: o.job_pk  # noqa: E731
 CONSENT = {"notice_version": "1", "signed_name": "Someone Else", "agree": "on"}
 
 COMPANY_URLS: dict[str, Url] = {
@@ -80,6 +82,7 @@ COMPANY_URLS: dict[str, Url] = {
     "teams:member_remove": Url("admin", methods=("POST",), pk=MEMBER),
     "teams:invite": Url("admin", data={"emails": "new@alpha.example"}),
     "teams:csv_import": Url("admin", data={"action": "import"}),
+    "teams:csv_import_template": Url("admin", methods=("GET",)),
     "teams:invitations_send": Url("admin", methods=("POST",)),
     "teams:invitation_remind": Url("admin", methods=("POST",), pk=INVITATION),
     "teams:invitation_revoke": Url("admin", methods=("POST",), pk=INVITATION),
@@ -91,7 +94,7 @@ COMPANY_URLS: dict[str, Url] = {
     "teams:ownership_transfer": Url("owner", data={"new_owner": "1"}),
     "privacy:consent": Url("member", data=CONSENT),
     "privacy:consent_decline": Url("member", methods=("GET",)),
-    "privacy:consent_withdraw": Url("member", methods=("POST",)),
+    "privacy:consent_withdraw": Url("member", data={"confirm": "yes"}),
     "privacy:notice_edit": Url("admin", data={"body": "Changed notice text " * 5}),
     "privacy:paper_consent": Url("admin", pk=MEMBER, data=CONSENT),
     "teams:api_keys": Url("admin", data={"name": "sync", "scope": "write"}),
@@ -111,7 +114,7 @@ COMPANY_URLS: dict[str, Url] = {
     "privacy:my_data_erase": Url("member", methods=("POST",), data={"confirm": "on"}),
     # The member's own copy: its owner and the company's admins may download it.
     "privacy:export_download": Url("member", methods=("GET",), pk=EXPORT),
-    "privacy:privacy_admin": Url("admin", data={"unchosen_candidates_hours": "24"}),
+    "privacy:privacy_admin": Url("admin", data={"unchosen_candidates_days": "1"}),
     "privacy:member_data_request": Url("admin", methods=("POST",), pk=MEMBER,
                                        extra={"kind": "erasure"}),
     "privacy:company_close": Url("owner", methods=("POST",), data={"slug": "alpha"}),
@@ -123,6 +126,8 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:member_selfies": Url("admin", pk=MEMBER),
     "generation:headshots": Url("member", methods=("GET",)),
     "generation:headshots_progress": Url("member", methods=("GET",)),
+    # The member's own job: they and the company's admins may follow it.
+    "generation:job_status": Url("member", methods=("GET",), pk=JOB),
     "generation:headshots_start": Url("member", methods=("POST",)),
     "generation:headshots_redo": Url("member", methods=("POST",)),
     "generation:candidate_favourite": Url("member", methods=("POST",), pk=CANDIDATE),
@@ -135,6 +140,10 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:audit": Url("admin", methods=("GET",)),
     "generation:audit_thumb": Url("admin", methods=("GET",), pk=CANDIDATE),
     "generation:batches": Url("admin", methods=("GET",)),
+    "generation:outdated_headshots": Url("admin", data={"count": "0"}),
+    # The person's own approved headshot: the wall's member has none (404 for everyone
+    # but the wall's checks of who is refused; tests/test_guidance.py downloads one).
+    "generation:headshot_download": Url("member", methods=("GET",), ok=(200, 404)),
     "billing:billing": Url("admin", methods=("GET",)),
     "billing:buy": Url("admin", methods=("POST",)),
     "billing:portal": Url("admin", methods=("POST",)),
@@ -205,7 +214,7 @@ def _objects(tenant_a: Tenant) -> Objects:
                    candidate_pk=candidate.pk, look_version_pk=draft.pk, export_pk=export.pk,
                    api_key_pk=key.pk, webhook_pk=endpoint.pk,
                    webhook_delivery_pk=delivery.pk, domain_pk=domain.pk,
-                   scim_token_pk=scim_token.pk)
+                   scim_token_pk=scim_token.pk, job_pk=candidate.job_id)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ the registry of them here, so base.py knows none of them::
 
     from delivery.directory import DirectoryError, UserNotFound, connector_for
 
-    external_id = connector_for(connection).push_photo(email=email, jpeg=jpeg)
+    external_id = connector_for(connection).push_photo(email=email, jpeg=jpeg, url=url)
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ CONNECTORS = {connector.provider: connector
               for connector in (EntraConnector, GoogleConnector, SlackConnector)}
 
 
-def connector_for(connection: DirectoryConnection) -> Connector:
-    """The connector for a company's directory connection, built from its ``config``."""
+def connector_for(connection: DirectoryConnection, *, erasing: bool = False) -> Connector:
+    """The connector for a company's directory connection, built from its ``config``.
+    Erasure (``erasing``) uses a connection even when it is switched off for new photos."""
     label = DirectoryConnection.Provider(connection.provider).label \
         if connection.provider in DirectoryConnection.Provider.values else connection.provider
-    if not connection.enabled:
+    if not connection.enabled and not erasing:
         raise DirectoryError(f"The {label} connection is switched off.", transient=False)
     connector = CONNECTORS.get(connection.provider)
     if connector is None:

@@ -59,10 +59,20 @@ class UserNotFound(DirectoryError):
 class Connector(Protocol):
     provider: str  # a DirectoryConnection.Provider value
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         """Set the photo of the user with this e-mail; return the directory's id for them.
+        ``url`` is a signed, expiring link to the same JPEG, for directories that fetch the
+        photo themselves (Slack) rather than take its bytes.
 
         Raises UserNotFound or DirectoryError.
+        """
+        ...
+
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        """Remove the photo we set for this user (erasure): ``external_id`` is what
+        push_photo returned (empty: look the user up by e-mail). A user or photo that is
+        already gone counts as removed. Raises DirectoryError when the directory will not
+        (or cannot) remove it; the message says why, for the person erased.
         """
         ...
 

@@ -188,7 +188,7 @@ class EntraConnector:
                                  f"{email}; not changing any of their photos.", transient=False)
         return ids[0]
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         email = base.check_email(email, label=LABEL)
         photo = base.fit_jpeg(jpeg, MAX_PHOTO_BYTES)
         user_id = self._find_user(email)
@@ -204,3 +204,11 @@ class EntraConnector:
                                      transient=False, status=404)
             raise UserNotFound(f"The {LABEL} user {email} is gone ({code or 'not found'}).")
         raise self._fail(response, action="set the user's photo")
+
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        user_id = external_id or self._find_user(base.check_email(email, label=LABEL))
+        response = self._graph("DELETE", f"{_graph_base()}/v1.0/users/{quote(user_id, safe='')}"
+                               "/photo/$value")
+        # 404: the user, or their photo, is gone already.
+        if response.status_code not in (200, 204, 404):
+            raise self._fail(response, action="remove the user's photo")

@@ -207,7 +207,36 @@ class GoogleConnector:
 
     # --- API ---
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def _api(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """A Directory API request; a 401 gets one retry with a new token."""
+        response = None
+        for fresh in (False, True):
+            headers: dict[str, str] = {"Accept": "application/json"}
+            self._token(fresh=fresh)
+            self._credentials.apply(headers)
+            response = base.send(self._session, method, url, service=API, headers=headers,
+                                 **kwargs)
+            if response.status_code != 401:
+                break
+        assert response is not None
+        return response
+
+    def _fail(self, response: requests.Response, *, email: str, doing: str) -> DirectoryError:
+        reason, message = _error_parts(response)
+        detail = f"{reason}: {message}" if reason and message else reason or message
+        return base.refusal(response, service=API, detail=detail,
+                            doing=f"{doing} of {email}", messages={
+            404: f"{LABEL} has no user with the e-mail {email}.",
+            401: f"{API} did not accept the service account's token "
+                 f"({detail or 'unauthorized'}). {self._delegation_hint()}",
+            403: f"{API} refused to {doing} of {email} ({detail or 'forbidden'}). "
+                 f"{ADMIN_HINT}"})
+
+    @staticmethod
+    def _photo_url(email: str) -> str:
+        return f"{_api_base()}/admin/directory/v1/users/{quote(email, safe='@')}/photos/thumbnail"
+
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         email = base.check_email(email, label=LABEL)
         width, height = base.jpeg_dimensions(jpeg)
         body = {
@@ -215,27 +244,15 @@ class GoogleConnector:
             "photoData": base64.urlsafe_b64encode(jpeg).decode("ascii"),
             "mimeType": "JPEG", "width": width, "height": height,
         }
-        url = f"{_api_base()}/admin/directory/v1/users/{quote(email, safe='@')}/photos/thumbnail"
-        response = None
-        for fresh in (False, True):  # a 401 gets one retry with a new token
-            headers: dict[str, str] = {"Accept": "application/json"}
-            self._token(fresh=fresh)
-            self._credentials.apply(headers)
-            response = base.send(self._session, "PUT", url, service=API, json=body,
-                                 headers=headers)
-            if response.status_code != 401:
-                break
-        assert response is not None
-        status = response.status_code
-        if status == 200:
+        response = self._api("PUT", self._photo_url(email), json=body)
+        if response.status_code == 200:
             data = base.json_body(response, service=API)
             return str(data.get("id") or email)
-        reason, message = _error_parts(response)
-        detail = f"{reason}: {message}" if reason and message else reason or message
-        raise base.refusal(response, service=API, detail=detail,
-                           doing=f"set the photo of {email}", messages={
-            404: f"{LABEL} has no user with the e-mail {email}.",
-            401: f"{API} did not accept the service account's token "
-                 f"({detail or 'unauthorized'}). {self._delegation_hint()}",
-            403: f"{API} refused to set the photo of {email} ({detail or 'forbidden'}). "
-                 f"{ADMIN_HINT}"})
+        raise self._fail(response, email=email, doing="set the photo")
+
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        # users.photos.delete takes the e-mail or the id; the id survives an e-mail change.
+        key = external_id or base.check_email(email, label=LABEL)
+        response = self._api("DELETE", self._photo_url(key))
+        if response.status_code not in (200, 204, 404):  # 404: user or photo gone already
+            raise self._fail(response, email=email, doing="remove the photo")

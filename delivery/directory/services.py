@@ -9,9 +9,12 @@ from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
 from generation.selectors import headshots_that_may_leave
+from privacy.deletion import receipt_write
+from privacy.registry import ExternalCopyKept
 from teams.models import Company, Membership
 
 from ..models import DirectoryConnection, DirectorySync
+from . import DirectoryError, UserNotFound, connector_for
 from .tasks import directory_sync
 
 Status = DirectorySync.Status
@@ -55,3 +58,31 @@ def directory_connection_save(*, company: Company, actor: Membership, provider: 
     connection, _ = DirectoryConnection.objects.for_company(company).update_or_create(
         company=company, provider=provider, defaults={"config": config, "enabled": enabled})
     return connection
+
+
+def directory_copy_erase(sync: DirectorySync, *, rule: str, subject_user_id: int | None) -> None:
+    """Erasure of the person's photo in one directory: removed there when we sent one, then
+    our record of it goes, with a receipt. A directory that will not remove it (Slack has no
+    way to; or the credentials no longer work) gets a receipt saying so, and the person is
+    told where their photo remains (privacy.registry.ExternalCopyKept)."""
+    sync = DirectorySync.objects.for_company(sync.company_id).select_related(
+        "connection", "membership__user").filter(pk=sync.pk).first()
+    if sync is None:
+        return
+    problem = ""
+    if sync.status == Status.SYNCED or sync.headshot_candidate_id is not None:
+        try:
+            connector_for(sync.connection, erasing=True).remove_photo(
+                email=sync.membership.user.email, external_id=sync.external_id)
+        except UserNotFound:
+            pass  # nobody there to hold the photo
+        except DirectoryError as error:
+            problem = error.message
+    with transaction.atomic():
+        DirectorySync.objects.for_company(sync.company_id).filter(pk=sync.pk).delete()
+        receipt_write(company_id=sync.company_id,
+                      kind="directory_copy_kept" if problem else "directory_copy",
+                      object_ref=f"directory:{sync.connection.provider}:sync:{sync.pk}",
+                      subject_user_id=subject_user_id, rule=rule)
+    if problem:
+        raise ExternalCopyKept(where=sync.connection.get_provider_display(), reason=problem)

@@ -4,19 +4,19 @@ Config (``DirectoryConnection.config``): ``scim_token``, an OAuth token with the
 scope made by a Workspace (or, on Enterprise Grid, Org) Owner or Admin. SCIM needs the
 Business+ or Enterprise Grid plan.
 
-Why SCIM and not ``users.setPhoto``: that Web API method only sets the photo of the user the
-token belongs to, so it could change nobody's photo but the admin's. SCIM lets an admin
-token update any member.
+Why SCIM and not ``users.setPhoto``: that Web API method takes the image as a multipart
+``image`` upload, but only ever sets the photo of the user the token belongs to, so it could
+change nobody's photo but the admin's. SCIM lets an admin token update any member.
 
 1. ``GET /scim/v1/Users?filter=email eq "<email>"`` for the member's id.
 2. ``PATCH /scim/v1/Users/{id}`` with ``photos``. SCIM's photo value is a URL that Slack
-   fetches; we send the JPEG itself as a ``data:`` URI, so the headshot never needs a public
-   (or signed) URL that Slack's servers could reach.
+   fetches (it takes no image bytes and no ``data:`` URI): we send a signed, expiring link
+   to the square JPEG of the approved headshot (delivery/variants.py), so the site's address
+   (SITE_URL) must be reachable from Slack.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 from urllib.parse import quote
@@ -96,16 +96,26 @@ class SlackConnector:
                                  "not changing any of their photos.", transient=False)
         return users[0]["id"]
 
-    def push_photo(self, *, email: str, jpeg: bytes) -> str:
+    def push_photo(self, *, email: str, jpeg: bytes, url: str = "") -> str:
         email = base.check_email(email, label=LABEL)
         base.jpeg_dimensions(jpeg)
+        if not url.startswith(("https://", "http://")):
+            raise DirectoryError(f"{LABEL} fetches photos from a link, and this headshot has "
+                                 "none it could reach: check the site's address (SITE_URL).",
+                                 transient=False)
         user_id = self._find_user(email)
-        data_uri = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
         response = base.send(self._session, "PATCH",
                              f"{_scim_base()}/scim/v1/Users/{quote(user_id, safe='')}",
                              service=API, headers={"Accept": "application/json"},
                              json={"schemas": [SCHEMA],
-                                   "photos": [{"value": data_uri, "primary": True}]})
+                                   "photos": [{"value": url, "type": "photo", "primary": True}]})
         if response.status_code in (200, 204):
             return user_id
         raise self._fail(response, action="set the member's photo", email=email)
+
+    def remove_photo(self, *, email: str, external_id: str) -> None:
+        # Slack's SCIM API sets photos but has no way to clear one, and the Web API's
+        # users.deletePhoto removes only the photo of the token's own user.
+        raise DirectoryError(f"{LABEL} gives no way for an admin to remove a member's photo: "
+                             "remove it in Slack (the member can, under Edit profile) or ask "
+                             "the company's Slack admin to.", transient=False)

@@ -12,13 +12,16 @@ from generation.models import Candidate
 from generation.selectors import headshots_that_may_leave
 
 from ..models import DirectorySync
-from ..variants import Variant, variant_render
+from ..variants import Variant, variant_render, variant_url
 from . import DirectoryError, UserNotFound, connector_for
 
 log = logging.getLogger(__name__)
 Status = DirectorySync.Status
 # Directories show square photos; 1024 px is within every provider's limit once encoded.
 DIRECTORY_VARIANT = Variant(size=1024, shape="square", format="jpeg")
+# Directories that fetch the photo themselves (Slack) get a link that lasts this long: they
+# fetch it as they process the change.
+PHOTO_LINK_TTL_SECONDS = 3600
 
 
 class RetryLater(Exception):
@@ -52,7 +55,8 @@ def directory_sync_run(*, sync_id: int) -> str:
     candidate = Candidate.objects.for_company(company_id).get(pk=headshot.candidate_id)
     try:
         external_id = connector_for(sync.connection).push_photo(
-            email=sync.membership.user.email, jpeg=variant_render(candidate, DIRECTORY_VARIANT))
+            email=sync.membership.user.email, jpeg=variant_render(candidate, DIRECTORY_VARIANT),
+            url=variant_url(headshot, DIRECTORY_VARIANT, ttl=PHOTO_LINK_TTL_SECONDS))
     except UserNotFound as error:
         _finish(sync, Status.NOT_FOUND, error=str(error))
         return Status.NOT_FOUND

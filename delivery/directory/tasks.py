@@ -21,7 +21,7 @@ def directory_sync(self, sync_id: int) -> str:
         return directory_sync_run(sync_id=sync_id)
     except RetryLater as later:
         if self.request.is_eager:
-            return "pending"  # in-process (embedded default): "Sync now" on the page retries
+            return "pending"  # in-process (eager mode): "Sync now" on the page retries
         if self.request.retries >= self.max_retries:
             directory_sync_give_up(sync_id=sync_id, reason="The directory kept refusing; "
                                                            "try again later from the page.")

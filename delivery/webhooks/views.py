@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.crypto import last4
 from core.errors import ServiceError
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
@@ -79,6 +80,8 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "delivery/webhook_detail.html", {
         "endpoint": endpoint, "deliveries": deliveries,
         "event_types": EVENT_TYPES,
+        # Never the secret again after it was shown once: only its last characters.
+        "secret_hint": last4(endpoint.secret),
     })
 
 

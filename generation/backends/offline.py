@@ -23,6 +23,8 @@ from generation.finish_light import light_for
 from generation.framing import EYE_DISTANCE_PER_BOX, FACE_SIZE_OVERSHOOT, FRAMINGS, Framing
 from generation.looks import LookSpec
 
+from .offline_redo import redo_adjustments, redo_apply
+
 __all__ = ["BACKEND_LABEL", "EYE_DISTANCE_PER_BOX", "FACE_SIZE_OVERSHOOT", "FRAMINGS",
            "Framing", "NoFaceForRetouch", "OfflineLimit", "offline_limits", "studio_retouch",
            "studio_retouch_with_mask"]
@@ -32,9 +34,19 @@ BACKEND_LABEL = "Studio retouch, offline"
 NoFaceForRetouch = NoFaceToFinish  # the name callers of this backend know
 
 
-def studio_retouch(image: Image.Image, *, look: LookSpec, seed: int) -> Image.Image:
-    """A studio-style headshot of the person in ``image``, framed and coloured per ``look``."""
-    return studio_retouch_with_mask(image, look=look, seed=seed)[0]
+def studio_retouch(image: Image.Image, *, look: LookSpec, seed: int,
+                   instructions: str = "") -> Image.Image:
+    """A studio-style headshot of the person in ``image``, framed and coloured per ``look``.
+
+    ``instructions``: a redo's comment; what the retouch can honour of it ("brighter",
+    "warmer", "tighter crop": ``offline_redo``) is applied to the person.
+    """
+    adjust = redo_adjustments(instructions)
+    if not adjust.any:
+        return studio_retouch_with_mask(image, look=look, seed=seed)[0]
+    finished = finish_apply(image, look=look, seed=seed, retouch=True)
+    return redo_apply(finished.image, matte=finished.matte, face_box=finished.face_box,
+                      adjust=adjust)
 
 
 def studio_retouch_with_mask(image: Image.Image, *, look: LookSpec,

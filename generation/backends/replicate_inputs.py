@@ -103,6 +103,8 @@ class ModelSpec:
     name: str  # "owner/name"
     source: str  # where the input names were taken from
     build: Callable[..., dict[str, Any]]
+    # Whether the model reads free text: a redo's comment reaches it only then.
+    takes_prompt: bool = True
 
     def inputs(self, *, image_uri: str, prompt: str, seed: int, aspect_ratio: str
                ) -> dict[str, Any]:
@@ -115,7 +117,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     # neutral|white|black|gray|office, aspect_ratio, seed, output_format jpg|png,
     # safety_tolerance 0-2). Its cog source is not public. Output: one URL string.
     ModelSpec("flux-kontext-apps/professional-headshot",
-              "public client code for the Replicate model page", _flux_headshot_inputs),
+              "public client code for the Replicate model page", _flux_headshot_inputs,
+              takes_prompt=False),
     # github.com/TencentARC/PhotoMaker predict.py (the cog behind tencentarc/photomaker):
     # input_image[2-4], prompt with one "img", style_name, negative_prompt, num_steps,
     # style_strength_ratio 15-50, num_outputs 1-4, guidance_scale, seed 0..2^31-1,

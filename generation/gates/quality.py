@@ -52,6 +52,11 @@ MAX_BLOCKINESS = 0.12
 # Laplacian at the sample's scale over half of it) while large areas go flat.
 MAX_PAINTED_TEXTURE = 0.42
 MIN_PAINTED_FLAT = 0.2
+# ...or, at the photo's own resolution, large areas without any grain at all: a painted
+# area is exactly flat (3x3 neighbourhoods within 1 grey level), where a photograph keeps
+# sensor noise (retouched candidates and their JPEG re-encodes measured <= 0.26; cartoon
+# filters 0.55-0.74). Only together with the flattened texture above.
+MIN_PAINTED_STILL = 0.3
 FLAT_STD = 2.0  # local standard deviation (contrast-normalised) under which a pixel is flat
 MIN_FACE_PIXELS = 64  # face box width in the candidate, pixels: smaller has no detail
 
@@ -64,11 +69,13 @@ class FaceQuality:
     blockiness: float
     sharpness: float
     face_pixels: float
+    still: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {"detail": round(self.detail, 3), "texture": round(self.texture, 3),
                 "flat": round(self.flat, 3), "blockiness": round(self.blockiness, 3),
-                "sharpness": round(self.sharpness, 1), "face_pixels": round(self.face_pixels)}
+                "sharpness": round(self.sharpness, 1), "face_pixels": round(self.face_pixels),
+                "still": round(self.still, 3)}
 
 
 def face_sample(image: Image.Image | np.ndarray, face: Face) -> np.ndarray:
@@ -102,7 +109,24 @@ def face_quality(image: Image.Image | np.ndarray, face: Face) -> FaceQuality:
         blockiness=_blockiness(pixels, face),
         sharpness=float(cv2.Laplacian(grey, cv2.CV_64F, ksize=1)[1:-1, 1:-1].var()),
         face_pixels=float(face.width),
+        still=_still(pixels, face),
     )
+
+
+def _still(pixels: np.ndarray, face: Face) -> float:
+    """Share of the face box (at the photo's resolution) whose 3x3 neighbourhood spans at
+    most one grey level: no grain at all."""
+    height, width = pixels.shape[:2]
+    left, top = max(0, round(face.left)), max(0, round(face.top))
+    right, bottom = min(width, round(face.right)), min(height, round(face.bottom))
+    crop = pixels[top:bottom, left:right]
+    if crop.shape[0] < 3 or crop.shape[1] < 3:
+        return 0.0
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY) if crop.ndim == 3 \
+        else np.ascontiguousarray(crop)
+    kernel = np.ones((3, 3), np.uint8)
+    spread = cv2.dilate(grey, kernel).astype(np.int16) - cv2.erode(grey, kernel)
+    return float((spread <= 1).mean())
 
 
 def _blockiness(pixels: np.ndarray, face: Face) -> float:
@@ -138,7 +162,8 @@ def quality_reasons(quality: FaceQuality, *, baseline: dict[str, float] | None) 
     if baseline and baseline.get("detail"):
         floor = max(floor, min(MAX_DETAIL_FLOOR, MIN_DETAIL_OF_SELFIES * baseline["detail"]))
     pixelated = quality.blockiness > MAX_BLOCKINESS
-    painted = quality.texture < MAX_PAINTED_TEXTURE and quality.flat > MIN_PAINTED_FLAT
+    painted = quality.texture < MAX_PAINTED_TEXTURE and (
+        quality.flat > MIN_PAINTED_FLAT or quality.still > MIN_PAINTED_STILL)
     if pixelated or painted or quality.face_pixels < MIN_FACE_PIXELS:
         reasons.append(codes.LOW_DETAIL)
     elif quality.detail < floor or quality.sharpness < MIN_SHARPNESS:

@@ -41,6 +41,10 @@ MStatus = Membership.Status
 
 MIN_SELFIES = {Kind.SINGLE_SELFIE: 1, Kind.PREVIEW: 1, Kind.CONSISTENT_BATCH: 4}
 THUMB_SIZE = 384
+# Seed indices per round of a person's photos: round n uses the company's schedule from
+# n * SEED_ROUND, so a redo never meets an earlier round's seeds (nor its bytes), while
+# everyone at the same round still shares seeds (a team still looks like one shoot).
+SEED_ROUND = 1000
 
 
 def seed_schedule(*, company: Company, count: int, start: int = 0) -> list[int]:
@@ -53,6 +57,16 @@ def seed_schedule(*, company: Company, count: int, start: int = 0) -> list[int]:
     return seeds
 
 
+def seed_round(*, company: Company | int, membership_id: int, before: int | None = None) -> int:
+    """How many of this person's jobs delivered photos (before job ``before``): the round
+    the next job's seeds come from. Previews are samples, not the person's photos."""
+    delivered = GenerationJob.objects.for_company(company).filter(
+        membership_id=membership_id, status=Status.READY).exclude(kind=Kind.PREVIEW)
+    if before is not None:
+        delivered = delivered.filter(pk__lt=before)
+    return delivered.count()
+
+
 def job_create(
     *,
     company: Company,
@@ -61,8 +75,13 @@ def job_create(
     kind: str = Kind.SINGLE_SELFIE,
     look_version: LookVersion | None = None,
     selfies: list[Selfie] | None = None,
+    redo_of: GenerationJob | None = None,
+    instructions: str = "",
 ) -> GenerationJob:
-    """Queue a job for one person. Checks consent, selfies, the approved look and billing."""
+    """Queue a job for one person. Checks consent, selfies, the approved look and billing.
+
+    ``redo_of``: the job this one replaces; ``instructions``: what the person asked to
+    change, carried to the backend (the prompt; the offline retouch's adjustments)."""
     if membership.company_id != company.pk:
         raise NotAllowed("That person belongs to another company.")
     if not consent_is_granted(company=company, user=membership.user):
@@ -98,7 +117,10 @@ def job_create(
             company=company, membership=membership, kind=kind, look_version=look_version,
             watermarked=watermarked,
             backend=route.backend, backend_reason=route.reason, requested_by=requested_by,
-            seeds=seed_schedule(company=company, count=settings.SEEDS_PER_JOB[route.backend]),
+            seeds=seed_schedule(company=company, count=settings.SEEDS_PER_JOB[route.backend],
+                                start=SEED_ROUND * (0 if kind == Kind.PREVIEW else seed_round(
+                                    company=company, membership_id=membership.pk))),
+            redo_of=redo_of, instructions=" ".join(instructions.split())[:500],
         )
         JobSelfie.objects.bulk_create(
             [JobSelfie(company=company, job=job, selfie=selfie) for selfie in selfies])
@@ -242,8 +264,10 @@ NO_LIKENESS_REASON = (
 def job_regenerate(job: GenerationJob) -> None:
     """Too few good likenesses: ask the same backend for a fresh set of seeds."""
     count = settings.SEEDS_PER_JOB[job.backend]
+    first = 0 if job.kind == Kind.PREVIEW else SEED_ROUND * seed_round(
+        company=job.company_id, membership_id=job.membership_id, before=job.pk)
     seeds = [*job.seeds, *seed_schedule(company=job.company, count=count,
-                                        start=len(job.seeds))]
+                                        start=first + len(job.seeds))]
     with transaction.atomic():
         if not job_transition(job, Status.QUEUED, seeds=seeds, lease_until=None,
                               regenerations=job.regenerations + 1):
@@ -272,12 +296,14 @@ def job_dead_letter(job: GenerationJob, *, reason: str) -> None:
 
 
 def _job_give_up(job: GenerationJob, status: str, reason: str) -> bool:
-    """End a job without photos: refunded, the person back to uploaded, announced."""
+    """End a job without photos: refunded, the person back where they were (a failed redo
+    leaves them reviewing the photos it was to replace, and is not counted), announced."""
     if not job_transition(job, status, failure_reason=reason[:2000]):
         return False
     billing_job_release(company=job.company, job=job, consumed=False)
     Membership.objects.for_company(job.company_id).filter(
-        pk=job.membership_id, status=MStatus.GENERATING).update(status=MStatus.UPLOADED)
+        pk=job.membership_id, status=MStatus.GENERATING).update(
+        status=MStatus.REVIEW if job.redo_of_id else MStatus.UPLOADED)
     _emit(job, JOB_FAILED)
     return True
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
-from core.events import HEADSHOT_APPROVED, event_emit
+from core.events import HEADSHOT_APPROVED, HEADSHOT_REJECTED, event_emit
 from teams.models import Company, Membership
 
 from ..models import Candidate, GenerationJob, Headshot, ReviewDecision, Selfie
@@ -53,21 +53,32 @@ def candidate_favourite_set(*, company: Company, actor: Membership, candidate: C
 
 
 def redos_used(*, company: Company, membership: Membership) -> int:
+    """Redos spent: one counts once it delivered new photos. A redo still being made is
+    not spent yet, and one that failed or was cancelled is given back by itself."""
     return ReviewDecision.objects.for_company(company).filter(
-        membership=membership, action=Action.REDO).count()
+        membership=membership, action=Action.REDO,
+        job__status=GenerationJob.Status.READY).count()
 
 
 @transaction.atomic
 def redo_request(*, company: Company, actor: Membership, reason: str = "") -> GenerationJob:
-    """The employee asks for new candidates, within the company's limit."""
+    """The employee asks for new photos, within the company's limit: the same kind of job
+    as their latest (a consistent batch too), on fresh seeds, with their comment carried
+    to the backend."""
     if redos_used(company=company, membership=actor) >= company.redo_limit:
         raise ServiceError(f"You have used all {company.redo_limit} redos. Ask your admin if "
                            "you need more.")
-    latest = GenerationJob.objects.for_company(company).filter(
-        membership=actor, kind=GenerationJob.Kind.SINGLE_SELFIE).order_by("-queued_at").first()
-    if latest is None or latest.is_open:
+    latest = GenerationJob.objects.for_company(company).filter(membership=actor).exclude(
+        kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at", "-pk").first()
+    if latest is None:
+        raise ServiceError("Make your headshots first; then you can ask for new ones.")
+    if latest.is_open:
         raise ServiceError("Wait for your current photos before asking for new ones.")
-    job = job_create(company=company, membership=actor, requested_by=actor.user)
+    # A failed redo is replaced, not stacked: the new one replaces what that one replaced.
+    replaces = latest.redo_of if (latest.redo_of_id and latest.status != latest.Status.READY
+                                  ) else latest
+    job = job_create(company=company, membership=actor, requested_by=actor.user,
+                     kind=latest.kind, redo_of=replaces, instructions=reason)
     _decision(company=company, membership=actor, action=Action.REDO, actor=actor, job=job,
               reason=reason)
     return job
@@ -106,20 +117,30 @@ def headshot_reject(*, company: Company, actor: Membership, candidate: Candidate
     if len(reason.strip()) < 3:
         raise ServiceError("Say why, so the person knows what to change.")
     Candidate.objects.for_company(company).filter(pk=candidate.pk).update(is_favourite=False)
-    _decision(company=company, membership=candidate.membership, candidate=candidate,
-              job=candidate.job, action=Action.REJECT, actor=actor, reason=reason)
+    decision = _decision(company=company, membership=candidate.membership, candidate=candidate,
+                         job=candidate.job, action=Action.REJECT, actor=actor, reason=reason)
+    # After the commit: the person is e-mailed the reason (generation.notifications).
+    event_emit(HEADSHOT_REJECTED, company_id=company.pk, person=candidate.membership_id,
+               decision=decision.pk)
     Membership.objects.for_company(company).filter(
         pk=candidate.membership_id, status=MStatus.APPROVED).update(status=MStatus.REVIEW)
 
 
 def look_preview_create(*, company: Company, actor: Membership, version, selfie: Selfie
                         ) -> GenerationJob:
-    """Sample previews of a look version on a reference selfie, before approving it."""
+    """Sample previews of a look version on a reference selfie, before approving it.
+
+    The reference is the admin's own photo, uploaded with their own consent (job_create
+    checks it): an employee consented to their headshots, not to samples of a draft look,
+    and a preview made on them would be theirs (in their copy of their data)."""
     if not actor.is_admin:
         raise NotAllowed("Only the company's admins can preview looks.")
     if selfie.company_id != company.pk or version.company_id != company.pk:
         raise NotAllowed("That belongs to another company.")
+    if selfie.membership_id != actor.pk:
+        raise NotAllowed("Previews are made on your own photo: your colleagues consented to "
+                         "their headshots, not to samples of a draft look.")
     if selfie.status != Selfie.Status.ACCEPTED:
         raise ServiceError("Choose a usable selfie as the reference.")
-    return job_create(company=company, membership=selfie.membership, requested_by=actor.user,
+    return job_create(company=company, membership=actor, requested_by=actor.user,
                       kind=GenerationJob.Kind.PREVIEW, look_version=version, selfies=[selfie])

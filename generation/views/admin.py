@@ -19,15 +19,13 @@ from teams.models import Membership, MemberTally, Team
 from teams.selectors import team_choices, team_list
 
 from ..backends.gpu.estimate import batch_estimate
+from ..eligibility import batch_eligibility, outdated_names
 from ..looks import PRESETS
 from ..models import GenerationJob, LookVersion, Selfie
 from ..routing import gpu_workers_available
 from ..selectors import (
     UNIFORMITY_METRICS,
-    batch_not_ready,
-    batch_not_ready_reasons,
     batch_progress,
-    batch_ready_count,
     candidate_get,
     candidate_may_leave,
     candidates_hidden_for_audit,
@@ -39,7 +37,8 @@ from ..selectors import (
     review_rows,
     uniformity_report,
 )
-from ..services.jobs import MIN_SELFIES, job_create
+from ..services.batches import team_order_start
+from ..services.jobs import MIN_SELFIES
 from ..services.looks import look_version_approve, look_version_create
 from ..services.review import (
     GATE_REFUSAL,
@@ -129,11 +128,19 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
             if request.POST.get("action") == "approve":
                 look_version_approve(company=company, actor=request.membership, version=version)
                 messages.success(request, "Approved. New headshots use this look.")
+                outdated, _ = outdated_names(company=company)
+                if outdated:
+                    messages.warning(request, f"{outdated} approved headshot"
+                                              f"{' was' if outdated == 1 else 's were'} made in "
+                                              "an older version: the People page offers to "
+                                              "regenerate them.")
             else:
+                # Only the admin's own photos (look_preview_create says why).
                 selfie = Selfie.objects.for_company(company).filter(
-                    pk=id_or_none(request.POST.get("selfie")) or 0).first()
+                    pk=id_or_none(request.POST.get("selfie")) or 0,
+                    membership=request.membership).first()
                 if selfie is None:
-                    raise ServiceError("Choose a reference selfie.")
+                    raise ServiceError("Choose one of your own photos as the reference.")
                 job = look_preview_create(company=company, actor=request.membership,
                                           version=version, selfie=selfie)
                 job.refresh_from_db()
@@ -146,7 +153,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
         look_version=version, kind=GenerationJob.Kind.PREVIEW).order_by("-queued_at")
     preview_candidates = candidates_that_may_leave(company=company).filter(job__in=previews)
     references = Selfie.objects.for_company(company).filter(
-        status=Selfie.Status.ACCEPTED).select_related("membership__user")[:50]
+        status=Selfie.Status.ACCEPTED, membership=request.membership)[:50]
     return render(request, "generation/look_version.html", {
         "version": version, "previews": previews, "preview_candidates": preview_candidates,
         "references": references,
@@ -157,7 +164,8 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @company_view(role="admin")
 def generate_for_team(request: HttpRequest) -> HttpResponse:
-    """Order headshots for everyone who has uploaded selfies (optionally one team).
+    """Order headshots for everyone ``batch_eligibility`` includes (optionally one team;
+    ``everyone=1`` also redoes people approved in the current look).
 
     ``kind=consistent_batch`` asks for one consistent shoot on the in-house GPU workers
     (a personal model each, so at least four selfies each); the default makes single-selfie
@@ -169,27 +177,24 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose how the headshots should be made.")
         return redirect("generation:review", company_slug=company.slug)
     team = request.POST.get("team", "")
-    people = Membership.objects.for_company(company).filter(
-        status=Membership.Status.UPLOADED).select_related("user")
-    if team:
-        if id_or_none(team) is None or not team_list(company=company).filter(pk=team).exists():
-            raise Http404("No such team.")
-        people = people.filter(team_id=int(team))
-    started, problems = 0, []
-    for person in people:
-        try:
-            job_create(company=company, membership=person, requested_by=request.user,
-                       kind=kind)
-            started += 1
-        except ServiceError as error:
-            problems.append(f"{person.user.get_full_name()}: {error}")
-    messages.success(request, f"Started headshots for {started} people.")
-    for problem in problems[:10]:
+    if team and (id_or_none(team) is None
+                 or not team_list(company=company).filter(pk=team).exists()):
+        raise Http404("No such team.")
+    order = team_order_start(company=company, actor=request.membership,
+                             team_id=int(team) if team else None, kind=kind,
+                             everyone=request.POST.get("everyone") == "1")
+    count = len(order.started)
+    messages.success(request, f"Started headshots for {count} "
+                              f"{'person' if count == 1 else 'people'}.")
+    for problem in order.problems[:10]:
         messages.warning(request, problem)
     if kind == GenerationJob.Kind.CONSISTENT_BATCH:
         url = reverse("generation:batches", kwargs={"company_slug": company.slug})
         return redirect(f"{url}?team={team}" if team else url)
     return redirect("generation:review", company_slug=company.slug)
+
+
+LISTED = 200  # names per list on the batches page
 
 
 def _team_filter(request: HttpRequest) -> tuple[int | None, bool]:
@@ -298,19 +303,20 @@ def uniformity(request: HttpRequest) -> HttpResponse:
 @require_GET
 @company_view(role="admin")
 def batches(request: HttpRequest) -> HttpResponse:
-    """Order a consistent batch for a team: who is ready, what it costs, how it is going."""
+    """Order a consistent batch for a team: who is in and who is not and why, what it
+    costs in credits and GPU time, how it is going."""
     company = request.company
     team_id, _ = _team_filter(request)
-    try:
-        page = keyset_page(batch_not_ready(company=company, team_id=team_id), key="sort_name",
-                           params=request.GET,
-                           anchors=Membership.objects.for_company(company))
-    except BadCursor as error:
-        return bad_cursor_response(request, error)
-    ready = batch_ready_count(company=company, team_id=team_id)
+    everyone = request.GET.get("everyone") == "1"
+    eligibility = batch_eligibility(company=company, team_id=team_id, everyone=everyone)
+    ready = len(eligibility.included)
     return render(request, "generation/batches.html", {
-        "ready": ready, "needed": MIN_SELFIES["consistent_batch"], "page": page,
-        "not_ready": batch_not_ready_reasons(company=company, people=page.items),
+        "ready": ready, "needed": MIN_SELFIES["consistent_batch"],
+        "eligibility": eligibility, "everyone": everyone,
+        # A company of thousands: the first names of each list, and how many more.
+        "included": eligibility.included[:LISTED], "excluded": eligibility.excluded[:LISTED],
+        "more_included": max(0, ready - LISTED),
+        "more_excluded": max(0, len(eligibility.excluded) - LISTED),
         "estimate": batch_estimate(people=ready),
         "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -38,6 +40,37 @@ def _selfie_json(request: HttpRequest, selfie: Selfie) -> dict:
     }
 
 
+# A refused photo is never stored (nor anything derived from its face), so the verdict is
+# kept in the uploader's own session, by file name, for this long: a reload still says
+# which photos were not kept and why.
+REFUSALS_KEPT_SECONDS = 24 * 3600
+REFUSALS_KEPT = 20
+
+
+def _refusals_key(company_id: int, owner_pk: int) -> str:
+    return f"selfie-refusals:{company_id}:{owner_pk}"
+
+
+def refusal_remember(request: HttpRequest, owner: Membership | int, *, name: str,
+                     error: str) -> None:
+    owner_pk = owner if isinstance(owner, int) else owner.pk
+    key = _refusals_key(request.company.pk, owner_pk)
+    now = int(time.time())
+    kept = [r for r in request.session.get(key, []) if now - r["at"] < REFUSALS_KEPT_SECONDS]
+    kept.append({"name": (name or "A photo")[:120], "error": error[:500], "at": now})
+    request.session[key] = kept[-REFUSALS_KEPT:]
+
+
+def refusals_recent(request: HttpRequest, owner: Membership) -> list[dict]:
+    now = int(time.time())
+    return [r for r in request.session.get(_refusals_key(request.company.pk, owner.pk), [])
+            if now - r["at"] < REFUSALS_KEPT_SECONDS][::-1]
+
+
+def _pending_key(company_id: int) -> str:
+    return f"selfie-pending-names:{company_id}"
+
+
 def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | None:
     """Take each uploaded file; JSON for the page's uploader, messages for plain forms."""
     files = request.FILES.getlist("photos")
@@ -57,8 +90,14 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
                                    membership=owner, data=upload.read())
         except ServiceError as error:
             results.append({"ok": False, "error": str(error)})
+            refusal_remember(request, owner, name=upload.name, error=str(error))
         else:
             results.append({"ok": True, "selfie": _selfie_json(request, selfie)})
+            if selfie.status == Selfie.Status.PENDING:
+                # Its verdict comes later (selfie_status): remember the file's name for it.
+                names = request.session.get(_pending_key(owner.company_id), {})
+                names[str(selfie.pk)] = [owner.pk, (upload.name or "")[:120]]
+                request.session[_pending_key(owner.company_id)] = dict(list(names.items())[-50:])
     if _wants_json(request):
         failed = [r for r in results if not r["ok"]]
         status = 400 if len(failed) == len(results) else 200
@@ -97,7 +136,7 @@ def selfies(request: HttpRequest) -> HttpResponse:
         return redirect("generation:selfies", company_slug=company.slug)
     items = list(selfie_list(company=company, membership=membership))
     return render(request, "generation/selfies.html", {
-        "selfies": items, "owner": membership,
+        "selfies": items, "owner": membership, "refusals": refusals_recent(request, membership),
         "accepted": sum(s.status == Selfie.Status.ACCEPTED for s in items),
         "max_selfies": settings.SELFIES_MAX_PER_PERSON,
         "max_mb": settings.SELFIE_MAX_BYTES // (1024 * 1024),
@@ -128,6 +167,7 @@ def member_selfies(request: HttpRequest, pk: int) -> HttpResponse:
     items = list(selfie_list(company=company, membership=member))
     return render(request, "generation/selfies.html", {
         "selfies": items, "owner": member, "on_behalf": True, "granted": granted,
+        "refusals": refusals_recent(request, member),
         "accepted": sum(s.status == Selfie.Status.ACCEPTED for s in items),
         "max_selfies": settings.SELFIES_MAX_PER_PERSON,
         "max_mb": settings.SELFIE_MAX_BYTES // (1024 * 1024),
@@ -160,6 +200,11 @@ def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
     if state is None:
         raise Http404("No such photo.")
     body = {"status": state.status, "error": state.error}
+    names = request.session.get(_pending_key(request.company.pk), {})
+    if state.status == "refused" and str(pk) in names:
+        owner_pk, name = names.pop(str(pk))
+        refusal_remember(request, int(owner_pk), name=name, error=state.error)
+        request.session[_pending_key(request.company.pk)] = names
     if state.selfie is not None:
         body["selfie"] = _selfie_json(request, state.selfie)
     response = JsonResponse(body)

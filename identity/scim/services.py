@@ -29,6 +29,7 @@ from teams.services.invitations import email_normalise, invitation_create
 
 from ..audit import audit_record
 from ..models import ScimGroup, ScimGroupMember, ScimToken, ScimUser, SecuritySettings
+from ..personal_data import scim_user_minimise
 
 Status = Membership.Status
 
@@ -184,6 +185,9 @@ def scim_user_create(*, company: Company, fields: UserFields, token: ScimToken) 
                 email=fields.email, external_id=fields.external_id, given_name=fields.given_name,
                 family_name=fields.family_name, display_name=fields.display_name,
                 title=fields.title, active=fields.active)
+            if not fields.active:
+                scim_user_minimise(scim_user)
+                scim_user.save()
     except IntegrityError as exc:  # a concurrent create of the same person
         raise ScimError("This person is already provisioned.", status=409,
                         scim_type="uniqueness") from exc
@@ -213,6 +217,9 @@ def scim_user_update(*, company: Company, scim_user: ScimUser, fields: UserField
         _audit(company, token, "scim.user_reactivated", fields.user_name, email=fields.email)
     elif was_active:
         _audit(company, token, "scim.user_updated", fields.user_name)
+    if not fields.active:
+        # An inactive user keeps only the provider's identifiers (identity/personal_data.py).
+        scim_user_minimise(scim_user)
     scim_user.save()
     if fields.active:
         teams_sync(company=company, scim_users=[scim_user])

@@ -10,11 +10,11 @@ from __future__ import annotations
 from allauth.socialaccount.models import SocialApp
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
+from core.crypto import decrypt
 from core.errors import ServiceError
 from core.rls import rls_bypass
 from teams.models import Company
 
-from ..crypto import decrypt
 from ..models import SsoConnection
 
 OIDC_PREFIX = "c-"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.crypto import encrypt
 from core.errors import NotAllowed, ServiceError
 from core.rls import company_scope
 from teams.models import Company, Invitation, Membership, User
@@ -24,7 +25,6 @@ from teams.services.invitations import (
 )
 
 from ..audit import audit_record
-from ..crypto import encrypt
 from ..domains import company_for_verified_domain, verified_domains
 from ..http import UrlRefused, url_check
 from ..models import SsoConnection

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 
-from ..crypto import decrypt, encrypt
+from core.crypto import decrypt, encrypt
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -1,22 +1,48 @@
-// While headshots are being made, ask for progress every two seconds and
-// reload once the job is done, so new candidates appear without a refresh.
+// Follows a job while it is being made: every box marked data-progress-url asks its JSON
+// status every two seconds and shows the stage (queued, training, generating, scoring,
+// ready) and how many photos are made, without reloading. A box marked
+// data-reload-when-done reloads the page once the job has ended, so the photos appear.
+// A static file, not an inline script: the Content-Security-Policy allows no inline code.
 (function () {
   "use strict";
-  var box = document.querySelector("[data-progress-url]");
-  if (!box || box.getAttribute("data-open") !== "1" || !window.fetch) return;
-  var url = box.getAttribute("data-progress-url");
-  var bar = box.querySelector("[data-progress-bar]");
-  var text = box.querySelector("[data-progress-text]");
-  function tick() {
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
-      .then(function (p) {
-        if (bar) { bar.max = p.expected; bar.value = p.made; }
-        if (text) text.textContent = p.made + " of " + p.expected + " photos made";
-        if (!p.open) { window.location.reload(); return; }
-        window.setTimeout(tick, 2000);
-      })
-      .catch(function () { window.setTimeout(tick, 5000); });
+  if (!window.fetch) return;
+  function follow(box) {
+    if (box.getAttribute("data-open") !== "1") return;
+    var url = box.getAttribute("data-progress-url");
+    var bar = box.querySelector("[data-progress-bar]");
+    var text = box.querySelector("[data-progress-text]");
+    var stage = box.querySelector("[data-stage]");
+    function show(p) {
+      if (stage && p.stage_label) {
+        stage.textContent = p.stage_label;
+        stage.setAttribute("data-stage", p.stage);
+      }
+      var made = p.made + " of " + p.expected + " photos made";
+      if (p.stage === "training" && p.total) {
+        made = "step " + p.step + " of " + p.total;
+      }
+      if (text) text.textContent = made;
+      if (bar) {
+        bar.max = p.stage === "training" && p.total ? p.total : p.expected;
+        bar.value = p.stage === "training" && p.total ? p.step : p.made;
+      }
+    }
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (p) {
+          show(p);
+          if (!p.open) {
+            box.setAttribute("data-open", "0");
+            if (box.hasAttribute("data-reload-when-done")) window.location.reload();
+            return;
+          }
+          window.setTimeout(tick, 2000);
+        })
+        .catch(function () { window.setTimeout(tick, 5000); });
+    }
+    window.setTimeout(tick, 1000);
   }
-  window.setTimeout(tick, 1500);
+  var boxes = document.querySelectorAll("[data-progress-url]");
+  for (var i = 0; i < boxes.length; i++) follow(boxes[i]);
 })();

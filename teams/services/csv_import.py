@@ -20,11 +20,17 @@ from ..models import Company, Invitation, Membership, Team, User
 from .companies import email_normalise
 
 MAX_BYTES = 5 * 1024 * 1024
-COLUMNS = ("email", "name", "team", "job_title")
+COLUMNS = ("email", "name", "first_name", "last_name", "team", "job_title")
 _ALIASES = {
     "e-mail": "email", "email address": "email", "full name": "name", "full_name": "name",
+    "first name": "first_name", "given name": "first_name", "firstname": "first_name",
+    "last name": "last_name", "surname": "last_name", "family name": "last_name",
+    "lastname": "last_name",
     "job title": "job_title", "title": "job_title", "department": "team",
 }
+# The file offered to download on the import page: the columns HR exports usually have.
+TEMPLATE_HEADER = ("email", "first_name", "last_name", "team", "job_title")
+TEMPLATE_EXAMPLE = ("sam.seller@example.com", "Sam", "Seller", "Sales", "Account manager")
 
 
 @dataclass
@@ -52,6 +58,15 @@ class CsvImportInvalid(ServiceError):
     def __init__(self, result: CsvImportResult) -> None:
         self.result = result
         super().__init__(f"{len(result.errors)} problem(s) in the file; nothing was imported.")
+
+
+def csv_template() -> str:
+    """The import file to fill in: the header and one example row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(TEMPLATE_HEADER)
+    writer.writerow(TEMPLATE_EXAMPLE)
+    return out.getvalue()
 
 
 def csv_import_check(*, company: Company, data: bytes) -> CsvImportResult:
@@ -131,6 +146,11 @@ def csv_import_check(*, company: Company, data: bytes) -> CsvImportResult:
             if email in members:
                 result.errors.append((index, f"{email} is already a member."))
                 continue
+            # A full name, or first and last names as HR systems export them.
+            if not row.get("name"):
+                row["name"] = " ".join(
+                    part for part in (row.get("first_name", ""), row.get("last_name", ""))
+                    if part)
             problems = [
                 f"{label} is longer than {limit} characters."
                 for key, label, limit in (("name", "The name", 200), ("team", "The team", 120),

@@ -131,7 +131,11 @@ def invitations_create_many(
                 check_seats=False,
             )
         except ServiceError as exc:
-            outcomes.append(InviteOutcome(email=raw, ok=False, message=str(exc)))
+            # Each refusal names its address once: most messages already begin with it.
+            message = str(exc)
+            if raw.strip().lower() not in message.lower():
+                message = f"{raw}: {message}"
+            outcomes.append(InviteOutcome(email=raw, ok=False, message=message))
         else:
             outcomes.append(
                 InviteOutcome(email=email, ok=True, message="Invited" if send else "Saved")

@@ -30,10 +30,10 @@ NEXT_STEP = {
     Status.INVITED: "Accept your invitation.",
     Status.JOINED: "Read and sign the consent notice, then upload a few selfies.",
     Status.CONSENTED: "Upload 4 to 20 selfies: good light, face the camera, no sunglasses.",
-    Status.UPLOADED: "Your selfies are in. Your headshots will be made in your company's look.",
+    Status.UPLOADED: "Your selfies are in. Next: make your headshots in your company's look.",
     Status.GENERATING: "Your headshots are being made. We will e-mail you when they are ready.",
     Status.REVIEW: "Your headshots are ready: pick your favourite.",
-    Status.APPROVED: "Your headshot is approved. Nothing more to do.",
+    Status.APPROVED: "Your headshot is approved: download it in the size you need.",
     Status.WITHDRAWN: "You withdrew your consent; nothing is being processed. You can "
     "give it again at any time.",
 }
@@ -48,7 +48,7 @@ def employee_home(request: HttpRequest) -> HttpResponse:
     membership = request.membership
     return render(
         request, "teams/employee_home.html",
-        {"next_step": NEXT_STEP[Status(membership.status)], "steps": Status.choices},
+        {"next_step": NEXT_STEP.get(membership.status, ""), "steps": Status.choices},
     )
 
 

@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ServiceError
 
@@ -15,7 +16,12 @@ from ..decorators import company_view
 from ..forms import CsvImportForm, InviteLinkForm, InviteManyForm
 from ..selectors import invitation_get, invite_link_get, invite_link_list
 from ..services import invitations as invitation_services
-from ..services.csv_import import CsvImportInvalid, csv_import_check, csv_import_run
+from ..services.csv_import import (
+    CsvImportInvalid,
+    csv_import_check,
+    csv_import_run,
+    csv_template,
+)
 from .common import back_to, object_or_404
 
 
@@ -60,13 +66,24 @@ def csv_import(request: HttpRequest) -> HttpResponse:
                     company=request.company, created_by=request.user, data=data,
                     send_now=not form.cleaned_data["send_later"],
                 )
-                messages.success(request, f"Imported {len(result.rows)} people.")
+                count = len(result.rows)
+                messages.success(request, ngettext("Imported %(n)d person.",
+                                                   "Imported %(n)d people.", count) % {"n": count})
                 return back_to(request, "dashboard")
         except CsvImportInvalid as error:
             result = error.result
     failed = bool(form.errors or (result and not result.ok))
     return render(request, "teams/csv_import.html", {"form": form, "result": result},
                   status=400 if failed else 200)
+
+
+@require_GET
+@company_view(role="admin")
+def csv_import_template(request: HttpRequest) -> HttpResponse:
+    """The CSV to fill in, with its columns and one example row."""
+    response = HttpResponse(csv_template(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="likeness-people-template.csv"'
+    return response
 
 
 @require_POST

@@ -31,7 +31,9 @@ def home(request: HttpRequest) -> HttpResponse:
     with rls_bypass("a signed-in person's own list of companies, before one is chosen"):
         memberships = list(memberships_of_user(user=request.user))
     if len(memberships) == 1:
-        return redirect("teams:employee_home", company_slug=memberships[0].company.slug)
+        # An admin signing in came to run the company: the dashboard, not the employee page.
+        page = "teams:dashboard" if memberships[0].is_admin else "teams:employee_home"
+        return redirect(page, company_slug=memberships[0].company.slug)
     return render(request, "teams/choose_company.html", {"memberships": memberships})
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .axe import AXE_PATH, AxeLog
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
 # tests make around it are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,7 +26,10 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# Kept by CI as artefacts: screenshots of each journey's steps and each test's axe report.
+ARTIFACTS_ROOT = Path(os.environ.get("E2E_ARTIFACTS_DIR")
+                      or Path(__file__).resolve().parents[2] / "test-artifacts")
+ARTIFACTS = ARTIFACTS_ROOT / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True}
 
@@ -53,14 +58,42 @@ def phone(browser):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def axe(request, browser) -> Iterator[AxeLog]:
+    """Every browser context a test opens carries axe-core, and every page it loads is
+    scanned; the test fails on any serious or critical violation (report under
+    test-artifacts/axe/)."""
+    log = AxeLog()
+    new_context = browser.new_context
+
+    def scanned_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.add_init_script(path=str(AXE_PATH))
+        context.on("page", log.watch)
+        return context
+
+    browser.new_context = scanned_context
+    try:
+        yield log
+    finally:
+        del browser.new_context  # back to the class's method
+    folder = ARTIFACTS_ROOT / "axe"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{request.node.name}.json").write_text(
+        log.report() + "\n" + "\n".join(["scanned:", *log.scanned, "missed:", *log.missed]))
+    assert not log.violations, "axe-core: serious or critical violations\n" + log.report()
+
+
 @pytest.fixture
-def screenshot(request):
-    """Save a full-page screenshot as a test artefact: screenshot(page, "step-name")."""
+def screenshot(request, axe):
+    """Save a full-page screenshot as a test artefact, and scan that state with axe-core:
+    screenshot(page, "step-name")."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
         path = ARTIFACTS / f"{request.node.name}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        axe.scan(page, name)
         return path
 
     return take

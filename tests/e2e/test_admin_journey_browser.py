@@ -135,8 +135,12 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
 
     # Review: approve both.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
+    # is_visible() does not wait: the review page must have loaded before it is asked.
+    page.wait_for_url(re.compile(r".*/admin/review/"))
     sam_card = page.locator("figure.selfie", has_text="Sam Seller")
     erin_card = page.locator("figure.selfie", has_text="Erin Engineer")
+    sam_card.wait_for()
+    erin_card.wait_for()
     assert sam_card.get_by_text("their pick").is_visible()
     assert erin_card.get_by_text("best of 1").is_visible()
     assert image_loaded(sam_card.get_by_alt_text("Sam Seller's pick"))
@@ -151,6 +155,7 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
 
     # The dashboard follows.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
+    page.wait_for_url(f"**/c/{company.slug}/admin/")
     assert _row(page, "Sam Seller").locator(".badge").inner_text().strip() == "Approved"
     assert _row(page, "Erin Engineer").locator(".badge").inner_text().strip() == "Approved"
 

@@ -36,7 +36,8 @@ def test_employee_goes_from_invitation_to_qa_verdicts(live_server, phone, screen
     screenshot(page, "1-invitation")
     page.get_by_role("button", name="Accept the invitation").click()
     page.get_by_role("link", name="Read the consent notice").click()
-    assert page.get_by_text("Replicate").first.is_visible()
+    # The processors in use are named (Replicate is not configured here: not named).
+    assert page.get_by_text("Likeness, which runs this platform").first.is_visible()
     screenshot(page, "2-consent")
     agree = page.get_by_label("I have read the notice")
     assert not agree.is_checked()

@@ -70,7 +70,8 @@ def test_demo_from_invitation_to_an_approved_headshot(live_server, browser, phon
     admin.get_by_label("E-mail").fill("admin@acme.example")
     admin.get_by_label("Password").fill(DEMO_PASSWORD)
     admin.get_by_role("button", name="Sign in").click()
-    admin.get_by_role("link", name="Review").click()
+    admin.wait_for_url("**/admin/")  # an admin lands on the dashboard
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     card = admin.locator("figure.selfie", has_text="Ivy Invited")
     assert card.get_by_text("their pick").is_visible()
     screenshot(admin, "2-review")

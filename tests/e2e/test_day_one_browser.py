@@ -1,0 +1,72 @@
+"""What a new customer does first, in a real browser (issue 15): the admin signs in and
+lands on the dashboard, downloads the CSV template and imports people by first and last
+name; an employee withdraws consent only after confirming. Every page is scanned by axe."""
+
+from __future__ import annotations
+
+import pytest
+
+from privacy.models import ConsentRecord
+from teams.models import Membership
+
+from ..helpers import consent_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PASSWORD = "correct-horse-battery"  # tests/factories.py
+
+
+def _sign_in(page, url: str, email: str) -> None:
+    page.goto(f"{url}/login/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_admin_imports_people_by_name_from_the_template(live_server, browser, screenshot,
+                                                         tenant_a, tmp_path):
+    page = browser.new_context(**DESKTOP).new_page()
+    page.set_default_timeout(20_000)
+    _sign_in(page, live_server.url, tenant_a.admin.user.email)
+    page.wait_for_url("**/c/alpha/admin/")  # the dashboard, not the employee page
+    screenshot(page, "1-dashboard")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
+    page.get_by_role("link", name="Import CSV").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download a template").click()
+    template = tmp_path / "template.csv"
+    download.value.save_as(template)
+    header, example = template.read_text().splitlines()
+    assert header == "email,first_name,last_name,team,job_title"
+    template.write_text(f"{header}\numa@alpha.example,Uma,Understudy,Design,Designer\n")
+    page.get_by_label("CSV file").set_input_files(str(template))
+    page.get_by_role("button", name="Check only").click()
+    page.get_by_role("heading", name="Ready: 1 person").wait_for()
+    screenshot(page, "2-import-preview")
+    page.get_by_label("CSV file").set_input_files(str(template))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_url("**/c/alpha/admin/")
+    page.get_by_text("Imported 1 person.").wait_for()
+    screenshot(page, "3-imported")
+    uma = Membership.objects.for_company(tenant_a.company).get(user__email="uma@alpha.example")
+    assert uma.user.full_name == "Uma Understudy"
+
+
+def test_employee_confirms_before_withdrawing_consent(live_server, phone, screenshot, tenant_a):
+    consent_for(tenant_a.member)
+    page = phone
+    _sign_in(page, live_server.url, tenant_a.member.user.email)
+    page.wait_for_url("**/c/alpha/")
+    page.goto(f"{live_server.url}/c/alpha/consent/")
+    page.get_by_role("link", name="Withdraw my consent").click()
+    page.get_by_role("heading", name="Withdraw your consent?").wait_for()
+    screenshot(page, "1-confirm")
+    page.get_by_role("link", name="No, keep it").click()
+    assert ConsentRecord.objects.for_company(tenant_a.company).latest("pk").event == "granted"
+
+    page.get_by_role("link", name="Withdraw my consent").click()
+    page.get_by_role("button", name="Yes, withdraw my consent").click()
+    page.get_by_text("Consent withdrawn.").wait_for()
+    screenshot(page, "2-withdrawn")
+    assert ConsentRecord.objects.for_company(tenant_a.company).latest("pk").event == "withdrawn"

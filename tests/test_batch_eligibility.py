@@ -1,0 +1,136 @@
+"""Who a consistent batch takes: one selector for the batches page and the order itself."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from generation.eligibility import APPROVED_IN_CURRENT_LOOK, batch_eligibility
+from generation.models import GenerationJob, LookVersion
+from teams.models import Membership
+
+from .factories import (
+    CandidateFactory,
+    GenerationJobFactory,
+    HeadshotFactory,
+    MembershipFactory,
+    SelfieFactory,
+    UserFactory,
+)
+from .helpers import approved_look, consent_for, db_fingerprint
+
+pytestmark = pytest.mark.django_db
+Status = Membership.Status
+
+
+def _person(tenant, name: str, *, status: str, selfies: int = 4, consent: bool = True):
+    member = MembershipFactory(company=tenant.company, team=tenant.team, role="member",
+                               user=UserFactory(full_name=name), status=status)
+    if consent:
+        consent_for(member)
+    for _ in range(selfies):
+        SelfieFactory(membership=member, company=tenant.company)
+    Membership.objects.for_company(tenant.company).filter(pk=member.pk).update(status=status)
+    member.refresh_from_db()
+    return member
+
+
+def _approved_in(member, version) -> None:
+    job = GenerationJobFactory(membership=member, company=member.company, look_version=version)
+    HeadshotFactory(candidate=CandidateFactory(job=job, gates_passed=True))
+
+
+@pytest.fixture
+def team(tenant_a):
+    """People at every step: who a batch should take and who it should not."""
+    old = approved_look(tenant_a.company)
+    current = approved_look(tenant_a.company)  # a new version: the first is superseded
+    old.refresh_from_db()
+    assert old.status == LookVersion.Status.SUPERSEDED
+    people = {
+        "uploaded": _person(tenant_a, "Uma Uploaded", status=Status.UPLOADED),
+        "review": _person(tenant_a, "Rita Review", status=Status.REVIEW),
+        "old_look": _person(tenant_a, "Olga Oldlook", status=Status.APPROVED),
+        "current": _person(tenant_a, "Carl Current", status=Status.APPROVED),
+        "few": _person(tenant_a, "Fay Few", status=Status.UPLOADED, selfies=2),
+        "no_consent": _person(tenant_a, "Nora Noconsent", status=Status.JOINED, selfies=0,
+                              consent=False),
+    }
+    _approved_in(people["old_look"], old)
+    _approved_in(people["current"], current)
+    return people
+
+
+def _names(members) -> set[str]:
+    return {m.user.full_name for m in members}
+
+
+def test_a_batch_takes_everyone_ready_whatever_their_step(tenant_a, team):
+    result = batch_eligibility(company=tenant_a.company, team_id=tenant_a.team.pk)
+    assert _names(result.included) == {"Uma Uploaded", "Rita Review", "Olga Oldlook"}
+    why = {m.user.full_name: reason for m, reason in result.excluded}
+    assert why["Carl Current"] == APPROVED_IN_CURRENT_LOOK
+    assert why["Fay Few"] == "2 of 4 usable selfies"
+    assert why["Nora Noconsent"] == "has not given consent"
+    assert result.quote.jobs == 3
+
+
+def test_everyone_includes_people_approved_in_the_current_look(tenant_a, team):
+    result = batch_eligibility(company=tenant_a.company, team_id=tenant_a.team.pk,
+                               everyone=True)
+    assert _names(result.included) == {"Uma Uploaded", "Rita Review", "Olga Oldlook",
+                                       "Carl Current"}
+
+
+def test_someone_with_headshots_being_made_is_left_out_and_told_why(tenant_a, team):
+    GenerationJobFactory(membership=team["review"], company=tenant_a.company,
+                         status=GenerationJob.Status.RUNNING,
+                         look_version=LookVersion.objects.for_company(tenant_a.company).get(
+                             status="approved"))
+    result = batch_eligibility(company=tenant_a.company, team_id=tenant_a.team.pk)
+    assert dict((m.user.full_name, r) for m, r in result.excluded)["Rita Review"] == (
+        "headshots are being made right now")
+
+
+def test_the_batches_page_lists_who_is_in_who_is_not_and_the_cost(tenant_a, team):
+    admin = tenant_a.client_for(tenant_a.admin)
+    url = reverse("generation:batches", kwargs={"company_slug": tenant_a.company.slug})
+    page = admin.get(url, {"team": tenant_a.team.pk}).content.decode()
+    included = page.split("data-included>")[1].split("</ul>")[0]
+    excluded = page.split("data-excluded>")[1].split("</ul>")[0]
+    for name in ("Uma Uploaded", "Rita Review", "Olga Oldlook"):
+        assert name in included
+    assert f"Carl Current: {APPROVED_IN_CURRENT_LOOK}" in excluded
+    assert "Fay Few: 2 of 4 usable selfies" in excluded
+    assert "3 credits" in page
+    everyone = admin.get(url, {"team": tenant_a.team.pk, "everyone": "1"}).content.decode()
+    assert "Carl Current" in everyone.split("data-included>")[1].split("</ul>")[0]
+
+
+def test_ordering_the_batch_starts_exactly_the_people_the_page_listed(tenant_a, team):
+    admin = tenant_a.client_for(tenant_a.admin)
+    url = reverse("generation:generate_for_team", kwargs={"company_slug": tenant_a.company.slug})
+    response = admin.post(url, {"team": tenant_a.team.pk, "kind": "consistent_batch"},
+                          follow=True)
+    assert "Started headshots for 3 people." in response.content.decode()
+    started = GenerationJob.objects.for_company(tenant_a.company).filter(
+        kind=GenerationJob.Kind.CONSISTENT_BATCH)
+    assert _names(j.membership for j in started) == {"Uma Uploaded", "Rita Review",
+                                                     "Olga Oldlook"}
+    admin.post(url, {"team": tenant_a.team.pk, "kind": "consistent_batch", "everyone": "1"})
+    assert started.filter(membership=team["current"]).exists()
+
+
+@pytest.mark.parametrize("who", ["member", "outsider"])
+def test_only_the_companys_admins_order_a_batch(tenant_a, tenant_b, team, who):
+    client = (tenant_a.client_for(tenant_a.member) if who == "member"
+              else tenant_b.client_for(tenant_b.owner))
+    before = db_fingerprint()
+    for slug in {tenant_a.company.slug, tenant_b.company.slug}:
+        if who == "member" and slug != tenant_a.company.slug:
+            continue
+        response = client.post(
+            reverse("generation:generate_for_team", kwargs={"company_slug": slug}),
+            {"team": tenant_a.team.pk, "kind": "consistent_batch"})
+        assert response.status_code in (403, 404)
+    assert db_fingerprint() == before

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.rls import company_of, company_scope
+
 from . import stripe_api
 from .models import CheckoutSession, StripeEvent
 from .reversals import PAYMENT_EVENTS, purchase_reversal_sync, session_for_payment_event
@@ -54,21 +56,23 @@ def _dispatch(row: StripeEvent) -> str:
             session_id = session_for_payment_event(event_type=row.type, object_id=object_id)
         else:
             return StripeEvent.Status.IGNORED
-        if session_id is None or not CheckoutSession.objects.unscoped().filter(
-                session_id=session_id).exists():
+        # Our record of the session names the company (core/rls.py: found past the wall).
+        company_id = company_of(CheckoutSession, session_id=session_id) if session_id else None
+        if company_id is None:
             return StripeEvent.Status.IGNORED  # not a purchase made through Likeness
         # Whatever the event says, the state is re-read from Stripe: order and staleness of
         # events cannot matter.
-        if row.type in CHECKOUT_EVENTS:
-            credited = checkout_sync(
-                session_id=session_id,
-                async_failed=row.type == "checkout.session.async_payment_failed")
-            if credited is not None:
-                # A refund or dispute delivered before the purchase was credited found
-                # nothing to take back then: it is taken back now.
+        with company_scope(company_id):
+            if row.type in CHECKOUT_EVENTS:
+                credited = checkout_sync(
+                    session_id=session_id,
+                    async_failed=row.type == "checkout.session.async_payment_failed")
+                if credited is not None:
+                    # A refund or dispute delivered before the purchase was credited found
+                    # nothing to take back then: it is taken back now.
+                    purchase_reversal_sync(session_id=session_id)
+            else:
                 purchase_reversal_sync(session_id=session_id)
-        else:
-            purchase_reversal_sync(session_id=session_id)
     except stripe_api.StripeError as error:
         if error.missing:  # Stripe knows no such object: nothing will ever come of it
             return StripeEvent.Status.IGNORED

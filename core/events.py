@@ -30,6 +30,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core.rls import company_scope
+
 log = logging.getLogger(__name__)
 
 HEADSHOT_APPROVED = "headshot.approved"  # person, headshot, approved_at
@@ -86,6 +88,13 @@ def event_emit(name: str, *, company_id: int, **data: Any) -> Event:
 
 
 def _dispatch(event: Event, handlers: list[Handler]) -> None:
+    # After the commit the emitter's SET LOCAL is gone: the event names its company again for
+    # the database's wall (core/rls.py), whoever emitted it.
+    with company_scope(event.company_id):
+        _dispatch_scoped(event, handlers)
+
+
+def _dispatch_scoped(event: Event, handlers: list[Handler]) -> None:
     for handler in handlers:
         try:
             handler(event)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from PIL import Image
 
 from core.inputs import InputInvalid, int_bounded
+from core.rls import company_scope
 from generation.models import Candidate, Headshot
 from generation.selectors import headshots_that_may_leave
 
@@ -103,9 +104,11 @@ def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:
         return None
     if expires < time.time():
         return None
-    headshot = headshots_that_may_leave(company=company_id).filter(
-        pk=headshot_id, candidate_id=candidate_id).first()
-    if headshot is None:
-        return None
-    candidate = Candidate.objects.for_company(company_id).filter(pk=headshot.candidate_id).first()
+    with company_scope(company_id):  # our signature names the company (core/rls.py)
+        headshot = headshots_that_may_leave(company=company_id).filter(
+            pk=headshot_id, candidate_id=candidate_id).first()
+        if headshot is None:
+            return None
+        candidate = Candidate.objects.for_company(company_id).filter(
+            pk=headshot.candidate_id).first()
     return (candidate, variant) if candidate is not None else None

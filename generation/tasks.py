@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.retry import jittered
+from core.rls import company_of, company_task, rls_bypass
 
 # A module, not names: a test or a benchmark can stand in for parts of the runner.
 from . import runner
@@ -84,6 +85,7 @@ def _run(task, job_id: int) -> str:
 
 @shared_task(bind=True, name="generation.run_offline_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
+@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
 @_noop_if_job_vanished
 def run_offline_job(self, job_id: int) -> str:
     return _run(self, job_id)
@@ -91,6 +93,7 @@ def run_offline_job(self, job_id: int) -> str:
 
 @shared_task(bind=True, name="generation.run_replicate_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None, soft_time_limit=300, time_limit=330)
+@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
 @_noop_if_job_vanished
 def run_replicate_job(self, job_id: int) -> str:
     """Create one prediction per seed that has none yet; results arrive by webhook or polling."""
@@ -101,6 +104,8 @@ def run_replicate_job(self, job_id: int) -> str:
 # idempotent: outputs are stored once per seed and index), not left to the next poll.
 @shared_task(bind=True, name="generation.sync_prediction", acks_late=True,
              reject_on_worker_lost=True, max_retries=8)
+@company_task(lambda self, prediction_id, *args, **kwargs: company_of(
+    ReplicatePrediction, prediction_id=prediction_id))
 @_noop_if_job_vanished
 def sync_prediction(self, prediction_id: str) -> str:
     """Bring one prediction up to date from Replicate itself (so webhook order never matters)."""
@@ -127,6 +132,7 @@ def sync_prediction(self, prediction_id: str) -> str:
 
 
 @shared_task(name="generation.poll_predictions")
+@rls_bypass("maintenance: predictions of every company not heard of for a while")
 def poll_predictions(limit: int = 200) -> int:
     """The fallback for webhooks that never arrive: ask about predictions we heard nothing of."""
     stale = timezone.now() - timedelta(seconds=settings.REPLICATE_POLL_AFTER_SECONDS)
@@ -140,6 +146,7 @@ def poll_predictions(limit: int = 200) -> int:
 
 
 @shared_task(name="generation.requeue_stalled_jobs")
+@rls_bypass("maintenance: stalled jobs of every company")
 def requeue_stalled_jobs(limit: int = 200) -> int:
     """Jobs whose worker died or whose message was lost: sent again at most once per lease,
     given up after a bound (generation/services/recovery.py)."""
@@ -158,6 +165,7 @@ GPU_SOFT_TIME_LIMIT = 3 * 60 * 60
 @shared_task(bind=True, name="generation.run_gpu_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=None,
              soft_time_limit=GPU_SOFT_TIME_LIMIT, time_limit=GPU_SOFT_TIME_LIMIT + 300)
+@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
 @_noop_if_job_vanished
 def run_gpu_job(self, job_id: int) -> str:
     """A consistent batch for one person: train their LoRA (resuming a checkpoint), generate.

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from core.anchoring import anchor_checkpoint
+from core.rls import company_of, company_task, rls_bypass
 from teams.models import Company, Membership
 
 from .dsr import dsr_process as process
@@ -32,6 +33,7 @@ RESUMABLE = {**RETRY, "acks_late": True, "reject_on_worker_lost": True}
 
 
 @shared_task(name="privacy.sweep", **RESUMABLE)
+@rls_bypass("maintenance: the retention sweep over every company")
 def sweep(limit: int = 200) -> int:
     """One bounded chunk of the retention sweep; re-queues itself while chunks come back
     full. Beat starts it every 15 minutes."""
@@ -50,6 +52,7 @@ def sweep(limit: int = 200) -> int:
 
 
 @shared_task(name="privacy.erase_person", **RESUMABLE)
+@company_task(lambda company_id, *args, **kwargs: company_id)
 def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
     company = Company.objects.filter(pk=company_id).first()
     membership = (Membership.objects.for_company(company_id).filter(pk=membership_id).first()
@@ -61,12 +64,14 @@ def erase_person(company_id: int, membership_id: int, rule: str) -> bool:
 
 
 @shared_task(name="privacy.erase_company", **RESUMABLE)
+@company_task(lambda company_id, *args, **kwargs: company_id)
 def erase_company(company_id: int) -> int:
     company = Company.objects.filter(pk=company_id, closed_at__isnull=False).first()
     return company_erase(company=company) if company else 0
 
 
 @shared_task(name="privacy.dsr_process", **RESUMABLE)
+@company_task(lambda request_id, *args, **kwargs: company_of(DataSubjectRequest, pk=request_id))
 def dsr_process(request_id: int) -> str | None:
     company_id = (DataSubjectRequest.objects.unscoped()  # the task gets only the id
                   .filter(pk=request_id).values_list("company_id", flat=True).first())
@@ -77,6 +82,7 @@ def dsr_process(request_id: int) -> str | None:
 
 
 @shared_task(name="privacy.consent_checkpoint", **RETRY)
+@rls_bypass("maintenance: signed checkpoints of every company's consent log")
 def consent_checkpoint() -> int:
     """Sign a checkpoint of every consent chain head that moved (beat: hourly)."""
     return anchor_checkpoint(ConsentHead, ConsentCheckpoint, log_name=CONSENT_LOG)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from core.rls import rls_bypass
+
 from .models import Company, Invitation, InviteLink, Membership, MemberTally, Team, User
 
 Status = Membership.Status
@@ -23,13 +25,15 @@ def memberships_of_user(*, user: User) -> QuerySet[Membership]:
 def membership_for_request(*, user: User, company_slug: str) -> Membership | None:
     if not user.is_authenticated:
         return None
-    return (
-        Membership.objects.unscoped()
-        .select_related("company", "team")
-        .filter(user=user, company__slug=company_slug, joined_at__isnull=False,
-                company__closed_at__isnull=True)
-        .first()
-    )
+    # Finding the request's company: before it is known, so past the database's wall too.
+    with rls_bypass("the signed-in person's own membership names the request's company"):
+        return (
+            Membership.objects.unscoped()
+            .select_related("company", "team")
+            .filter(user=user, company__slug=company_slug, joined_at__isnull=False,
+                    company__closed_at__isnull=True)
+            .first()
+        )
 
 
 def member_list(

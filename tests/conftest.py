@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import functools
+import io
+import os
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -40,6 +43,80 @@ def _flush_past_the_append_only_triggers() -> None:
 
 
 _flush_past_the_append_only_triggers()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database with the application's role (manage.py db_roles): a role that
+    owns no table, which tests/test_row_level_security.py becomes to meet the wall."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            call_command("db_roles", stdout=io.StringIO())
+
+
+@pytest.fixture(autouse=True)
+def _as_the_app_role(request):
+    """TEST_DB_APP_ROLE=1: every test with a database runs as the application's role, as
+    production does with DB_ROW_LEVEL_SECURITY on. The test's own code (factories, checks)
+    keeps an explicit bypass; each request through the test client, and each task, starts
+    without it and without a company, and meets the wall."""
+    if not os.environ.get("TEST_DB_APP_ROLE") or request.module.__name__.endswith(
+            "test_row_level_security") or not (
+            {"db", "transactional_db"} & set(request.fixturenames)):
+        yield
+        return
+    from celery import signals
+    from django.db import connection
+    from django.test import Client
+
+    from core import rls
+
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames
+                            else "db")
+    walled = {rls.BYPASS_SETTING: "", rls.COMPANY_SETTING: ""}
+    open_tasks: list = []
+
+    test_thread = threading.get_ident()  # a live server's thread has its own connection
+
+    def task_started(**kwargs):
+        if threading.get_ident() != test_thread:
+            return
+        scope = rls._gucs(walled, "default")
+        scope.__enter__()
+        open_tasks.append(scope)
+
+    def task_ended(**kwargs):
+        if open_tasks and threading.get_ident() == test_thread:
+            open_tasks.pop().__exit__(None, None, None)
+
+    original = Client.request
+
+    def walled_request(self, **kwargs):
+        with rls._gucs(walled, "default"):
+            return original(self, **kwargs)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET ROLE likeness_app")
+        cursor.execute("SELECT set_config('app.rls_bypass', 'on', false)")
+    signals.task_prerun.connect(task_started, weak=False)
+    signals.task_postrun.connect(task_ended, weak=False)
+    Client.request = walled_request
+    try:
+        yield
+    finally:
+        Client.request = original
+        signals.task_prerun.disconnect(task_started)
+        signals.task_postrun.disconnect(task_ended)
+        if connection.connection is not None:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET ROLE")
+                    cursor.execute("SELECT set_config('app.rls_bypass', '', false)")
+            except Exception:
+                connection.close()
 
 
 @dataclass

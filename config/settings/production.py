@@ -11,6 +11,13 @@ SITE_URL = env.str("SITE_URL").rstrip("/")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The database's tenant wall is on in production (README, "Row-level security").
+DB_ROW_LEVEL_SECURITY = env.bool("DB_ROW_LEVEL_SECURITY", default=True)
+DATABASES["default"] = database_with_rls(DATABASES["default"],  # noqa: F405
+                                         bypass=not DB_ROW_LEVEL_SECURITY)
+if env.str("DATABASE_MIGRATE_URL", default=""):
+    DATABASES["migrate"] = database_with_rls(env.db("DATABASE_MIGRATE_URL"),  # noqa: F405
+                                             bypass=True)
 
 REDIS_URL = env.str("REDIS_URL")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -10,6 +10,10 @@ DATABASES = {
         "TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/likeness"
     ),
 }
+# The tests connect as a superuser, whom row-level security never holds: every company page
+# and task still names its company (core/rls.py runs), and tests/test_row_level_security.py
+# drops to the application's role (manage.py db_roles) to see the wall hold.
+DB_ROW_LEVEL_SECURITY = True
 REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 # Parallel test workers (pytest-xdist: gw0, gw1…) share one Redis database, each under a
 # prefix of its own for the cache and the Celery broker: one worker's clean-up or its worker

@@ -8,6 +8,8 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core.rls import company_scope
+
 from ..models import ApiKey
 from .keys import api_key_for_secret
 
@@ -51,7 +53,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key.company.closed_at is not None:
             raise exceptions.AuthenticationFailed("This company is closed.")
         if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-            ApiKey.objects.for_company(key.company_id).filter(pk=key.pk).update(last_used_at=now)
+            with company_scope(key.company_id):
+                ApiKey.objects.for_company(key.company_id).filter(pk=key.pk).update(
+                    last_used_at=now)
         request.company = key.company
         return KeyPrincipal(key), key
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 from base64 import urlsafe_b64decode, urlsafe_b64encode
+from contextlib import ExitStack
 from datetime import UTC
 
 from django.db.models import Q
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from core.inputs import InputInvalid, json_loads_bounded
+from core.rls import company_scope
 
 from ..models import ApiKey
 from .authentication import ApiKeyAuthentication
@@ -160,6 +162,19 @@ class CompanyScopedMixin:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasKeyScope]
     throttle_classes = [PerKeyThrottle]
+
+    # The database's wall (core/rls.py): once the key has named the company (DRF
+    # authenticates in initial()), the rest of the request sees only that company's rows.
+    def dispatch(self, request, *args, **kwargs):
+        with ExitStack() as stack:
+            self._company_scopes = stack
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        company = getattr(request, "company", None)
+        if company is not None:
+            self._company_scopes.enter_context(company_scope(company.pk))
 
     model = None  # each view names its model and defines scoped_queryset
 

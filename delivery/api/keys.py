@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from core.rls import rls_bypass
 from teams.models import Company, Membership
 
 from ..models import ApiKey
@@ -52,5 +53,6 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
     if not raw.startswith(KEY_PREFIX):
         return None
     # Looking up by hash crosses the wall on purpose: the key is what names the company.
-    return (ApiKey.objects.unscoped().select_related("company")
-            .filter(key_hash=api_key_hash(raw)).first())
+    with rls_bypass("an API key's hash names its company"):
+        return (ApiKey.objects.unscoped().select_related("company")
+                .filter(key_hash=api_key_hash(raw)).first())

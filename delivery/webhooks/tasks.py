@@ -5,6 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from core.rls import company_of, company_task, rls_bypass
+
+from ..models import WebhookDelivery
 from .sending import webhook_deliver, webhook_deliveries_due, webhook_deliveries_release_stale
 
 
@@ -21,11 +24,13 @@ from .sending import webhook_deliver, webhook_deliveries_due, webhook_deliveries
     soft_time_limit=120,
     time_limit=150,
 )
+@company_task(lambda delivery_id, *args, **kwargs: company_of(WebhookDelivery, pk=delivery_id))
 def deliver_webhook(delivery_id: int) -> str:
     return webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(name="teams.deliver_due_webhooks")
+@rls_bypass("maintenance: due webhook deliveries of every company")
 def deliver_due_webhooks(limit: int = 5000, chunk: int = 500) -> int:
     """Queue every delivery whose next attempt is due (run by beat every minute)."""
     webhook_deliveries_release_stale()

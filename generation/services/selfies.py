@@ -14,6 +14,7 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from core.rls import company_of, company_scope
 from core.storage import selfie_keys
 from privacy.deletion import receipt_write
 from privacy.services import consent_is_granted
@@ -151,29 +152,31 @@ def _intake_finish(pk: int, done) -> None:
     raise to."""
     close_old_connections()
     try:
-        pending = Selfie.objects.unscoped().select_related(  # the row names its company
-            "company", "membership").filter(pk=pk, status=Selfie.Status.PENDING).first()
-        if pending is None:
-            return  # deleted while being checked
-        try:
-            error = done.exception()
-            if error is not None:
-                raise error
-            result: IntakeResult = done.result()
-            if result.refused:
-                raise ServiceError(result.refused)
-            _selfie_store(company=pending.company, actor=None, membership=pending.membership,
-                          result=result, pending=pending)
-        except _Gone:
-            return
-        except Exception as error:  # a refusal, or intake itself failed: never a lost row
-            message = str(error) if isinstance(error, ServiceError) else (
-                "This photo could not be checked. Please upload it again.")
-            if not isinstance(error, ServiceError):
-                log.exception("background intake failed for selfie %s", pk)
-            _refusal_remember(pending, message)
-            Selfie.objects.for_company(pending.company_id).filter(
-                pk=pk, status=Selfie.Status.PENDING).delete()
+        # This thread's own connection names the photo's company (core/rls.py).
+        with company_scope(company_of(Selfie, pk=pk)):
+            pending = Selfie.objects.unscoped().select_related(  # the row names its company
+                "company", "membership").filter(pk=pk, status=Selfie.Status.PENDING).first()
+            if pending is None:
+                return  # deleted while being checked
+            try:
+                error = done.exception()
+                if error is not None:
+                    raise error
+                result: IntakeResult = done.result()
+                if result.refused:
+                    raise ServiceError(result.refused)
+                _selfie_store(company=pending.company, actor=None, membership=pending.membership,
+                              result=result, pending=pending)
+            except _Gone:
+                return
+            except Exception as error:  # a refusal, or intake itself failed: never a lost row
+                message = str(error) if isinstance(error, ServiceError) else (
+                    "This photo could not be checked. Please upload it again.")
+                if not isinstance(error, ServiceError):
+                    log.exception("background intake failed for selfie %s", pk)
+                _refusal_remember(pending, message)
+                Selfie.objects.for_company(pending.company_id).filter(
+                    pk=pk, status=Selfie.Status.PENDING).delete()
     except Exception:
         log.exception("could not finish background intake of selfie %s", pk)
     finally:

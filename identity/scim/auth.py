@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.errors import NotAllowed, ServiceError
+from core.rls import company_scope, rls_bypass
 from teams.models import Company, Membership
 
 from ..audit import audit_record
@@ -68,15 +69,17 @@ def token_authenticate(header: str) -> ScimToken | None:
     if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     # The token is what names the company, so this lookup crosses the wall.
-    token = (ScimToken.objects.unscoped().select_related("company")
-             .filter(token_hash=_hash(raw), revoked_at__isnull=True,
-                     company__closed_at__isnull=True).first())
+    with rls_bypass("a provisioning token's hash names its company"):
+        token = (ScimToken.objects.unscoped().select_related("company")
+                 .filter(token_hash=_hash(raw), revoked_at__isnull=True,
+                         company__closed_at__isnull=True).first())
     if token is None:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ScimToken.objects.for_company(token.company_id).filter(pk=token.pk).update(
-            last_used_at=now)
+        with company_scope(token.company_id):
+            ScimToken.objects.for_company(token.company_id).filter(pk=token.pk).update(
+                last_used_at=now)
     return token
 
 

@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.errors import ServiceError
+from core.rls import rls_bypass
 from teams.models import Company, Invitation, Membership, Team, User
 from teams.services.companies import (
     membership_remove,
@@ -151,8 +152,9 @@ def _user_details_apply(company: Company, scim_user: ScimUser, fields: UserField
     if membership is None:
         return
     user = membership.user
-    only_here = not Membership.objects.unscoped().filter(user=user).exclude(
-        company=company).exists()
+    with rls_bypass("does the account belong to another company too"):
+        only_here = not Membership.objects.unscoped().filter(user=user).exclude(
+            company=company).exists()
     if fields.email != user.email.lower():
         if not only_here:
             raise ScimError("This person's account belongs to other companies too; their "

@@ -22,6 +22,7 @@ from django_scim import views as scim_views
 from django_scim.models import SCIMServiceProviderConfig
 
 from core.errors import ServiceError
+from core.rls import company_scope
 
 from ..models import ScimGroup, ScimUser
 from .auth import token_authenticate
@@ -63,7 +64,8 @@ class ScimViewMixin:
         if not self.implemented:
             return scim_error(501, "Not implemented.")
         try:
-            return View.dispatch(self, request, *args, **kwargs)
+            with company_scope(token.company_id):  # the database's wall (core/rls.py)
+                return View.dispatch(self, request, *args, **kwargs)
         except exceptions.SCIMException as error:
             return scim_error(error.status, error.detail, error.scim_type)
         except ScimError as error:

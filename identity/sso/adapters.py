@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ServiceError
+from core.rls import company_scope
 from teams.models import Company
 
 from ..audit import audit_record
@@ -98,9 +99,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         app = sociallogin.provider.app
         company = Company.objects.filter(pk=app.settings.get("company_id")).first()
-        connection = (SsoConnection.objects.for_company(company).first()
-                      if company is not None else None)
-        if company is None or connection is None:
+        if company is None:
+            raise _denied(request, "This sign-in is no longer set up.", None)
+        with company_scope(company.pk):  # the provider's company, for the database's wall
+            self._sign_in(request, sociallogin, company)
+
+    def _sign_in(self, request: HttpRequest, sociallogin: SocialLogin, company: Company) -> None:
+        connection = SsoConnection.objects.for_company(company).first()
+        if connection is None:
             raise _denied(request, "This sign-in is no longer set up.", None)
         if connection.protocol == SsoConnection.Protocol.OIDC:
             claims = (sociallogin.account.extra_data or {}).get("id_token") or {}

@@ -12,6 +12,7 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from core.crypto import decrypt
 from core.errors import ServiceError
+from core.rls import rls_bypass
 from teams.models import Company
 
 from ..models import SsoConnection
@@ -54,9 +55,10 @@ def mapping_for(connection: SsoConnection) -> dict[str, list[str]]:
 
 def _connection(*, slug: str, protocol: str) -> SsoConnection | None:
     # The slug in the URL is what names the company here, so the lookup crosses the wall.
-    return (SsoConnection.objects.unscoped().select_related("company")
-            .filter(company__slug=slug, company__closed_at__isnull=True, protocol=protocol,
-                    enabled=True).first())
+    with rls_bypass("the company slug of an SSO sign-in names its company"):
+        return (SsoConnection.objects.unscoped().select_related("company")
+                .filter(company__slug=slug, company__closed_at__isnull=True, protocol=protocol,
+                        enabled=True).first())
 
 
 def social_app(connection: SsoConnection) -> SocialApp:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.crypto import encrypt
 from core.errors import NotAllowed, ServiceError
+from core.rls import company_scope
 from teams.models import Company, Invitation, Membership, User
 from teams.services.invitations import (
     email_normalise,
@@ -148,8 +149,10 @@ def enforcing_company(email: str) -> Company | None:
     company = company_for_verified_domain(domain)
     if company is None:
         return None
-    if not SsoConnection.objects.for_company(company).filter(enabled=True, enforced=True).exists():
-        return None
+    with company_scope(company.pk):
+        if not SsoConnection.objects.for_company(company).filter(
+                enabled=True, enforced=True).exists():
+            return None
     return company
 
 
@@ -159,8 +162,9 @@ def other_sign_in_allowed(*, email: str) -> tuple[bool, Company | None]:
     company = enforcing_company(email)
     if company is None:
         return True, None
-    is_owner = Membership.objects.for_company(company).filter(
-        user__email__iexact=email.strip(), role=Membership.Role.OWNER).exists()
+    with company_scope(company.pk):
+        is_owner = Membership.objects.for_company(company).filter(
+            user__email__iexact=email.strip(), role=Membership.Role.OWNER).exists()
     return is_owner, company
 
 

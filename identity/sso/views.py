@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from core.rls import company_scope
 from teams.models import Company
 
 from ..domains import company_for_verified_domain
@@ -41,7 +42,8 @@ def _next(request: HttpRequest) -> str:
 
 
 def _connection(company: Company) -> SsoConnection | None:
-    return SsoConnection.objects.for_company(company).filter(enabled=True).first()
+    with company_scope(company.pk):  # the public sign-in page of this company
+        return SsoConnection.objects.for_company(company).filter(enabled=True).first()
 
 
 def _redirect_to_provider(request: HttpRequest, connection: SsoConnection) -> HttpResponse:

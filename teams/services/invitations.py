@@ -16,6 +16,7 @@ from core.emails import email_send
 from core.errors import ServiceError, TokenInvalid
 from core.events import MEMBER_JOINED, event_emit
 from core.limits import SEATS, limit_check
+from core.rls import company_scope, company_set_local, rls_bypass
 from core.tokens import token_generate, token_hash
 
 from ..models import Company, Invitation, InviteLink, Membership, Team, User
@@ -204,12 +205,13 @@ def invitation_revoke(*, company: Company, invitation: Invitation) -> None:
 def invitation_resolve(*, raw_token: str) -> Invitation:
     """Find the invitation behind a token, or raise TokenInvalid saying why. Changes nothing."""
     # The token is what names the company here, so this lookup crosses the wall.
-    invitation = (
-        Invitation.objects.unscoped()
-        .select_related("company", "membership__user")
-        .filter(token_hash=token_hash(raw_token))
-        .first()
-    )
+    with rls_bypass("an invitation's token names its company"):
+        invitation = (
+            Invitation.objects.unscoped()
+            .select_related("company", "membership__user")
+            .filter(token_hash=token_hash(raw_token))
+            .first()
+        )
     if invitation is None:
         raise TokenInvalid("unknown")
     if invitation.revoked_at is not None or invitation.membership_id is None:
@@ -227,6 +229,7 @@ def invitation_resolve(*, raw_token: str) -> Invitation:
 def invitation_accept(*, raw_token: str) -> Membership:
     """Use a personal invitation once: the person joins the company."""
     invitation = invitation_resolve(raw_token=raw_token)
+    company_set_local(invitation.company_id)  # the database's wall, for this transaction
     now = timezone.now()
     claimed = Invitation.objects.for_company(invitation.company).filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
@@ -326,12 +329,13 @@ def invite_link_revoke(*, company: Company, link: InviteLink) -> None:
 def invite_link_resolve(*, raw_token: str) -> InviteLink:
     """Find a usable link or raise TokenInvalid saying why. Changes nothing."""
     # The token names the company, so the lookup crosses the wall.
-    link = (
-        InviteLink.objects.unscoped()
-        .select_related("company")
-        .filter(token_hash=token_hash(raw_token))
-        .first()
-    )
+    with rls_bypass("an invite link's token names its company"):
+        link = (
+            InviteLink.objects.unscoped()
+            .select_related("company")
+            .filter(token_hash=token_hash(raw_token))
+            .first()
+        )
     if link is None:
         raise TokenInvalid("unknown")
     if link.revoked_at is not None:
@@ -359,6 +363,11 @@ def invite_link_use(*, raw_token: str, email: str, full_name: str) -> Invitation
     instead, and no use is taken).
     """
     link = invite_link_resolve(raw_token=raw_token)
+    with company_scope(link.company_id):  # the database's wall: the link's company
+        return _invite_link_use(link=link, email=email, full_name=full_name)
+
+
+def _invite_link_use(*, link: InviteLink, email: str, full_name: str) -> Invitation | None:
     email = email_normalise(email)
     if not full_name.strip():
         raise ServiceError("Please enter your name.")

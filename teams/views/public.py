@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ServiceError, TokenInvalid
+from core.rls import rls_bypass
 
 from ..forms import EmailForm, JoinForm
 from ..selectors import memberships_of_user
@@ -27,7 +28,8 @@ _BACKEND = "django.contrib.auth.backends.ModelBackend"
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "teams/landing.html")
-    memberships = list(memberships_of_user(user=request.user))
+    with rls_bypass("a signed-in person's own list of companies, before one is chosen"):
+        memberships = list(memberships_of_user(user=request.user))
     if len(memberships) == 1:
         # An admin signing in came to run the company: the dashboard, not the employee page.
         page = "teams:dashboard" if memberships[0].is_admin else "teams:employee_home"

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing.services import credit_balance, credits_adjust
 from core.errors import ServiceError
+from core.rls import rls_bypass
 from teams.models import Company
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("credits", type=int)
         parser.add_argument("--reason", required=True)
 
+    @rls_bypass("operator command: a manual credit adjustment of a named company")
     def handle(self, *args, company: str, credits: int, reason: str, **options) -> None:
         target = Company.objects.filter(slug=company).first()
         if target is None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.ledger import ledger_verify
+from core.rls import rls_bypass
 from teams.models import Company
 
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--company", help="Only this company's slug")
 
+    @rls_bypass("operator command: verifies every company's credit ledger")
     def handle(self, *args: object, **options: str) -> None:
         companies = Company.objects.order_by("pk")
         if options.get("company"):

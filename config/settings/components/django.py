@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A company page's request names its company to the database (row-level security).
+    "teams.middleware.CompanyScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -76,6 +78,28 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# The second tenant wall (core/rls.py, README "Row-level security"): on PostgreSQL every
+# tenant table has a policy that shows a role other than a superuser only the rows of the
+# company its request or task names. Off, every connection opens the bypass for its whole
+# session and the application wall stands alone (as on SQLite, where there is no such wall).
+DB_ROW_LEVEL_SECURITY = env.bool("DB_ROW_LEVEL_SECURITY", default=False)
+
+
+def database_with_rls(database: dict, *, bypass: bool) -> dict:
+    """``database`` with the session-wide bypass of the wall when ``bypass`` (PostgreSQL)."""
+    if bypass and "postgresql" in database.get("ENGINE", ""):
+        options = dict(database.get("OPTIONS", {}))
+        options["options"] = (options.get("options", "") + " -c app.rls_bypass=on").strip()
+        database = {**database, "OPTIONS": options}
+    return database
+
+
+DATABASES["default"] = database_with_rls(DATABASES["default"], bypass=not DB_ROW_LEVEL_SECURITY)
+# Migrations run as the tables' owner, the application as a role that owns nothing
+# (manage.py db_roles): set DATABASE_MIGRATE_URL and run `manage.py migrate --database
+# migrate`. The owner sweeps every company's rows in data migrations, so it has the bypass.
+if env.str("DATABASE_MIGRATE_URL", default=""):
+    DATABASES["migrate"] = database_with_rls(env.db("DATABASE_MIGRATE_URL"), bypass=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Internationalisation and logging ------------------------------------------

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from core.rls import rls_bypass
+
 from ...demo import DEMO_PASSWORD, demo_seed
 
 
 class Command(BaseCommand):
     help = "Seed the demo company (Acme) and print how to sign in. Re-running starts it afresh."
 
+    @rls_bypass("operator command: seeds the demo company afresh (retiring the last one)")
     def handle(self, *args: object, **options: object) -> None:
         demo = demo_seed()
         slug = demo.company.slug

@@ -12,6 +12,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.rls import rls_bypass
 from generation.models import Candidate, GenerationJob
 from generation.scoring import job_score
 from teams.models import Company
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--company", metavar="SLUG", help="only this company")
         parser.add_argument("--dry-run", action="store_true", help="only count them")
 
+    @rls_bypass("operator command: rescores candidates of one or every company")
     def handle(self, *args, company: str | None, dry_run: bool, **options) -> None:
         companies = Company.objects.all()
         if company:

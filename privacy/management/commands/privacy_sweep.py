@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from core.rls import rls_bypass
 from privacy.sweeper import retention_sweep
 
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--chunk", type=int, default=200)
 
+    @rls_bypass("operator command: the retention sweep over every company")
     def handle(self, *args: object, **options: int) -> None:
         total, deleted = 0, {}
         while True:

@@ -1,0 +1,11 @@
+"""On PostgreSQL, the second tenant wall on this app's tenant tables: row-level security
+enabled and forced, with the tenant_wall policy (core/rls.py). SQLite: nothing."""
+
+from django.db import migrations
+
+from core.rls import rls_enable
+
+
+class Migration(migrations.Migration):
+    dependencies = [("identity", "0001_initial")]
+    operations = [migrations.RunPython(*rls_enable(app_label="identity"))]

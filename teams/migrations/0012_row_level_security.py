@@ -1,0 +1,11 @@
+"""On PostgreSQL, the second tenant wall on this app's tenant tables: row-level security
+enabled and forced, with the tenant_wall policy (core/rls.py). SQLite: nothing."""
+
+from django.db import migrations
+
+from core.rls import rls_enable
+
+
+class Migration(migrations.Migration):
+    dependencies = [("teams", "0011_move_api_and_webhook_models_to_delivery")]
+    operations = [migrations.RunPython(*rls_enable(app_label="teams"))]

@@ -180,6 +180,17 @@ def _clean_cache():
     redis_clear_ours()
 
 
+@pytest.fixture(autouse=True)
+def _results_may_be_joined():
+    """Celery keeps one process-wide "inside a worker" flag: once anything in this process has
+    set it (a worker component built in-process), every later ``apply().get()`` of an eager
+    task raises "Never call result.get() within a task!". Tests are not inside a worker."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+
+
 @pytest.fixture
 def user(db) -> User:
     return UserFactory()

@@ -53,7 +53,7 @@ def test_a_leavers_photo_is_removed_from_the_directories_that_allow_it(
     # The leaver has no page left to read: an e-mail tells them where their photo remains.
     # (Other mail may have gone to them before: their headshot's approval, for one.)
     (told,) = [message for message in mail.outbox
-               if message.to == [EMAIL] and "directory" in message.body.lower()]
+               if message.to == [EMAIL] and "directory" in message.subject.lower()]
     assert "Slack" in told.body and "Microsoft" not in told.body
 
 

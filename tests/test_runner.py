@@ -167,6 +167,40 @@ def test_offline_output_goes_through_the_runner_without_a_second_finish(tenant_a
     assert Candidate.objects.for_company(job.company_id).filter(job=job).count() == 1
 
 
+def test_offline_output_is_encoded_once_as_the_stored_jpeg(tenant_a, files, monkeypatch):
+    """The offline backend hands its retouch over decoded: no PNG written for the runner to
+    decode again, only the stored JPEG and its thumbnail (issue 19: the platform's time)."""
+    job = _job(tenant_a, Backend.OFFLINE, seeds=[5, 6])
+    GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).update(
+        status=Status.QUEUED, lease_until=None)
+    formats: list[str] = []
+    real_save = Image.Image.save
+
+    def save(self, fp, format=None, **kwargs):  # noqa: A002 - Pillow's own argument name
+        formats.append(str(format).upper())
+        return real_save(self, fp, format=format, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    run_offline_job.apply(args=[job.pk]).get()
+    assert Candidate.objects.for_company(job.company_id).filter(job=job).count() == 2
+    assert "PNG" not in formats
+    assert formats.count("JPEG") == 4  # per candidate: the image and its thumbnail
+
+
+def test_candidate_store_takes_bytes_or_an_image_not_both(tenant_a, files):
+    from generation.services.jobs import candidate_store
+
+    job = _job(tenant_a, Backend.OFFLINE, seeds=[5])
+    image = _raw_output()
+    with pytest.raises(TypeError):
+        candidate_store(job=job, seed=5, output_index=0, source_id="x")
+    with pytest.raises(TypeError):
+        candidate_store(job=job, seed=5, output_index=0, source_id="x", data=jpeg(image),
+                        image=image)
+    stored = candidate_store(job=job, seed=5, output_index=0, source_id="x", image=image)
+    assert (stored.width, stored.height) == image.size
+
+
 class _Scripted:
     """A backend that fails as told: the runner's fallback and retries, for any backend."""
 

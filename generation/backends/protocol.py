@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..looks import LookSpec
     from ..models import GenerationJob, Selfie
 
@@ -34,6 +36,9 @@ class Output:
     # The look's finish is already in the image: the offline backend's retouch *is* the
     # finish (with relighting); a generative backend's output is finished by the runner.
     finished: bool = False
+    # An image made in this process (the offline backend) is handed over decoded, with
+    # ``data`` empty: encoding it only for the runner to decode it again cost ~0.1 s a photo.
+    image: Image.Image | None = None
 
 
 @dataclass(frozen=True)

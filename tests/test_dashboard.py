@@ -388,7 +388,8 @@ def test_team_rename(tenant_a):
 
 def test_team_delete_keeps_its_people_without_a_team(tenant_a):
     client = tenant_a.client_for(tenant_a.admin)
-    response = client.post(f"/c/alpha/admin/teams/{tenant_a.team.pk}/", {"action": "delete"})
+    response = client.post(f"/c/alpha/admin/teams/{tenant_a.team.pk}/",
+                           {"action": "delete", "confirm": "yes"})
     assert response.status_code == 302
     assert _team_names(tenant_a.company) == set()
     members = Membership.objects.for_company(tenant_a.company)

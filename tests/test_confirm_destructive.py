@@ -50,7 +50,8 @@ def _link(t: Tenant):
 
 def _team(t: Tenant):
     pk = t.team.pk
-    return f"/c/alpha/admin/teams/{pk}/", lambda: not Team.objects.for_company(t.company).filter(pk=pk).exists()
+    return (f"/c/alpha/admin/teams/{pk}/",
+            lambda: not Team.objects.for_company(t.company).filter(pk=pk).exists())
 
 
 def _api_key(t: Tenant):

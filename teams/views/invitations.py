@@ -92,13 +92,6 @@ def csv_import_template(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def invitation_remind(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = object_or_404(invitation_get(company=request.company, pk=pk))
-    if not is_confirmed(request):
-        return confirm_page(
-            request, title=f"Withdraw the invitation for {invitation.email}?",
-            button="Yes, withdraw it",
-            cancel_url=reverse("teams:dashboard", args=[request.company.slug]),
-            consequences=["The link in the e-mail they were sent stops working.",
-                          "You can invite them again later."])
     try:
         invitation_services.invitation_send(
             company=request.company, invitation=invitation,

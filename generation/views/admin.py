@@ -31,6 +31,7 @@ from ..selectors import (
     candidate_may_leave,
     candidates_hidden_for_audit,
     candidates_that_may_leave,
+    jobs_in_progress,
     look_version_get,
     look_versions,
     review_history,
@@ -237,6 +238,7 @@ def review(request: HttpRequest) -> HttpResponse:
         "rows": cards, "page": page, "here": request.get_full_path(),
         "teams": team_choices(company=company), "team_id": team_id,
         "history": review_history(company=company),
+        "in_progress": jobs_in_progress(company=company, team_id=team_id),
     })
 
 

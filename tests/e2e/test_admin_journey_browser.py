@@ -74,7 +74,7 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
     page.wait_for_url(re.compile(r".*/admin/looks/\d+/$"))
     assert page.get_by_text("saved as a draft").is_visible()
     assert page.get_by_text("No previews yet.").is_visible()
-    page.get_by_label("Reference selfie").select_option(
+    page.get_by_label("Reference photo").select_option(
         label=f"Olivia Owner · photo {reference.pk}")
     page.get_by_role("button", name="Generate previews").click()
     preview = page.get_by_alt_text("Preview 1")

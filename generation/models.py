@@ -185,6 +185,9 @@ class GenerationJob(TenantModel):
     redo_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="+")
     instructions = models.CharField(max_length=500, blank=True)
+    # A look preview made on the bundled public-domain sample portrait (no selfies; see
+    # generation/sample_portrait.py): nobody's personal data.
+    sample_portrait = models.BooleanField(default=False)
     requested_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

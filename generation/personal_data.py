@@ -209,8 +209,9 @@ def _export_candidates(company: Company, membership: Membership,
                        archive: ExportArchive) -> None:
     entries = archive.data.setdefault("generated_photos", [])
     counts = _embeddings(archive)
+    # Previews on the bundled sample portrait are not anyone's personal data.
     for candidate in Candidate.objects.for_company(company).filter(
-            membership=membership).order_by("pk"):
+            membership=membership).exclude(job__sample_portrait=True).order_by("pk"):
         name = f"generated/job-{candidate.job_id}-{candidate.pk}.jpg"
         archive.add_file(name, candidate.image_key)
         entries.append({
@@ -227,7 +228,7 @@ def _export_jobs(company: Company, membership: Membership, archive: ExportArchiv
          "queued_at": _iso(job.queued_at), "finished_at": _iso(job.finished_at),
          "failure_reason": job.failure_reason}
         for job in GenerationJob.objects.for_company(company).filter(
-            membership=membership).select_related("look_version__look").order_by("pk")]
+            membership=membership).exclude(sample_portrait=True).select_related("look_version__look").order_by("pk")]
 
 
 # --- What a leaver policy that keeps approved headshots keeps ---------------------------

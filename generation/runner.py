@@ -41,6 +41,7 @@ from .finish import NoFaceToFinish, finish_apply
 from .jobs import job_lease_renew
 from .looks import LookSpec, look_spec
 from .models import Candidate, GenerationJob, Selfie
+from .sample_portrait import sample_selfie
 from .services.jobs import candidate_store, job_fail, job_finish, job_reroute
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ def _lease() -> timedelta:
 
 
 def _selfies(job: GenerationJob) -> list[Selfie]:
+    if job.sample_portrait:
+        return [sample_selfie(job)]
     return list(job.selfies.for_company(job.company_id).filter(
         status=Selfie.Status.ACCEPTED).order_by("pk"))
 

@@ -40,6 +40,7 @@ from .intake.faces import faces_detect
 from .likeness import NoFaceToScore, face_embedding
 from .looks import look_spec
 from .models import Candidate, GenerationJob, JobSelfie, Selfie
+from .sample_portrait import sample_selfie
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,11 @@ def job_references(job: GenerationJob) -> References:
     selfie_ids = JobSelfie.objects.for_company(job.company_id).filter(job=job).values_list(
         "selfie_id", flat=True)
     embeddings, qualities = [], []
-    for selfie in Selfie.objects.for_company(job.company_id).filter(pk__in=list(selfie_ids)):
+    references = list(Selfie.objects.for_company(job.company_id).filter(pk__in=list(selfie_ids)))
+    if job.sample_portrait:
+        # Previews on the sample portrait must still look like the person in it.
+        references = [sample_selfie(job)]
+    for selfie in references:
         if selfie.face_embedding is None or "detail" not in selfie.qa_metrics:
             _selfie_backfill(selfie)
         if selfie.face_embedding is not None:

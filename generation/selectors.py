@@ -275,3 +275,16 @@ def batch_progress(*, company: Company, team_id: int | None, limit: int = 200):
     for job in jobs[:limit]:
         latest.setdefault(job.membership_id, job)
     return sorted(latest.values(), key=lambda j: (j.membership.user.full_name or "").lower())
+
+
+def jobs_in_progress(*, company: Company, team_id: int | None, limit: int = 20):
+    """Headshots being made right now (not look previews), oldest first, for the review page
+    to follow live: when one ends its photos are ready for review."""
+    jobs = GenerationJob.objects.for_company(company).filter(
+        status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING,
+                    GenerationJob.Status.SCORING]).exclude(
+        kind=GenerationJob.Kind.PREVIEW).select_related("membership__user").order_by(
+        "queued_at", "pk")
+    if team_id:
+        jobs = jobs.filter(membership__team_id=team_id)
+    return list(jobs[:limit])

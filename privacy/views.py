@@ -6,10 +6,12 @@ from django.contrib import messages
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.client_ip import client_ip
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from core.files import private_file_response
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
@@ -272,6 +274,13 @@ def member_data_request(request: HttpRequest, pk: int, kind: str) -> HttpRespons
     member = member_get(company=request.company, pk=pk)
     if member is None or kind not in DataSubjectRequest.Kind.values:
         raise Http404("No such page.")
+    if kind == DataSubjectRequest.Kind.ERASURE and not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Erase {member.user.email}'s data?", button="Yes, erase their data",
+            cancel_url=reverse("teams:member_detail", args=[request.company.slug, member.pk]),
+            consequences=["Only on their request: their selfies, photos, headshot and face "
+                          "data are erased.",
+                          "The request is logged, and the consent log keeps its proof."])
     try:
         dsr_create(company=request.company, membership=member, requested_by=request.membership,
                    kind=kind)

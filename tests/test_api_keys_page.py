@@ -49,7 +49,7 @@ def test_revoking_on_the_page_stops_the_key(tenant_a):
     page = client.post(PAGE, {"name": "cron", "scope": "write"}).content.decode()
     secret = re.search(r'<code id="new-key">([^<]+)</code>', page).group(1)
     key = ApiKey.objects.for_company(tenant_a.company).get()
-    assert client.post(f"{PAGE}{key.pk}/revoke/").status_code == 302
+    assert client.post(f"{PAGE}{key.pk}/revoke/", {"confirm": "yes"}).status_code == 302
     from django.test import Client
 
     assert Client(HTTP_AUTHORIZATION=f"Bearer {secret}").get("/api/v1/people/").status_code == 401
@@ -63,8 +63,8 @@ def test_members_and_outsiders_cannot_create_or_revoke_keys(tenant_a, tenant_b):
     member, outsider = tenant_a.client_for(tenant_a.member), tenant_b.client_for(tenant_b.owner)
     before = db_fingerprint()
     assert member.post(PAGE, {"name": "m", "scope": "write"}).status_code == 403
-    assert member.post(f"{PAGE}{key.pk}/revoke/").status_code == 403
+    assert member.post(f"{PAGE}{key.pk}/revoke/", {"confirm": "yes"}).status_code == 403
     assert outsider.post(PAGE, {"name": "o", "scope": "write"}).status_code == 404
-    assert outsider.post(f"{PAGE}{key.pk}/revoke/").status_code == 404
-    assert outsider.post(f"/c/bravo/admin/api-keys/{key.pk}/revoke/").status_code == 404
+    assert outsider.post(f"{PAGE}{key.pk}/revoke/", {"confirm": "yes"}).status_code == 404
+    assert outsider.post(f"/c/bravo/admin/api-keys/{key.pk}/revoke/", {"confirm": "yes"}).status_code == 404
     assert db_fingerprint() == before

@@ -44,7 +44,7 @@ def test_admin_actions_across_the_product_are_recorded(tenant_a, django_capture_
     assert _events(tenant_a.company, "headshot.decided").get().details == {
         "action": "approve", "id": candidate.pk}
 
-    owner.post(f"/c/alpha/admin/people/{tenant_a.admin.pk}/remove/")
+    owner.post(f"/c/alpha/admin/people/{tenant_a.admin.pk}/remove/", {"confirm": "yes"})
     assert _events(tenant_a.company, "member.removed").get().target == "admin@alpha.example"
 
 

@@ -388,7 +388,8 @@ def test_team_rename(tenant_a):
 
 def test_team_delete_keeps_its_people_without_a_team(tenant_a):
     client = tenant_a.client_for(tenant_a.admin)
-    response = client.post(f"/c/alpha/admin/teams/{tenant_a.team.pk}/", {"action": "delete"})
+    response = client.post(f"/c/alpha/admin/teams/{tenant_a.team.pk}/",
+                           {"action": "delete", "confirm": "yes"})
     assert response.status_code == 302
     assert _team_names(tenant_a.company) == set()
     members = Membership.objects.for_company(tenant_a.company)
@@ -475,7 +476,8 @@ def test_a_team_of_another_company_cannot_be_assigned(tenant_a, tenant_b):
 def test_the_owner_cannot_be_removed(tenant_a, actor):
     client = tenant_a.client_for(getattr(tenant_a, actor))
     before = db_fingerprint()
-    response = client.post(_detail(tenant_a, tenant_a.owner) + "remove/", follow=True)
+    response = client.post(_detail(tenant_a, tenant_a.owner) + "remove/", {"confirm": "yes"},
+                           follow=True)
     assert response.redirect_chain[-1][0] == _detail(tenant_a, tenant_a.owner)
     assert b"The owner cannot be removed; transfer ownership first." in response.content
     assert db_fingerprint() == before
@@ -485,7 +487,7 @@ def test_an_admin_cannot_remove_another_admin(tenant_a):
     other = MembershipFactory(company=tenant_a.company, role=Role.ADMIN)
     client = tenant_a.client_for(tenant_a.admin)
     before = db_fingerprint()
-    response = client.post(_detail(tenant_a, other) + "remove/", follow=True)
+    response = client.post(_detail(tenant_a, other) + "remove/", {"confirm": "yes"}, follow=True)
     assert b"Only the owner can remove an admin." in response.content
     assert db_fingerprint() == before
 
@@ -494,7 +496,7 @@ def test_removing_a_member(tenant_a):
     pending = invitation_create(company=tenant_a.company, email="gone@alpha.example",
                                 created_by=tenant_a.owner.user, send=False)
     client = tenant_a.client_for(tenant_a.admin)
-    response = client.post(_detail(tenant_a, tenant_a.member) + "remove/")
+    response = client.post(_detail(tenant_a, tenant_a.member) + "remove/", {"confirm": "yes"})
     assert response.status_code == 302 and response["Location"] == DASHBOARD
     assert not Membership.objects.for_company(tenant_a.company).filter(
         pk=tenant_a.member.pk).exists()
@@ -503,7 +505,7 @@ def test_removing_a_member(tenant_a):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
     # Removing someone who never joined takes their invitation (and its e-mail) with them.
-    response = client.post(_detail(tenant_a, pending.membership) + "remove/")
+    response = client.post(_detail(tenant_a, pending.membership) + "remove/", {"confirm": "yes"})
     assert response.status_code == 302
     assert not Invitation.objects.for_company(tenant_a.company).filter(pk=pending.pk).exists()
 

@@ -36,7 +36,7 @@ def test_a_leavers_photo_is_removed_from_the_directories_that_allow_it(
     member = tenant_a.member
     with django_capture_on_commit_callbacks(execute=True):
         response = tenant_a.client_for(tenant_a.admin).post(
-            f"/c/alpha/admin/people/{member.pk}/remove/")
+            f"/c/alpha/admin/people/{member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302
     assert photo_everywhere.entra.photo_of(EMAIL) is None
     assert photo_everywhere.google.photo_of(EMAIL) is None

@@ -83,7 +83,7 @@ def test_revoked_invitation_is_refused_and_the_invitee_leaves_the_list(
 ):
     invitation, url = _invite(tenant_a)
     admin = tenant_a.client_for(tenant_a.admin)
-    admin.post(f"/c/alpha/admin/invitations/{invitation.pk}/revoke/")
+    admin.post(f"/c/alpha/admin/invitations/{invitation.pk}/revoke/", {"confirm": "yes"})
     assert not Membership.objects.for_company(tenant_a.company).filter(
         user__email="new@alpha.example"
     ).exists()
@@ -251,7 +251,8 @@ def test_link_for_an_existing_member_sends_a_sign_in_link_and_uses_nothing(
 def test_dead_links_show_a_clear_page_and_change_nothing(state, tenant_a, client):
     link, url = _link(tenant_a, max_uses=1)
     if state == "revoked":
-        tenant_a.client_for(tenant_a.admin).post(f"/c/alpha/admin/links/{link.pk}/revoke/")
+        tenant_a.client_for(tenant_a.admin).post(f"/c/alpha/admin/links/{link.pk}/revoke/",
+                                                 {"confirm": "yes"})
     if state == "used_up":
         invite_link_use(raw_token=token_from(url), email="first@alpha.example", full_name="F")
     travel = timedelta(days=400) if state == "expired" else timedelta(0)

@@ -481,7 +481,7 @@ def _urls(slug: str, endpoint_pk: int, delivery_pk: int) -> list[tuple[str, str,
         ("GET", url("webhooks"), {}),
         ("POST", url("webhooks"), create),
         ("GET", url("webhook_detail", pk=endpoint_pk), {}),
-        ("POST", url("webhook_delete", pk=endpoint_pk), {}),
+        ("POST", url("webhook_delete", pk=endpoint_pk), {"confirm": "yes"}),
         ("POST", url("delivery_resend", pk=delivery_pk), {}),
     ]
 
@@ -539,7 +539,8 @@ def test_deleting_an_endpoint_removes_it_and_its_log(tenant_a, receiver):
     _emit(tenant_a)
     client = tenant_a.client_for(tenant_a.admin)
     response = client.post(reverse("integrations:webhook_delete",
-                                   kwargs={"company_slug": "alpha", "pk": endpoint.pk}))
+                                   kwargs={"company_slug": "alpha", "pk": endpoint.pk}),
+                           {"confirm": "yes"})
     assert response.status_code == 302
     assert not WebhookEndpoint.objects.for_company(tenant_a.company).exists()
     assert not _deliveries(tenant_a).exists()

@@ -135,7 +135,7 @@ def test_a_leaver_is_erased_with_their_membership_and_account(
     member = tenant_a.member
     user_id = member.user_id
     response = tenant_a.client_for(tenant_a.admin).post(
-        f"/c/alpha/admin/people/{member.pk}/remove/")
+        f"/c/alpha/admin/people/{member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302
 
     assert_erased(backend, member, mine, allowed={"ConsentRecord", "DeletionReceipt",
@@ -159,7 +159,8 @@ def test_a_leaver_who_belongs_to_another_company_keeps_that_membership(tenant_a,
 
     elsewhere = MembershipFactory(company=tenant_b.company, user=tenant_a.member.user)
     person_data(tenant_a.member)
-    tenant_a.client_for(tenant_a.admin).post(f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+    tenant_a.client_for(tenant_a.admin).post(
+        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     user = User.objects.get(pk=tenant_a.member.user_id)
     assert user.email == "member@alpha.example" and user.is_active
     assert Membership.objects.for_company(tenant_b.company).filter(pk=elsewhere.pk).exists()
@@ -190,8 +191,10 @@ def test_erasure_leaves_the_denied_company_alone(tenant_a, tenant_b):
     person_data(tenant_a.member)
     outsider = tenant_b.client_for(tenant_b.admin)
     before = db_fingerprint()
-    response = outsider.post(f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+    response = outsider.post(
+        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 404
-    response = outsider.post(f"/c/bravo/admin/people/{tenant_a.member.pk}/remove/")
+    response = outsider.post(
+        f"/c/bravo/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 404
     assert db_fingerprint() == before

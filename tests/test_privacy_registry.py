@@ -104,7 +104,7 @@ def test_the_sweeper_deletes_the_new_kind_when_its_clock_runs_out(tenant_a, voic
 def test_a_leaver_is_erased_from_the_new_kind_and_a_colleague_is_not(tenant_a, voice_notes):
     leaver, colleague = _note(tenant_a.member), _note(tenant_a.admin)
     response = tenant_a.client_for(tenant_a.owner).post(
-        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302
     assert not default_storage.exists(leaver)
     assert default_storage.exists(colleague)

@@ -458,7 +458,8 @@ def test_an_admin_asks_for_erasure_on_a_members_behalf(tenant_a, django_capture_
     company, member = tenant_a.company, tenant_a.member
     selfie, candidate, _headshot = _everything(member)
     with django_capture_on_commit_callbacks(execute=True):
-        response = tenant_a.client_for(tenant_a.admin).post(_behalf_url(member.pk, "erasure"))
+        response = tenant_a.client_for(tenant_a.admin).post(_behalf_url(member.pk, "erasure"),
+                                                            {"confirm": "yes"})
     assert response.status_code == 302 and response["Location"] == ADMIN_URL
     erasure = _requests(company).get()
     assert erasure.kind == Kind.ERASURE and erasure.status == Status.COMPLETED
@@ -483,7 +484,7 @@ def test_a_member_cannot_ask_on_anyones_behalf(tenant_a, kind, whose,
     client = tenant_a.client_for(tenant_a.member)
     before = db_fingerprint()
     with django_capture_on_commit_callbacks(execute=True) as work:
-        response = client.post(_behalf_url(getattr(tenant_a, whose).pk, kind))
+        response = client.post(_behalf_url(getattr(tenant_a, whose).pk, kind), {"confirm": "yes"})
     assert response.status_code == 403
     assert work == []
     assert db_fingerprint() == before
@@ -497,7 +498,8 @@ def test_an_outsider_cannot_ask_on_behalf_of_another_companys_member(
     client = tenant_b.client_for(tenant_b.admin)
     before = db_fingerprint()
     with django_capture_on_commit_callbacks(execute=True) as work:
-        response = client.post(_behalf_url(tenant_a.member.pk, kind, slug=slug))
+        response = client.post(_behalf_url(tenant_a.member.pk, kind, slug=slug),
+                               {"confirm": "yes"})
     assert response.status_code == 404
     assert work == []
     assert db_fingerprint() == before

@@ -147,7 +147,7 @@ def test_an_admin_removing_someone_applies_the_same_policy(tenant_a, local_backe
     LeaverPolicy.objects.create(company=tenant_a.company, headshots="keep")
     data = person_data(tenant_a.member)
     response = tenant_a.client_for(tenant_a.admin).post(
-        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+        f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302
     assert set(data.keys["approved"]) <= _stored(local_backend)
     assert Membership.objects.for_company(tenant_a.company).get(
@@ -175,7 +175,7 @@ def test_a_kept_leaver_removed_again_under_a_delete_policy_goes_entirely(tenant_
     policy = LeaverPolicy.objects.create(company=tenant_a.company, headshots="keep")
     data = person_data(tenant_a.member)
     admin = tenant_a.client_for(tenant_a.admin)
-    admin.post(f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/")
+    admin.post(f"/c/alpha/admin/people/{tenant_a.member.pk}/remove/", {"confirm": "yes"})
     assert Membership.objects.for_company(tenant_a.company).get(
         pk=tenant_a.member.pk).status == Membership.Status.LEFT
 

@@ -65,7 +65,7 @@ def test_deleting_the_last_usable_selfie_moves_the_status_back(tenant_a):
     client = tenant_a.client_for(tenant_a.member)
     _upload(client, "/c/alpha/selfies/", ("me.jpg", face_bytes("obama.jpg")))
     selfie = Selfie.objects.for_company(tenant_a.company).get()
-    assert client.post(f"/c/alpha/selfies/{selfie.pk}/delete/").status_code == 302
+    assert client.post(f"/c/alpha/selfies/{selfie.pk}/delete/", {"confirm": "yes"}).status_code == 302
     assert not Selfie.objects.for_company(tenant_a.company).exists()
     assert not default_storage.exists(selfie.image_key)
     assert not default_storage.exists(selfie.thumb_key)
@@ -105,7 +105,7 @@ def test_a_selfie_is_seen_by_its_owner_and_admins_only(tenant_a):
     peer = tenant_a.client_for(other)
     before = db_fingerprint()
     assert peer.get(url).status_code == 404
-    assert peer.post(f"/c/alpha/selfies/{selfie.pk}/delete/").status_code == 404
+    assert peer.post(f"/c/alpha/selfies/{selfie.pk}/delete/", {"confirm": "yes"}).status_code == 404
     assert db_fingerprint() == before
 
 

@@ -225,7 +225,8 @@ def test_other_domains_are_not_affected_by_enforcement(enforced_a, tenant_b):
 def test_removing_the_last_verified_domain_ends_enforcement(enforced_a, tenant_a):
     domain = EmailDomain.objects.for_company(tenant_a.company).get()
     client = tenant_a.client_for(tenant_a.admin)
-    assert client.post(f"/c/alpha/admin/sso/domains/{domain.pk}/remove/").status_code == 302
+    response = client.post(f"/c/alpha/admin/sso/domains/{domain.pk}/remove/", {"confirm": "yes"})
+    assert response.status_code == 302
     enforced_a.refresh_from_db()
     assert not enforced_a.enforced
     assert Client().post("/login/", {"username": "admin@alpha.example",

@@ -185,10 +185,10 @@ def test_removing_a_factor_needs_a_verified_session(tenant_a):
     _set_up_totp(client)
     totp = Authenticator.objects.get(user=tenant_a.admin.user, type="totp")
     stranger_session = tenant_a.client_for(tenant_a.admin)
-    response = stranger_session.post(f"/account/security/{totp.pk}/remove/")
+    response = stranger_session.post(f"/account/security/{totp.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302 and "/verify/" in response["Location"]
     assert Authenticator.objects.filter(pk=totp.pk).exists()
-    assert client.post(f"/account/security/{totp.pk}/remove/").status_code == 302
+    assert client.post(f"/account/security/{totp.pk}/remove/", {"confirm": "yes"}).status_code == 302
     assert not Authenticator.objects.filter(user=tenant_a.admin.user).exists()
 
 

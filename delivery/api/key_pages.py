@@ -8,9 +8,11 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from teams.decorators import company_view
 
@@ -60,6 +62,13 @@ def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     key = ApiKey.objects.for_company(request.company).filter(pk=pk).first()
     if key is None:
         raise Http404("No such key.")
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Revoke the API key “{key.name}” ({key.prefix}…)?",
+            button="Yes, revoke the key",
+            cancel_url=reverse("teams:api_keys", args=[request.company.slug]),
+            consequences=["Every program that uses it is refused from the next request on.",
+                          "A revoked key cannot be turned back on; you can make a new one."])
     api_key_revoke(company=request.company, actor=request.membership, key=key)
     messages.success(request, f"Key {key.prefix}… revoked; it stops working at once.")
     return redirect("teams:api_keys", company_slug=request.company.slug)

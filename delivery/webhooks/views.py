@@ -6,9 +6,11 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.crypto import last4
 from core.errors import ServiceError
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
@@ -89,6 +91,14 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @company_view(role="admin")
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Delete the webhook endpoint {endpoint.url}?",
+            button="Yes, delete it",
+            cancel_url=reverse("integrations:webhook_detail",
+                               args=[request.company.slug, endpoint.pk]),
+            consequences=["No more events are sent to it.",
+                          "Its delivery log is deleted with it."])
     try:
         webhook_endpoint_delete(company=request.company, actor=request.membership,
                                 endpoint=endpoint)

@@ -77,14 +77,19 @@ def job_create(
     selfies: list[Selfie] | None = None,
     redo_of: GenerationJob | None = None,
     instructions: str = "",
+    sample_portrait: bool = False,
 ) -> GenerationJob:
     """Queue a job for one person. Checks consent, selfies, the approved look and billing.
 
     ``redo_of``: the job this one replaces; ``instructions``: what the person asked to
-    change, carried to the backend (the prompt; the offline retouch's adjustments)."""
+    change, carried to the backend (the prompt; the offline retouch's adjustments).
+    ``sample_portrait``: a preview on the bundled public-domain portrait instead of selfies
+    (no personal data of the admin's is used, so their consent is not needed for it)."""
     if membership.company_id != company.pk:
         raise NotAllowed("That person belongs to another company.")
-    if not consent_is_granted(company=company, user=membership.user):
+    if sample_portrait and (kind != Kind.PREVIEW or selfies):
+        raise ServiceError("Only a look preview is made on the sample portrait, and on it alone.")
+    if not sample_portrait and not consent_is_granted(company=company, user=membership.user):
         raise ServiceError(f"{membership.user.get_full_name()} has not given consent.")
     if kind == Kind.PREVIEW:
         if look_version is None:
@@ -96,13 +101,14 @@ def job_create(
                                "you know when headshots can be made.")
     if look_version.company_id != company.pk:
         raise NotAllowed("That look belongs to another company.")
-    if selfies is None:
+    if selfies is None and not sample_portrait:
         # Only a set that agrees on one identity feeds generation.
         selfies = selfies_consistent(list(Selfie.objects.for_company(company).filter(
             membership=membership, status=Selfie.Status.ACCEPTED).order_by("created_at", "pk")))
+    selfies = selfies or []
     if any(s.company_id != company.pk or s.membership_id != membership.pk for s in selfies):
         raise NotAllowed("Those photos belong to someone else.")
-    if len(selfies) < MIN_SELFIES[kind]:
+    if len(selfies) < MIN_SELFIES[kind] and not sample_portrait:
         raise ServiceError(f"At least {MIN_SELFIES[kind]} usable selfie(s) are needed.")
     if kind != Kind.PREVIEW and GenerationJob.objects.for_company(company).filter(
         membership=membership, kind=kind, status__in=[Status.QUEUED, Status.RUNNING,
@@ -121,6 +127,7 @@ def job_create(
                                 start=SEED_ROUND * (0 if kind == Kind.PREVIEW else seed_round(
                                     company=company, membership_id=membership.pk))),
             redo_of=redo_of, instructions=" ".join(instructions.split())[:500],
+            sample_portrait=sample_portrait,
         )
         JobSelfie.objects.bulk_create(
             [JobSelfie(company=company, job=job, selfie=selfie) for selfie in selfies])

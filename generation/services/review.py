@@ -126,15 +126,24 @@ def headshot_reject(*, company: Company, actor: Membership, candidate: Candidate
         pk=candidate.membership_id, status=MStatus.APPROVED).update(status=MStatus.REVIEW)
 
 
-def look_preview_create(*, company: Company, actor: Membership, version, selfie: Selfie
-                        ) -> GenerationJob:
+def look_preview_create(*, company: Company, actor: Membership, version,
+                        selfie: Selfie | None) -> GenerationJob:
     """Sample previews of a look version on a reference selfie, before approving it.
 
     The reference is the admin's own photo, uploaded with their own consent (job_create
     checks it): an employee consented to their headshots, not to samples of a draft look,
-    and a preview made on them would be theirs (in their copy of their data)."""
+    and a preview made on them would be theirs (in their copy of their data).
+
+    ``selfie=None``: on the bundled public-domain sample portrait (generation/sample_portrait),
+    for an admin who has no selfie of their own or would rather not use it."""
     if not actor.is_admin:
         raise NotAllowed("Only the company's admins can preview looks.")
+    if selfie is None:
+        if version.company_id != company.pk:
+            raise NotAllowed("That belongs to another company.")
+        return job_create(company=company, membership=actor, requested_by=actor.user,
+                          kind=GenerationJob.Kind.PREVIEW, look_version=version, selfies=[],
+                          sample_portrait=True)
     if selfie.company_id != company.pk or version.company_id != company.pk:
         raise NotAllowed("That belongs to another company.")
     if selfie.membership_id != actor.pk:

@@ -23,6 +23,7 @@ from ..eligibility import batch_eligibility, outdated_names
 from ..looks import PRESETS
 from ..models import GenerationJob, LookVersion, Selfie
 from ..routing import gpu_workers_available
+from ..sample_portrait import LABEL as SAMPLE_LABEL
 from ..selectors import (
     UNIFORMITY_METRICS,
     batch_progress,
@@ -30,6 +31,7 @@ from ..selectors import (
     candidate_may_leave,
     candidates_hidden_for_audit,
     candidates_that_may_leave,
+    jobs_in_progress,
     look_version_get,
     look_versions,
     review_history,
@@ -135,12 +137,16 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
                                               "an older version: the People page offers to "
                                               "regenerate them.")
             else:
-                # Only the admin's own photos (look_preview_create says why).
-                selfie = Selfie.objects.for_company(company).filter(
-                    pk=id_or_none(request.POST.get("selfie")) or 0,
-                    membership=request.membership).first()
-                if selfie is None:
-                    raise ServiceError("Choose one of your own photos as the reference.")
+                # Only the admin's own photos (look_preview_create says why), or the
+                # bundled public-domain sample portrait.
+                selfie = None
+                if request.POST.get("selfie") != "sample":
+                    selfie = Selfie.objects.for_company(company).filter(
+                        pk=id_or_none(request.POST.get("selfie")) or 0,
+                        membership=request.membership).first()
+                    if selfie is None:
+                        raise ServiceError("Choose one of your own photos or the sample "
+                                           "portrait as the reference.")
                 job = look_preview_create(company=company, actor=request.membership,
                                           version=version, selfie=selfie)
                 job.refresh_from_db()
@@ -156,7 +162,7 @@ def look_version(request: HttpRequest, pk: int) -> HttpResponse:
         status=Selfie.Status.ACCEPTED, membership=request.membership)[:50]
     return render(request, "generation/look_version.html", {
         "version": version, "previews": previews, "preview_candidates": preview_candidates,
-        "references": references,
+        "references": references, "sample_label": SAMPLE_LABEL,
         "previews_open": any(p.is_open for p in previews),
     })
 
@@ -232,6 +238,7 @@ def review(request: HttpRequest) -> HttpResponse:
         "rows": cards, "page": page, "here": request.get_full_path(),
         "teams": team_choices(company=company), "team_id": team_id,
         "history": review_history(company=company),
+        "in_progress": jobs_in_progress(company=company, team_id=team_id),
     })
 
 

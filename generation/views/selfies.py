@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from core.files import private_file_response
 from privacy.services import consent_is_granted
@@ -222,6 +223,18 @@ def selfie_thumb(request: HttpRequest, pk: int) -> HttpResponse:
 @company_view(role="member")
 def selfie_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     selfie = _visible_selfie(request, pk)
+    if not is_confirmed(request):
+        own = selfie.membership_id == request.membership.pk
+        back = (reverse("generation:selfies", args=[request.company.slug]) if own else
+                reverse("generation:member_selfies",
+                        args=[request.company.slug, selfie.membership_id]))
+        return confirm_page(
+            request, title="Delete this photo?", button="Yes, delete the photo",
+            cancel_url=back,
+            image_url=reverse("generation:selfie_thumb", args=[request.company.slug, selfie.pk]),
+            image_alt="The photo to delete",
+            consequences=["The photo is deleted for good, with what was measured from it.",
+                          "Headshots already made from it are kept."])
     try:
         selfie_delete(company=request.company, actor=request.membership, selfie=selfie)
     except ServiceError as error:

@@ -16,9 +16,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 
 from . import services
@@ -112,6 +114,16 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 @login_required
 @verified_session_required
 def authenticator_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    factor = Authenticator.objects.filter(user=request.user, pk=pk).first()
+    if factor is not None and not is_confirmed(request):
+        # Only one's own factor is asked about; anyone else's pk falls through to the
+        # service's "No such authenticator." exactly as before.
+        return confirm_page(
+            request, title="Remove this sign-in factor?", button="Yes, remove it",
+            cancel_url=reverse("identity:security"),
+            consequences=["You can no longer use it to confirm it's you.",
+                          "If it is your last one, your recovery codes are removed too, and "
+                          "admin pages ask you to set one up again."])
     try:
         services.authenticator_remove(user=request.user, authenticator_id=pk)
     except ServiceError as error:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from teams.decorators import company_view
 
@@ -65,6 +66,13 @@ def scim_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = ScimToken.objects.for_company(request.company).filter(pk=pk).first()
     if token is None:
         raise Http404("No such token.")
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Revoke the SCIM token “{token.name}”?",
+            button="Yes, revoke the token",
+            cancel_url=reverse("identity:scim_settings", args=[request.company.slug]),
+            consequences=["Your identity provider can no longer add, change or remove people "
+                          "with it, from the next request on."])
     token_revoke(company=request.company, actor=request.membership, token=token, request=request)
     messages.success(request, f"Token “{token.name}” revoked: it stops working at once.")
     return redirect("identity:scim_settings", company_slug=request.company.slug)

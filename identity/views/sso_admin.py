@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from teams.decorators import company_view
 
@@ -160,6 +161,13 @@ def domain_verify(request: HttpRequest, pk: int) -> HttpResponse:
 @company_view(role="admin")
 def domain_remove(request: HttpRequest, pk: int) -> HttpResponse:
     domain = _domain(request, pk)
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Remove the domain {domain.domain}?", button="Yes, remove it",
+            cancel_url=reverse("identity:sso_settings", args=[request.company.slug]),
+            consequences=["Addresses at this domain are no longer known to be this company's.",
+                          "If it was the last verified domain, single sign-on stops being "
+                          "enforced."])
     try:
         domain_services.domain_remove(company=request.company, actor=request.membership,
                                       domain=domain, request=request)

@@ -2,12 +2,15 @@
 // status every two seconds and shows the stage (queued, training, generating, scoring,
 // ready) and how many photos are made, without reloading. A box marked
 // data-reload-when-done reloads the page once the job has ended, so the photos appear.
+// data-progress-interval (ms) slows a list that follows many jobs (batches, review); a
+// queued job keeps the words the page gave it ("Waiting for a GPU") until it starts.
 // A static file, not an inline script: the Content-Security-Policy allows no inline code.
 (function () {
   "use strict";
   if (!window.fetch) return;
-  function follow(box) {
+  function follow(box, index) {
     if (box.getAttribute("data-open") !== "1") return;
+    var every = parseInt(box.getAttribute("data-progress-interval"), 10) || 2000;
     var url = box.getAttribute("data-progress-url");
     var bar = box.querySelector("[data-progress-bar]");
     var text = box.querySelector("[data-progress-text]");
@@ -21,7 +24,7 @@
       if (p.stage === "training" && p.total) {
         made = "step " + p.step + " of " + p.total;
       }
-      if (text) text.textContent = made;
+      if (text && p.stage !== "queued") text.textContent = made;
       if (bar) {
         bar.max = p.stage === "training" && p.total ? p.total : p.expected;
         bar.value = p.stage === "training" && p.total ? p.step : p.made;
@@ -37,12 +40,13 @@
             if (box.hasAttribute("data-reload-when-done")) window.location.reload();
             return;
           }
-          window.setTimeout(tick, 2000);
+          window.setTimeout(tick, every);
         })
-        .catch(function () { window.setTimeout(tick, 5000); });
+        .catch(function () { window.setTimeout(tick, Math.max(every, 5000)); });
     }
-    window.setTimeout(tick, 1000);
+    // Many boxes: spread their first asks over the interval instead of all at once.
+    window.setTimeout(tick, 1000 + (index * 150) % every);
   }
   var boxes = document.querySelectorAll("[data-progress-url]");
-  for (var i = 0; i < boxes.length; i++) follow(boxes[i]);
+  for (var i = 0; i < boxes.length; i++) follow(boxes[i], i);
 })();

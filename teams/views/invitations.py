@@ -6,10 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 
 from ..decorators import company_view
@@ -106,6 +108,13 @@ def invitation_remind(request: HttpRequest, pk: int) -> HttpResponse:
 @company_view(role="admin")
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = object_or_404(invitation_get(company=request.company, pk=pk))
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Withdraw the invitation for {invitation.email}?",
+            button="Yes, withdraw it",
+            cancel_url=reverse("teams:dashboard", args=[request.company.slug]),
+            consequences=["The link in the e-mail they were sent stops working.",
+                          "You can invite them again later."])
     try:
         invitation_services.invitation_revoke(company=request.company, invitation=invitation)
     except ServiceError as error:
@@ -152,6 +161,12 @@ def invite_links(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def invite_link_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     link = object_or_404(invite_link_get(company=request.company, pk=pk))
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Revoke “{link}”?", button="Yes, revoke the link",
+            cancel_url=reverse("teams:invite_links", args=[request.company.slug]),
+            consequences=["Anyone who has the link can no longer join with it.",
+                          "People who already joined stay members."])
     invitation_services.invite_link_revoke(company=request.company, link=link)
     messages.success(request, f"“{link}” no longer works.")
     return back_to(request, "invite_links")

@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 
 from ..decorators import company_view
@@ -54,6 +56,14 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @company_view(role="admin")
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     member = object_or_404(member_get(company=request.company, pk=pk))
+    if not is_confirmed(request):
+        return confirm_page(
+            request, title=f"Remove {member.user.email} from {request.company.name}?",
+            button="Yes, remove them",
+            cancel_url=reverse("teams:member_detail", args=[request.company.slug, member.pk]),
+            consequences=["They can no longer sign in to this company.",
+                          "Their selfies, photos, headshot and face data are erased at once.",
+                          "The consent log keeps its proof of what they agreed to."])
     try:
         company_services.membership_remove(
             company=request.company, actor=request.membership, membership=member

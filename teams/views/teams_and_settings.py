@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 
@@ -55,6 +56,14 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = TeamForm(request.POST or None, initial={"name": team.name})
     if request.method == "POST":
         if request.POST.get("action") == "delete":
+            if not is_confirmed(request):
+                return confirm_page(
+                    request, title=f"Delete the team “{team.name}”?",
+                    button="Yes, delete the team", keep={"action": "delete"},
+                    cancel_url=reverse("teams:team_edit", args=[request.company.slug, team.pk]),
+                    consequences=["Its people stay in the company, with no team.",
+                                  "The team's own look, if it has one, is deleted; its people "
+                                  "get the company's look."])
             company_services.team_delete(company=request.company, actor=request.membership, team=team)
             messages.success(request, f"Team “{team.name}” deleted; its people have no team now.")
             return back_to(request, "teams")

@@ -17,11 +17,16 @@ FAILING = ("serious", "critical")
 # WCAG 2.0, 2.1 and 2.2, A and AA, plus axe's best practices (which include the list rules).
 RUN = """async (impacts) => {
   if (!window.axe) return null;
-  const results = await window.axe.run(document, {
+  // One run at a time per page: the scan on load and a screenshot's scan may overlap, and
+  // axe refuses a second run while one is going ("Axe is already running").
+  const before = window.__axeQueue || Promise.resolve();
+  const run = before.catch(() => null).then(() => window.axe.run(document, {
     runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
                                     "best-practice"]},
     resultTypes: ["violations"],
-  });
+  }));
+  window.__axeQueue = run;
+  const results = await run;
   return results.violations.filter((v) => impacts.includes(v.impact)).map((v) => ({
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary),

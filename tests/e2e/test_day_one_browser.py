@@ -1,15 +1,18 @@
 """What a new customer does first, in a real browser (issue 15): the admin signs in and
 lands on the dashboard, downloads the CSV template and imports people by first and last
-name; an employee withdraws consent only after confirming. Every page is scanned by axe."""
+name; an employee withdraws consent, or deletes a selfie, only after confirming. Every page is
+scanned by axe."""
 
 from __future__ import annotations
 
 import pytest
 
+from generation.models import Selfie
 from privacy.models import ConsentRecord
 from teams.models import Membership
 
-from ..helpers import consent_for
+from ..faces import face_bytes
+from ..helpers import consent_for, selfie_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -70,3 +73,24 @@ def test_employee_confirms_before_withdrawing_consent(live_server, phone, screen
     page.get_by_text("Consent withdrawn.").wait_for()
     screenshot(page, "2-withdrawn")
     assert ConsentRecord.objects.for_company(tenant_a.company).latest("pk").event == "withdrawn"
+
+
+def test_employee_confirms_before_deleting_a_selfie(live_server, phone, screenshot, tenant_a):
+    consent_for(tenant_a.member)
+    selfie = selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
+    page = phone
+    _sign_in(page, live_server.url, tenant_a.member.user.email)
+    page.wait_for_url("**/c/alpha/")
+    page.goto(f"{live_server.url}/c/alpha/selfies/")
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("heading", name="Delete this photo?").wait_for()
+    assert Selfie.objects.for_company(tenant_a.company).filter(pk=selfie.pk).exists()
+    screenshot(page, "1-confirm-delete")
+    page.get_by_role("link", name="No, go back").click()
+    page.wait_for_url("**/selfies/")
+    assert Selfie.objects.for_company(tenant_a.company).filter(pk=selfie.pk).exists()
+
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Yes, delete the photo").click()
+    page.get_by_text("Photo deleted.").wait_for()
+    assert not Selfie.objects.for_company(tenant_a.company).filter(pk=selfie.pk).exists()

@@ -22,7 +22,7 @@ from generation.services.jobs import job_create
 from .conftest import redis_clear_ours
 from .faces import face_image, jpeg
 from .helpers import approved_look, selfie_for
-from .test_worker_kill import Worker, _wait, worker_env
+from .workers import Worker, files_in, stop_all, wait_until, worker_env
 
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
@@ -31,9 +31,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, settings,
                                                                       tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path)}}}
+    files_in(settings, tmp_path)
     approved_look(tenant_a.company)
     portrait = face_image("obama.jpg")
     width, height = portrait.size
@@ -56,7 +54,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
     second = None
     try:
         first.wait_ready()
-        _wait(gpu_workers_available, 30, "the GPU worker's heartbeat")
+        wait_until(gpu_workers_available, 30, "the GPU worker's heartbeat")
         app.conf.task_always_eager = False
         job = job_create(company=tenant_a.company, membership=tenant_a.member,
                          requested_by=tenant_a.member.user,
@@ -68,7 +66,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
             return int(job.progress.get("step") or 0) if job.progress.get(
                 "phase") == "training" else 0
 
-        _wait(lambda: training_step() >= 60, 240, "training to pass step 60",
+        wait_until(lambda: training_step() >= 60, 240, "training to pass step 60",
               explain=lambda: "".join(first.lines[-30:]))
         first.kill()
         # Redis hands an unacknowledged message out again once its visibility timeout has
@@ -80,17 +78,15 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
 
         second = Worker("gpu-b", env, queue="gpu")
         second.wait_ready()
-        _wait(lambda: GenerationJob.objects.for_company(tenant_a.company).get(pk=job.pk)
+        wait_until(lambda: GenerationJob.objects.for_company(tenant_a.company).get(pk=job.pk)
               .status == GenerationJob.Status.READY, 180, "the job to finish",
               explain=lambda: "".join(second.lines[-40:]))
         # The weights are deleted just after the job is marked ready.
-        _wait(lambda: not any(Path(tmp_path, "lora").rglob("*.safetensors")), 30,
+        wait_until(lambda: not any(Path(tmp_path, "lora").rglob("*.safetensors")), 30,
               "the LoRA weights to be deleted")
     finally:
         app.conf.task_always_eager = True
-        for worker in (first, second):
-            if worker is not None:
-                worker.stop()
+        stop_all(first, second)
 
     job.refresh_from_db()
     assert job.kills == 1

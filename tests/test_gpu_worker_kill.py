@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from config.celery import app
 from generation.models import Candidate, GenerationJob
@@ -20,7 +19,7 @@ from generation.routing import gpu_workers_available
 from generation.services.jobs import job_create
 
 from .conftest import redis_clear_ours
-from .faces import face_image, jpeg
+from .faces import face_photos
 from .helpers import approved_look, selfie_for
 from .workers import Worker, files_in, stop_all, wait_until, worker_env
 
@@ -33,12 +32,8 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
                                                                       tmp_path):
     files_in(settings, tmp_path)
     approved_look(tenant_a.company)
-    portrait = face_image("obama.jpg")
-    width, height = portrait.size
-    for variant in (portrait, portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                    portrait.crop((20, 20, width - 20, height - 10)),
-                    portrait.crop((0, 0, width - 30, height - 30))):
-        selfie_for(tenant_a.member, data=jpeg(variant))
+    for photo in face_photos():
+        selfie_for(tenant_a.member, data=photo)
 
     env = worker_env(
         tmp_path, HF_HUB_OFFLINE="1", GPU_BASE_MODEL_PATH="tiny:sd",

@@ -32,14 +32,7 @@ import argparse
 
 from ..loopback import serve_until_interrupted
 from .fake import FakeStripe
-from .wire import (
-    API_VERSION,
-    RecordedRequest,
-    new_id,
-    new_secret_key,
-    new_webhook_secret,
-    parse_form,
-)
+from .wire import API_VERSION, RecordedRequest, new_id, new_secret_key, new_webhook_secret, parse_form
 
 __all__ = ["API_VERSION", "FakeStripe", "RecordedRequest", "main", "new_id", "new_secret_key",
            "new_webhook_secret", "parse_form"]

@@ -39,6 +39,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import hardware  # noqa: E402  (bench/, beside this script)
 import numpy as np  # noqa: E402
 import pillow_heif  # noqa: E402
 from PIL import Image, ImageCms, ImageFilter  # noqa: E402
@@ -124,17 +125,8 @@ def one_run(data: bytes) -> dict[str, float]:
 
 
 def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{model or platform.machine()}, {os.cpu_count()} CPUs "
-            f"({len(os.sched_getaffinity(0))} usable), load average {load}")
+    return (f"{hardware.machine()} ({len(os.sched_getaffinity(0))} usable), "
+            f"load average {hardware.load_average()}")
 
 
 def p95(values: list[float]) -> float:
@@ -184,7 +176,7 @@ def main() -> None:
     print("image_normalise (downscale, orientation, sRGB, clean JPEG, hash). qa: selfie_qa")
     print("(face detection, landmarks, sharpness, light). total: image_normalise + selfie_qa,")
     print("as an upload runs them. cpu: process CPU time (all threads) for the same steps.")
-    print(f"Machine after the runs: load average {' / '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"Machine after the runs: load average {hardware.load_average()}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardware import load_average, machine  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 FACES = next((p for p in (ROOT.parent / "shared" / "faces", Path("/work/shared/faces"))
               if p.exists()), ROOT.parent / "shared" / "faces")
@@ -374,22 +376,6 @@ def summary(phase: Phase, expected: int) -> dict:
         "error_kinds": sorted({f"{u.status} {u.verdict} {u.error[:80]}".strip()
                                for u in errors})[:8],
     }
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model or platform.machine()}, {os.cpu_count()} CPUs"
-
-
-def load_average() -> str:
-    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main() -> None:

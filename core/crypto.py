@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -51,13 +52,18 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(ciphertext: str) -> str:
+def _with_keys(ciphertext: str, operation: Callable[[MultiFernet, bytes], bytes]) -> str:
+    """``operation`` (decrypt, rotate) on a stored token with the configured keys."""
     if ciphertext == "":
         return ""
     try:
-        return _fernet().decrypt(ciphertext.encode()).decode()
+        return operation(_fernet(), ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionFailed("Stored secret cannot be decrypted with the configured keys.") from exc
+
+
+def decrypt(ciphertext: str) -> str:
+    return _with_keys(ciphertext, MultiFernet.decrypt)
 
 
 def is_encrypted(value: str) -> bool:
@@ -72,12 +78,7 @@ def is_encrypted(value: str) -> bool:
 
 def reencrypt(ciphertext: str) -> str:
     """The same plaintext under the newest key (MultiFernet.rotate)."""
-    if ciphertext == "":
-        return ""
-    try:
-        return _fernet().rotate(ciphertext.encode()).decode()
-    except InvalidToken as exc:
-        raise DecryptionFailed("Stored secret cannot be decrypted with the configured keys.") from exc
+    return _with_keys(ciphertext, MultiFernet.rotate)
 
 
 def last4(secret: str) -> str:

@@ -11,6 +11,9 @@ import json
 import re
 from typing import Any
 
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
 # Deeper than any document we accept (Stripe events nest about 6 levels; our API 2).
 MAX_JSON_DEPTH = 32
 # Database primary keys and every integer column we filter on are 64-bit signed.
@@ -97,3 +100,14 @@ def id_or_none(value: str | None) -> int | None:
         return int_bounded(value, minimum=1) if value else None
     except InputInvalid:
         return None
+
+
+def safe_next(request: HttpRequest, candidate: str | None = None) -> str:
+    """Where the request asks to go on to (``candidate``, else its ``next`` field or query
+    parameter), or "" when that is not an address on this site: never an open redirect."""
+    if candidate is None:
+        candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return candidate
+    return ""

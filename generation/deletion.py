@@ -24,29 +24,38 @@ def selfies_delete(selfies: Sequence[Selfie], *, rule: str,
                    subject_user_id: int | None = None) -> None:
     """Selfies of one company, each as selfie_delete would, in a few queries for the lot (the
     retention sweeper deletes them a chunk at a time: one query per selfie would not scale)."""
-    if not selfies:
+    _photos_delete(selfies, kind="selfie", rule=rule, subject_user_id=subject_user_id)
+
+
+def _photos_delete(photos: Sequence[Selfie] | Sequence[Candidate], *, kind: str, rule: str,
+                   subject_user_id: int | None) -> None:
+    """Selfies or candidates (``kind``) of one company: their files in batches (one S3
+    request per 1,000 keys, not one per file), then rows and receipts in a few queries; a
+    stored face embedding gets a receipt of its own."""
+    if not photos:
         return
-    company_id = selfies[0].company_id
-    if any(selfie.company_id != company_id for selfie in selfies):
-        raise ValueError("selfies_delete takes the selfies of one company at a time")
-    storage_delete_many([key for selfie in selfies for key in (selfie.image_key, selfie.thumb_key)])
+    model = type(photos[0])
+    company_id = photos[0].company_id
+    if any(photo.company_id != company_id for photo in photos):
+        raise ValueError(f"{kind}s_delete takes the {kind}s of one company at a time")
+    storage_delete_many([key for photo in photos for key in (photo.image_key, photo.thumb_key)])
     subjects: dict[int, int] = {}
     if not subject_user_id:
         subjects = dict(Membership.objects.for_company(company_id).filter(
-            pk__in={selfie.membership_id for selfie in selfies}).values_list("pk", "user_id"))
+            pk__in={photo.membership_id for photo in photos}).values_list("pk", "user_id"))
     receipts = []
-    for selfie in selfies:
-        subject = subject_user_id or subjects.get(selfie.membership_id)
-        receipts.append(receipt_make(company_id=company_id, kind="selfie",
-                                     object_ref=f"selfie:{selfie.pk}", subject_user_id=subject,
-                                     rule=rule, keys=[selfie.image_key, selfie.thumb_key]))
-        if selfie.face_embedding is not None:
+    for photo in photos:
+        subject = subject_user_id or subjects.get(photo.membership_id)
+        receipts.append(receipt_make(company_id=company_id, kind=kind,
+                                     object_ref=f"{kind}:{photo.pk}", subject_user_id=subject,
+                                     rule=rule, keys=[photo.image_key, photo.thumb_key]))
+        if photo.face_embedding is not None:
             receipts.append(receipt_make(company_id=company_id, kind="face_embedding",
-                                         object_ref=f"selfie:{selfie.pk}",
+                                         object_ref=f"{kind}:{photo.pk}",
                                          subject_user_id=subject, rule=rule))
     with transaction.atomic():
-        Selfie.objects.for_company(company_id).filter(
-            pk__in=[selfie.pk for selfie in selfies]).delete()
+        model.objects.for_company(company_id).filter(
+            pk__in=[photo.pk for photo in photos]).delete()
         receipts_write(receipts)
 
 
@@ -72,33 +81,7 @@ def candidates_delete(candidates: Sequence[Candidate], *, rule: str,
     """Generated photos of one company, each as candidate_delete would: their files in
     batches (one S3 request per 1,000 keys, not one per file), then rows and receipts in a
     few queries."""
-    if not candidates:
-        return
-    company_id = candidates[0].company_id
-    if any(candidate.company_id != company_id for candidate in candidates):
-        raise ValueError("candidates_delete takes the candidates of one company at a time")
-    storage_delete_many([key for candidate in candidates
-                         for key in (candidate.image_key, candidate.thumb_key)])
-    subjects: dict[int, int] = {}
-    if not subject_user_id:
-        subjects = dict(Membership.objects.for_company(company_id).filter(
-            pk__in={candidate.membership_id for candidate in candidates}).values_list(
-            "pk", "user_id"))
-    receipts = []
-    for candidate in candidates:
-        subject = subject_user_id or subjects.get(candidate.membership_id)
-        receipts.append(receipt_make(company_id=company_id, kind="candidate",
-                                     object_ref=f"candidate:{candidate.pk}",
-                                     subject_user_id=subject, rule=rule,
-                                     keys=[candidate.image_key, candidate.thumb_key]))
-        if candidate.face_embedding is not None:
-            receipts.append(receipt_make(company_id=company_id, kind="face_embedding",
-                                         object_ref=f"candidate:{candidate.pk}",
-                                         subject_user_id=subject, rule=rule))
-    with transaction.atomic():
-        Candidate.objects.for_company(company_id).filter(
-            pk__in=[candidate.pk for candidate in candidates]).delete()
-        receipts_write(receipts)
+    _photos_delete(candidates, kind="candidate", rule=rule, subject_user_id=subject_user_id)
 
 
 def headshot_delete(headshot: Headshot, *, rule: str, subject_user_id: int | None = None) -> None:

@@ -121,12 +121,24 @@ class ScimToken(TenantModel):
         return f"SCIM token {self.prefix}… ({self.name})"
 
 
-class ScimUser(TenantModel):
-    """A person as the company's directory provisions them. Outlives the membership: a
-    deactivated user stays readable (active=false) and can be reactivated."""
+class ScimResource(TenantModel):
+    """What every SCIM resource has: our id for it, the directory's own (externalId), and
+    the times SCIM's ``meta`` reports."""
 
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "pk"]
+
+
+class ScimUser(ScimResource):
+    """A person as the company's directory provisions them. Outlives the membership: a
+    deactivated user stays readable (active=false) and can be reactivated."""
+
     user_name = models.CharField(max_length=255)
     given_name = models.CharField(max_length=150, blank=True)
     family_name = models.CharField(max_length=150, blank=True)
@@ -136,11 +148,8 @@ class ScimUser(TenantModel):
     active = models.BooleanField(default=True)
     membership = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "pk"]
+    class Meta(ScimResource.Meta):
         constraints = [
             models.UniqueConstraint("company", Lower("user_name"), name="scim_user_name_unique"),
             models.UniqueConstraint(fields=["company", "external_id"],
@@ -152,19 +161,14 @@ class ScimUser(TenantModel):
         return self.user_name
 
 
-class ScimGroup(TenantModel):
+class ScimGroup(ScimResource):
     """A provisioned group; each maps to one of the company's teams."""
 
-    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    external_id = models.CharField(max_length=255, blank=True)
     display_name = models.CharField(max_length=255)
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "pk"]
+    class Meta(ScimResource.Meta):
         constraints = [
             models.UniqueConstraint("company", Lower("display_name"),
                                     name="scim_group_name_unique"),

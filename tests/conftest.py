@@ -17,7 +17,7 @@ from .faces import face_bytes
 from .factories import CompanyFactory, MembershipFactory, TeamFactory, UserFactory
 
 # The fakes of external services, and the storage backends (local files, and S3 on moto).
-from .fakes.fixtures import fake_directories, fake_replicate, fake_stripe  # noqa: F401, E402
+from .fakes.fixtures import fake_directories, fake_replicate, fake_stripe, stripe_billing  # noqa: F401, E402
 from .helpers import approved_look, consent_for, selfie_for
 from .storage_backends import backend, local_backend, moto_endpoint, s3_backend  # noqa: F401, E402
 

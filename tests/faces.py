@@ -44,3 +44,14 @@ def jpeg(image: Image.Image, **kwargs) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=92, **kwargs)
     return buffer.getvalue()
+
+
+def face_photos(name: str = "obama.jpg") -> list[bytes]:
+    """Four distinct JPEG photos of one person: the portrait, mirrored, and cropped two ways
+    (for what needs several selfies: a consistent batch, a personal model)."""
+    portrait = face_image(name)
+    width, height = portrait.size
+    return [jpeg(variant) for variant in (
+        portrait, portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        portrait.crop((20, 20, width - 20, height - 10)),
+        portrait.crop((0, 0, width - 30, height - 30)))]

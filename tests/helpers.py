@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.apps import apps
 from django.core import mail
+from django.db import connection
 
 from core.tenancy import TenantModel
+
+Item = TypeVar("Item")
 
 _OUR_APPS = ("teams", "generation", "billing", "privacy", "identity", "delivery")
 # The audit log records admin actions, including saves that changed nothing; tests of the
@@ -87,6 +93,33 @@ def approved_look(company, *, preset: str = "corporate", team=None):
                                 require_preview=False)
 
 
+def person_at(tenant, name: str, *, status: str, selfies: int = 4, consent: bool = True):
+    """A member of ``tenant``'s team who has reached ``status``, with ``selfies`` selfies
+    (and consent, unless ``consent`` is false)."""
+    from teams.models import Membership
+
+    from .factories import MembershipFactory, SelfieFactory, UserFactory
+
+    member = MembershipFactory(company=tenant.company, team=tenant.team, role="member",
+                               user=UserFactory(full_name=name), status=status)
+    if consent:
+        consent_for(member)
+    for _ in range(selfies):
+        SelfieFactory(membership=member, company=tenant.company)
+    # Consent and selfies move the status on; set it back to the one asked for.
+    Membership.objects.for_company(tenant.company).filter(pk=member.pk).update(status=status)
+    member.refresh_from_db()
+    return member
+
+
+def headshot_approved_in(member, version) -> None:
+    """A headshot ``member`` approved, from a job in look ``version``."""
+    from .factories import CandidateFactory, GenerationJobFactory, HeadshotFactory
+
+    job = GenerationJobFactory(membership=member, company=member.company, look_version=version)
+    HeadshotFactory(candidate=CandidateFactory(job=job, gates_passed=True))
+
+
 def candidate_for(membership, *, visible: bool = True, seed: int = 7):
     """A finished job with one stored candidate for ``membership``, made without a backend."""
     from django.core.files.base import ContentFile
@@ -109,3 +142,25 @@ def candidate_for(membership, *, visible: bool = True, seed: int = 7):
         image_key=key, thumb_key=key, width=512, height=640, visible=visible,
         # As scoring leaves a shown candidate: every exit requires both.
         gates_passed=visible, scored_at=timezone.now() if visible else None)
+
+
+def at_once(work: Callable[[Item], object], items: Sequence[Item], *,
+            timeout: float = 30) -> None:
+    """Call ``work(item)`` for every item, each in its own thread, all released together
+    by a barrier: the race a test wants to lose nothing in. Each thread closes its own
+    database connection; ``work`` records its outcome (an exception in it is not raised
+    here)."""
+    barrier = threading.Barrier(len(items))
+
+    def run(item: Item) -> None:
+        try:
+            barrier.wait(timeout=10)
+            work(item)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)

@@ -38,6 +38,16 @@ def _behind_the_back(*statements: tuple[str, list]) -> None:
             cursor.execute(sql, params)
 
 
+def _rolled_back(entries_table: str, newest, head_table: str, old_head) -> None:
+    """Remove the newest entry and put the head back to ``old_head``, an earlier, genuinely
+    signed state: a rollback only the checkpoints can catch."""
+    _behind_the_back(
+        (f"DELETE FROM {entries_table} WHERE id = %s", [newest.pk]),
+        (f"UPDATE {head_table} SET entries = %s, head_hash = %s, mac = %s "
+         "WHERE company_id = %s", [old_head.entries, old_head.head_hash, old_head.mac,
+                                   old_head.company_id]))
+
+
 def _run(command: str) -> tuple[int, str]:
     err = StringIO()
     try:
@@ -126,11 +136,7 @@ def test_a_checkpoint_catches_a_rollback_to_an_older_genuine_head(tenant_a, cons
             ConsentCheckpoint.objects.for_company(tenant_a.company).delete()
     # Roll the log and its head back to an earlier, genuinely signed state.
     newest = ConsentRecord.objects.for_company(tenant_a.company).order_by("-pk").first()
-    _behind_the_back(
-        ("DELETE FROM privacy_consentrecord WHERE id = %s", [newest.pk]),
-        ("UPDATE privacy_consenthead SET entries = %s, head_hash = %s, mac = %s "
-         "WHERE company_id = %s", [old_head.entries, old_head.head_hash, old_head.mac,
-                                   tenant_a.company.pk]))
+    _rolled_back("privacy_consentrecord", newest, "privacy_consenthead", old_head)
     code, output = _run("consent_verify")
     assert code == 1 and "checkpoint counted 5" in output
 
@@ -192,10 +198,6 @@ def test_ledger_checkpoints_catch_a_rollback(tenant_a, ledger):
         with transaction.atomic():
             LedgerCheckpoint.objects.for_company(tenant_a.company).update(entries=1)
     newest = CreditEntry.objects.for_company(tenant_a.company).order_by("-pk").first()
-    _behind_the_back(
-        ("DELETE FROM billing_creditentry WHERE id = %s", [newest.pk]),
-        ("UPDATE billing_ledgerhead SET entries = %s, head_hash = %s, mac = %s "
-         "WHERE company_id = %s", [old_head.entries, old_head.head_hash, old_head.mac,
-                                   tenant_a.company.pk]))
+    _rolled_back("billing_creditentry", newest, "billing_ledgerhead", old_head)
     code, output = _run("ledger_verify")
     assert code == 1 and "checkpoint counted 4" in output

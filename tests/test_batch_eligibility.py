@@ -10,34 +10,12 @@ from generation.models import GenerationJob, LookVersion
 from teams.models import Membership
 
 from .factories import (
-    CandidateFactory,
     GenerationJobFactory,
-    HeadshotFactory,
-    MembershipFactory,
-    SelfieFactory,
-    UserFactory,
 )
-from .helpers import approved_look, consent_for, db_fingerprint
+from .helpers import approved_look, db_fingerprint, headshot_approved_in, person_at
 
 pytestmark = pytest.mark.django_db
 Status = Membership.Status
-
-
-def _person(tenant, name: str, *, status: str, selfies: int = 4, consent: bool = True):
-    member = MembershipFactory(company=tenant.company, team=tenant.team, role="member",
-                               user=UserFactory(full_name=name), status=status)
-    if consent:
-        consent_for(member)
-    for _ in range(selfies):
-        SelfieFactory(membership=member, company=tenant.company)
-    Membership.objects.for_company(tenant.company).filter(pk=member.pk).update(status=status)
-    member.refresh_from_db()
-    return member
-
-
-def _approved_in(member, version) -> None:
-    job = GenerationJobFactory(membership=member, company=member.company, look_version=version)
-    HeadshotFactory(candidate=CandidateFactory(job=job, gates_passed=True))
 
 
 @pytest.fixture
@@ -48,16 +26,16 @@ def team(tenant_a):
     old.refresh_from_db()
     assert old.status == LookVersion.Status.SUPERSEDED
     people = {
-        "uploaded": _person(tenant_a, "Uma Uploaded", status=Status.UPLOADED),
-        "review": _person(tenant_a, "Rita Review", status=Status.REVIEW),
-        "old_look": _person(tenant_a, "Olga Oldlook", status=Status.APPROVED),
-        "current": _person(tenant_a, "Carl Current", status=Status.APPROVED),
-        "few": _person(tenant_a, "Fay Few", status=Status.UPLOADED, selfies=2),
-        "no_consent": _person(tenant_a, "Nora Noconsent", status=Status.JOINED, selfies=0,
+        "uploaded": person_at(tenant_a, "Uma Uploaded", status=Status.UPLOADED),
+        "review": person_at(tenant_a, "Rita Review", status=Status.REVIEW),
+        "old_look": person_at(tenant_a, "Olga Oldlook", status=Status.APPROVED),
+        "current": person_at(tenant_a, "Carl Current", status=Status.APPROVED),
+        "few": person_at(tenant_a, "Fay Few", status=Status.UPLOADED, selfies=2),
+        "no_consent": person_at(tenant_a, "Nora Noconsent", status=Status.JOINED, selfies=0,
                               consent=False),
     }
-    _approved_in(people["old_look"], old)
-    _approved_in(people["current"], current)
+    headshot_approved_in(people["old_look"], old)
+    headshot_approved_in(people["current"], current)
     return people
 
 

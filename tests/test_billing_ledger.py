@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from django.core import mail
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from PIL import Image
 
 from billing.limits import BillingLimitReached
@@ -21,7 +19,7 @@ from generation.services.review import look_preview_create
 from teams.services.invitations import invitation_create
 
 from .faces import face_bytes
-from .helpers import approved_look, db_fingerprint, selfie_for
+from .helpers import approved_look, at_once, db_fingerprint, selfie_for
 
 Kind = CreditEntry.Kind
 
@@ -95,24 +93,16 @@ def test_two_jobs_racing_for_the_last_credit_only_one_gets_it(tenant_a, billing_
     jobs = [GenerationJob.objects.create(
         company=company, membership=tenant_a.member, kind=GenerationJob.Kind.SINGLE_SELFIE,
         look_version=version, backend="offline", seeds=[1]) for _ in range(2)]
-    barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def reserve(job) -> None:
         try:
-            barrier.wait()
             credits_reserve(company=company, job=job)
             outcomes.append("reserved")
         except BillingLimitReached:
             outcomes.append("refused")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=reserve, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(reserve, jobs)
     assert sorted(outcomes) == ["refused", "reserved"]
     assert credit_balance(company=company) == 0
 

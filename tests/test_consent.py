@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from io import StringIO
 
 import pytest
@@ -21,7 +20,7 @@ from privacy.services import (
 )
 from teams.models import Membership
 
-from .helpers import consent_for, db_fingerprint, image_bytes
+from .helpers import at_once, consent_for, db_fingerprint, image_bytes
 
 INFO = RequestInfo(ip_address="203.0.113.7", user_agent="Mozilla/5.0 (iPhone)")
 
@@ -250,23 +249,15 @@ def test_postgres_refuses_update_and_delete(tenant_a, statement):
 def test_concurrent_consents_keep_one_linear_chain(tenant_a):
     notice_current(company=tenant_a.company)
     people = [tenant_a.member, tenant_a.admin, tenant_a.owner]
-    barrier = threading.Barrier(len(people))
     errors: list[Exception] = []
 
     def sign(membership):
         try:
-            barrier.wait(timeout=10)
             consent_for(membership)
         except Exception as error:  # collected and asserted below
             errors.append(error)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=sign, args=(m,)) for m in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(sign, people)
     assert errors == []
     assert ConsentRecord.objects.for_company(tenant_a.company).count() == 3
     assert consent_chain_verify(company=tenant_a.company) == []

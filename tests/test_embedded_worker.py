@@ -10,9 +10,6 @@ and the company's admins only); a worker process on that broker makes the photos
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +26,8 @@ from tests.factories import MembershipFactory, UserFactory
 
 from .faces import face_bytes
 from .helpers import approved_look, selfie_for
+from .workers import ROOT, Worker
 
-ROOT = Path(__file__).resolve().parents[1]
 QUEUES = "default,replicate,gpu,offline,privacy"
 
 
@@ -146,47 +143,6 @@ def test_job_status_is_for_the_person_and_the_admins_only(tenant_a, tenant_b):
     assert answer["open"] is False
 
 
-class Worker:
-    """A real Celery worker process on the embedded default's settings."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUES,
-             "-c", "1", "--pool", "prefork", "-O", "fair", "--without-mingle",
-             "--without-gossip", "-n", "embedded@%h", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(" ready." in line for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError("worker did not start:\n" + self.tail())
-
-    def tail(self) -> str:
-        return "".join(self.lines[-60:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(timeout=10)
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_process_on_the_filesystem_broker_makes_the_photos(tenant_a, ready_member,
@@ -209,9 +165,9 @@ def test_a_worker_process_on_the_filesystem_broker_makes_the_photos(tenant_a, re
     })
     employee = tenant_a.client_for(ready_member)
     with filesystem_broker(broker):
-        worker = Worker(env)
+        worker = Worker("embedded", env, queue=QUEUES)
         try:
-            worker.wait_ready()
+            worker.wait_ready(timeout=120)
             response = employee.post(_url("headshots_start", tenant_a.company))
             assert response.status_code == 302
             job = GenerationJob.objects.for_company(tenant_a.company).get(
@@ -228,7 +184,7 @@ def test_a_worker_process_on_the_filesystem_broker_makes_the_photos(tenant_a, re
                 if not answer["open"] or worker.process.poll() is not None:
                     break
                 time.sleep(0.5)
-            assert answer["stage"] == "ready", f"{stages}\n{worker.tail()}"
+            assert answer["stage"] == "ready", f"{stages}\n{worker.tail(60)}"
             # The task ends just after the job does (its e-mails): made by the worker.
             deadline = time.monotonic() + 60
             while "succeeded" not in "".join(worker.lines) and time.monotonic() < deadline:
@@ -237,4 +193,4 @@ def test_a_worker_process_on_the_filesystem_broker_makes_the_photos(tenant_a, re
             worker.stop()
     assert stages[0] == "queued"
     assert answer["made"] == 2 and len(answer["candidates"]) >= 1
-    assert "succeeded" in "".join(worker.lines), worker.tail()  # made by the worker
+    assert "succeeded" in "".join(worker.lines), worker.tail(60)  # made by the worker

@@ -10,13 +10,12 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.urls import reverse
-from PIL import Image
 
 from generation.models import Candidate, GenerationJob, Headshot, ReviewDecision
 from generation.routing import gpu_worker_heartbeat
 from teams.models import Membership
 
-from .faces import face_bytes, face_image, jpeg
+from .faces import face_bytes, face_photos
 from .helpers import approved_look, db_fingerprint, selfie_for
 
 # Real commits, so jobs are queued on commit as in production.
@@ -39,12 +38,8 @@ def ready_member(tenant_a, settings):
 
 def _three_more_selfies(membership) -> None:
     """Distinct photos of the same person (mirrored and cropped copies)."""
-    portrait = face_image("obama.jpg")
-    width, height = portrait.size
-    for variant in (portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                    portrait.crop((20, 20, width - 20, height - 10)),
-                    portrait.crop((0, 0, width - 30, height - 30))):
-        selfie_for(membership, data=jpeg(variant))
+    for photo in face_photos()[1:]:
+        selfie_for(membership, data=photo)
 
 
 def _start(tenant, client) -> GenerationJob:

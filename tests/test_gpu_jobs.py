@@ -7,13 +7,12 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from PIL import Image
 
 from generation.models import GenerationJob
 from generation.tasks import run_gpu_job
 from teams.models import Membership
 
-from .faces import face_image, jpeg
+from .faces import face_photos
 from .factories import MembershipFactory, UserFactory
 from .helpers import approved_look, db_fingerprint, selfie_for
 
@@ -22,13 +21,8 @@ Status = GenerationJob.Status
 
 
 def _selfies(membership, count: int) -> None:
-    portrait = face_image("obama.jpg")
-    width, height = portrait.size
-    variants = [portrait, portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                portrait.crop((20, 20, width - 20, height - 10)),
-                portrait.crop((0, 0, width - 30, height - 30))]
-    for variant in variants[:count]:
-        selfie_for(membership, data=jpeg(variant))
+    for photo in face_photos()[:count]:
+        selfie_for(membership, data=photo)
 
 
 def _url(tenant) -> str:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from config.celery import app
 from generation.models import Candidate, GenerationJob
@@ -20,9 +19,9 @@ from generation.routing import gpu_workers_available
 from generation.services.jobs import job_create
 
 from .conftest import redis_clear_ours
-from .faces import face_image, jpeg
+from .faces import face_photos
 from .helpers import approved_look, selfie_for
-from .test_worker_kill import Worker, _wait, worker_env
+from .workers import Worker, files_in, stop_all, wait_until, worker_env
 
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
@@ -31,16 +30,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, settings,
                                                                       tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path)}}}
+    files_in(settings, tmp_path)
     approved_look(tenant_a.company)
-    portrait = face_image("obama.jpg")
-    width, height = portrait.size
-    for variant in (portrait, portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                    portrait.crop((20, 20, width - 20, height - 10)),
-                    portrait.crop((0, 0, width - 30, height - 30))):
-        selfie_for(tenant_a.member, data=jpeg(variant))
+    for photo in face_photos():
+        selfie_for(tenant_a.member, data=photo)
 
     env = worker_env(
         tmp_path, HF_HUB_OFFLINE="1", GPU_BASE_MODEL_PATH="tiny:sd",
@@ -56,7 +49,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
     second = None
     try:
         first.wait_ready()
-        _wait(gpu_workers_available, 30, "the GPU worker's heartbeat")
+        wait_until(gpu_workers_available, 30, "the GPU worker's heartbeat")
         app.conf.task_always_eager = False
         job = job_create(company=tenant_a.company, membership=tenant_a.member,
                          requested_by=tenant_a.member.user,
@@ -68,7 +61,7 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
             return int(job.progress.get("step") or 0) if job.progress.get(
                 "phase") == "training" else 0
 
-        _wait(lambda: training_step() >= 60, 240, "training to pass step 60",
+        wait_until(lambda: training_step() >= 60, 240, "training to pass step 60",
               explain=lambda: "".join(first.lines[-30:]))
         first.kill()
         # Redis hands an unacknowledged message out again once its visibility timeout has
@@ -80,17 +73,15 @@ def test_a_gpu_worker_killed_mid_training_resumes_from_its_checkpoint(tenant_a, 
 
         second = Worker("gpu-b", env, queue="gpu")
         second.wait_ready()
-        _wait(lambda: GenerationJob.objects.for_company(tenant_a.company).get(pk=job.pk)
+        wait_until(lambda: GenerationJob.objects.for_company(tenant_a.company).get(pk=job.pk)
               .status == GenerationJob.Status.READY, 300, "the job to finish",
               explain=lambda: "".join(second.lines[-40:]))
         # The weights are deleted just after the job is marked ready.
-        _wait(lambda: not any(Path(tmp_path, "lora").rglob("*.safetensors")), 30,
+        wait_until(lambda: not any(Path(tmp_path, "lora").rglob("*.safetensors")), 30,
               "the LoRA weights to be deleted")
     finally:
         app.conf.task_always_eager = True
-        for worker in (first, second):
-            if worker is not None:
-                worker.stop()
+        stop_all(first, second)
 
     job.refresh_from_db()
     assert job.kills == 1

@@ -55,43 +55,34 @@ def test_upload_verdicts_are_still_there_after_a_reload(tenant_a):
     assert "Not usable" in page and 'class="error"' in page
 
 
-def _approved_candidate(tenant):
-    return candidate_for(tenant.member)
+def _decided(tenant, capture_on_commit, **decision: str) -> list:
+    """The admin decides on the member's candidate; the e-mails the member was sent."""
+    candidate = candidate_for(tenant.member)
+    mail.outbox.clear()
+    with capture_on_commit(execute=True):
+        tenant.client_for(tenant.admin).post(
+            _url("generation:review_decide", tenant.company, pk=candidate.pk), decision)
+    return [m for m in mail.outbox if m.to == [tenant.member.user.email]]
 
 
 def test_the_person_is_emailed_when_their_headshot_is_approved(
         tenant_a, django_capture_on_commit_callbacks):
-    candidate = _approved_candidate(tenant_a)
-    mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        tenant_a.client_for(tenant_a.admin).post(
-            _url("generation:review_decide", tenant_a.company, pk=candidate.pk),
-            {"action": "approve"})
-    sent = [m for m in mail.outbox if m.to == [tenant_a.member.user.email]]
+    sent = _decided(tenant_a, django_capture_on_commit_callbacks, action="approve")
     assert [m.subject for m in sent] == ["Your headshot is approved"]
     assert "/c/alpha/headshots/" in sent[0].body
 
 
 def test_the_person_is_emailed_the_reason_when_their_headshot_is_rejected(
         tenant_a, django_capture_on_commit_callbacks):
-    candidate = _approved_candidate(tenant_a)
-    mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        tenant_a.client_for(tenant_a.admin).post(
-            _url("generation:review_decide", tenant_a.company, pk=candidate.pk),
-            {"action": "reject", "reason": "Tie is crooked"})
-    sent = [m for m in mail.outbox if m.to == [tenant_a.member.user.email]]
+    sent = _decided(tenant_a, django_capture_on_commit_callbacks, action="reject",
+                    reason="Tie is crooked")
     assert [m.subject for m in sent] == ["Your admin asked for another headshot"]
     assert "Tie is crooked" in sent[0].body and "/c/alpha/headshots/" in sent[0].body
 
 
 def test_a_refused_decision_emails_nobody(tenant_a, django_capture_on_commit_callbacks):
-    candidate = _approved_candidate(tenant_a)
-    mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        tenant_a.client_for(tenant_a.admin).post(
-            _url("generation:review_decide", tenant_a.company, pk=candidate.pk),
-            {"action": "reject", "reason": ""})  # no reason: refused
+    _decided(tenant_a, django_capture_on_commit_callbacks, action="reject",
+             reason="")  # no reason: refused
     assert mail.outbox == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -23,7 +22,7 @@ from teams.services.invitations import (
 )
 from teams.tasks import send_invitation_reminders
 
-from .helpers import db_fingerprint, mailed_links, token_from
+from .helpers import at_once, db_fingerprint, mailed_links, token_from
 
 INVITE_RE = r"http://testserver/invite/[\w-]+/"
 
@@ -309,24 +308,16 @@ def test_two_people_racing_for_the_last_use_only_one_wins(tenant_a):
     link, url = _link(tenant_a, max_uses=2)
     invite_link_use(raw_token=token_from(url), email="early@alpha.example", full_name="Early")
 
-    barrier = threading.Barrier(2)
     results: list[str] = []
 
     def join(email: str) -> None:
         try:
-            barrier.wait(timeout=10)
             invite_link_use(raw_token=token_from(url), email=email, full_name="Racer")
             results.append("ok")
         except TokenInvalid as error:
             results.append(error.reason)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=join, args=(f"racer{i}@alpha.example",)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(join, [f"racer{i}@alpha.example" for i in range(2)])
     assert sorted(results) == ["ok", "used_up"]
     link.refresh_from_db()
     assert link.uses == 2

@@ -9,29 +9,14 @@ from django.urls import reverse
 from generation.models import GenerationJob
 from teams.models import Membership
 
-from .factories import (
-    CandidateFactory,
-    GenerationJobFactory,
-    HeadshotFactory,
-    MembershipFactory,
-    SelfieFactory,
-    UserFactory,
-)
-from .helpers import approved_look, consent_for, db_fingerprint
+from .helpers import approved_look, db_fingerprint, headshot_approved_in, person_at
 
 pytestmark = pytest.mark.django_db
 
 
 def _approved(tenant, name: str, version, *, selfies: int = 1):
-    member = MembershipFactory(company=tenant.company, team=tenant.team, role="member",
-                               user=UserFactory(full_name=name))
-    consent_for(member)
-    for _ in range(selfies):
-        SelfieFactory(membership=member, company=tenant.company)
-    Membership.objects.for_company(tenant.company).filter(pk=member.pk).update(
-        status=Membership.Status.APPROVED)
-    job = GenerationJobFactory(membership=member, company=tenant.company, look_version=version)
-    HeadshotFactory(candidate=CandidateFactory(job=job, gates_passed=True))
+    member = person_at(tenant, name, status=Membership.Status.APPROVED, selfies=selfies)
+    headshot_approved_in(member, version)
     return member
 
 

@@ -86,11 +86,9 @@ def test_a_real_sweep_worker_killed_mid_run_finishes_without_the_next_beat(tenan
     import time
 
     from .conftest import redis_clear_ours
-    from .test_worker_kill import Worker, worker_env
+    from .workers import Worker, files_in, worker_env
 
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path)}}}
+    files_in(settings, tmp_path)
     count = 30
     for n in range(count):  # a person keeps at most 20: two people
         person = tenant_a.member if n % 2 else tenant_a.admin

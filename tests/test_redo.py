@@ -16,7 +16,7 @@ from generation.models import Candidate, GenerationJob, ReviewDecision
 from generation.services.review import redos_used
 from teams.models import Membership
 
-from .faces import face_bytes, face_image, jpeg
+from .faces import face_bytes, face_photos
 from .helpers import approved_look, db_fingerprint, selfie_for
 
 Status = GenerationJob.Status
@@ -157,12 +157,8 @@ def test_a_failed_redo_is_given_back_and_the_earlier_photos_stay(tenant_a, ready
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_redo_is_allowed_after_a_consistent_batch(tenant_a, ready_member):
-    portrait = face_image("obama.jpg")
-    width, height = portrait.size
-    for variant in (portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                    portrait.crop((20, 20, width - 20, height - 10)),
-                    portrait.crop((0, 0, width - 30, height - 30))):
-        selfie_for(ready_member, data=jpeg(variant))
+    for photo in face_photos()[1:]:  # distinct photos of the same person
+        selfie_for(ready_member, data=photo)
     admin = tenant_a.client_for(tenant_a.admin)
     admin.post(_url("generate_for_team", tenant_a.company),
                {"team": tenant_a.team.pk, "kind": "consistent_batch"})

@@ -24,14 +24,6 @@ pytestmark = pytest.mark.django_db
 Kind = CreditEntry.Kind
 
 
-@pytest.fixture
-def billing_on(settings, fake_stripe):
-    settings.BILLING_ENABLED = True
-    settings.CREDIT_PACKS = [(10, 39000), (50, 175000)]
-    settings.CREDIT_SEAT_PRICE_CENTS = 4000
-    return fake_stripe
-
-
 def _url(name: str, tenant) -> str:
     return reverse(f"billing:{name}", kwargs={"company_slug": tenant.company.slug})
 
@@ -68,13 +60,13 @@ def _reversals(company) -> list[int]:
 # --- Signatures and bodies ----------------------------------------------------------------
 
 
-def test_an_event_stamped_an_hour_in_the_future_is_refused(tenant_a, billing_on):
+def test_an_event_stamped_an_hour_in_the_future_is_refused(tenant_a, stripe_billing):
     session_id = _bought(tenant_a)
-    event = billing_on.complete_checkout(session_id)
+    event = stripe_billing.complete_checkout(session_id)
     before = db_fingerprint()
-    assert _deliver(*billing_on.signed(event, timestamp=int(time.time()) + 3600)) == 400
+    assert _deliver(*stripe_billing.signed(event, timestamp=int(time.time()) + 3600)) == 400
     assert db_fingerprint() == before
-    assert _deliver(*billing_on.signed(event, timestamp=int(time.time()) + 60)) == 200
+    assert _deliver(*stripe_billing.signed(event, timestamp=int(time.time()) + 60)) == 200
 
 
 @pytest.mark.parametrize("body", [
@@ -89,9 +81,9 @@ def test_an_event_stamped_an_hour_in_the_future_is_refused(tenant_a, billing_on)
     '{"id": "evt_1", "type": "' + "t" * 101 + '", "data": {"object": {"id": "cs_1"}}}',
     '{"id": "evt_1", "type": "x.y", "data": {"object": {"id": "' + "c" * 300 + '"}}}',
 ])
-def test_a_signed_body_that_is_no_event_is_a_400_and_stores_nothing(tenant_a, billing_on, body):
+def test_a_signed_body_that_is_no_event_is_a_400_and_stores_nothing(tenant_a, stripe_billing, body):
     before = db_fingerprint()
-    assert _deliver(*billing_on.signed(body)) == 400
+    assert _deliver(*stripe_billing.signed(body)) == 400
     assert db_fingerprint() == before
 
 
@@ -99,110 +91,110 @@ def test_a_signed_body_that_is_no_event_is_a_400_and_stores_nothing(tenant_a, bi
     "t=1,v1=\u00e9\u00e9", "t=" + "9" * 400 + ",v1=" + "a" * 64, "t=,v1=" + "a" * 64,
     "garbage", "t=1" + ",v1=" + "a" * 64 * 200, ",,,", "t=-5,v1=" + "a" * 64,
 ])
-def test_a_garbled_signature_header_is_a_400(tenant_a, billing_on, header):
-    body, _ = billing_on.signed({"id": "evt_1"})
+def test_a_garbled_signature_header_is_a_400(tenant_a, stripe_billing, header):
+    body, _ = stripe_billing.signed({"id": "evt_1"})
     assert _deliver(body, header) == 400
 
 
-def test_a_body_that_is_not_utf8_is_a_400(tenant_a, billing_on):
+def test_a_body_that_is_not_utf8_is_a_400(tenant_a, stripe_billing):
     body = b"\xff\xfe{}"
-    _, header = billing_on.signed(body.decode("latin-1"))
+    _, header = stripe_billing.signed(body.decode("latin-1"))
     assert _deliver(body, header) == 400
 
 
 # --- Refunds, disputes, delayed payments ----------------------------------------------------
 
 
-def test_a_full_refund_takes_the_credits_back_once(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)
-    body, header = billing_on.signed(billing_on.refund_checkout(session_id))
+def test_a_full_refund_takes_the_credits_back_once(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)
+    body, header = stripe_billing.signed(stripe_billing.refund_checkout(session_id))
     assert _deliver(body, header) == 200
     assert _deliver(body, header) == 200  # delivered again
     assert _reversals(tenant_a.company) == [-10]
     assert credit_balance(company=tenant_a.company) == 0
 
 
-def test_partial_refunds_take_back_what_they_paid_for(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)  # 10 credits for 390.00
-    assert _deliver(*billing_on.signed(billing_on.refund_checkout(session_id, 3900 * 3))) == 200
+def test_partial_refunds_take_back_what_they_paid_for(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)  # 10 credits for 390.00
+    assert _deliver(*stripe_billing.signed(stripe_billing.refund_checkout(session_id, 3900 * 3))) == 200
     assert _reversals(tenant_a.company) == [-3]
-    small = billing_on.refund_checkout(session_id, 500)  # 3.13 credits' worth in all
-    assert _deliver(*billing_on.signed(small)) == 200
+    small = stripe_billing.refund_checkout(session_id, 500)  # 3.13 credits' worth in all
+    assert _deliver(*stripe_billing.signed(small)) == 200
     assert _reversals(tenant_a.company) == [-3]  # rounds down
-    late = billing_on.refund_checkout(session_id, 3400)  # 4.0 in all
-    assert _deliver(*billing_on.signed(late)) == 200
+    late = stripe_billing.refund_checkout(session_id, 3400)  # 4.0 in all
+    assert _deliver(*stripe_billing.signed(late)) == 200
     assert _reversals(tenant_a.company) == [-3, -1]
     assert credit_balance(company=tenant_a.company) == 6
 
 
-def test_a_refund_that_fails_later_gives_the_credits_back(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)
-    assert _deliver(*billing_on.signed(billing_on.refund_checkout(session_id))) == 200
+def test_a_refund_that_fails_later_gives_the_credits_back(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)
+    assert _deliver(*stripe_billing.signed(stripe_billing.refund_checkout(session_id))) == 200
     assert credit_balance(company=tenant_a.company) == 0
-    (refund_id,) = billing_on.refunds
-    assert _deliver(*billing_on.signed(billing_on.fail_refund(refund_id))) == 200
+    (refund_id,) = stripe_billing.refunds
+    assert _deliver(*stripe_billing.signed(stripe_billing.fail_refund(refund_id))) == 200
     assert _reversals(tenant_a.company) == [-10, 10]
     assert credit_balance(company=tenant_a.company) == 10
 
 
-def test_a_refund_after_the_credits_were_spent_leaves_a_debt(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)
+def test_a_refund_after_the_credits_were_spent_leaves_a_debt(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)
     credits_adjust(company=tenant_a.company, amount=-8, reason="spent", actor=None)
-    assert _deliver(*billing_on.signed(billing_on.refund_checkout(session_id))) == 200
+    assert _deliver(*stripe_billing.signed(stripe_billing.refund_checkout(session_id))) == 200
     assert credit_balance(company=tenant_a.company) == -8
 
 
-def test_a_dispute_takes_the_credits_and_a_won_dispute_gives_them_back(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)
-    created = billing_on.dispute_checkout(session_id)
-    assert _deliver(*billing_on.signed(created)) == 200
+def test_a_dispute_takes_the_credits_and_a_won_dispute_gives_them_back(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)
+    created = stripe_billing.dispute_checkout(session_id)
+    assert _deliver(*stripe_billing.signed(created)) == 200
     assert credit_balance(company=tenant_a.company) == 0
-    closed = billing_on.close_dispute(created["data"]["object"]["id"], won=True)
-    assert _deliver(*billing_on.signed(closed)) == 200
-    assert _deliver(*billing_on.signed(created)) == 200  # the old event, replayed late
+    closed = stripe_billing.close_dispute(created["data"]["object"]["id"], won=True)
+    assert _deliver(*stripe_billing.signed(closed)) == 200
+    assert _deliver(*stripe_billing.signed(created)) == 200  # the old event, replayed late
     assert _reversals(tenant_a.company) == [-10, 10]
     assert credit_balance(company=tenant_a.company) == 10
 
 
-def test_a_lost_dispute_keeps_them_taken_and_an_inquiry_takes_nothing(tenant_a, billing_on):
-    session_id = _paid(tenant_a, billing_on)
-    inquiry = billing_on.dispute_checkout(session_id, inquiry=True)
-    assert _deliver(*billing_on.signed(inquiry)) == 200
+def test_a_lost_dispute_keeps_them_taken_and_an_inquiry_takes_nothing(tenant_a, stripe_billing):
+    session_id = _paid(tenant_a, stripe_billing)
+    inquiry = stripe_billing.dispute_checkout(session_id, inquiry=True)
+    assert _deliver(*stripe_billing.signed(inquiry)) == 200
     assert credit_balance(company=tenant_a.company) == 10
-    dispute = billing_on.dispute_checkout(session_id)
-    assert _deliver(*billing_on.signed(dispute)) == 200
-    lost = billing_on.close_dispute(dispute["data"]["object"]["id"], won=False)
-    assert _deliver(*billing_on.signed(lost)) == 200
+    dispute = stripe_billing.dispute_checkout(session_id)
+    assert _deliver(*stripe_billing.signed(dispute)) == 200
+    lost = stripe_billing.close_dispute(dispute["data"]["object"]["id"], won=False)
+    assert _deliver(*stripe_billing.signed(lost)) == 200
     assert _reversals(tenant_a.company) == [-10]
 
 
-def test_a_refund_of_a_charge_we_did_not_sell_is_ignored(tenant_a, billing_on):
-    client = billing_on.client()
+def test_a_refund_of_a_charge_we_did_not_sell_is_ignored(tenant_a, stripe_billing):
+    client = stripe_billing.client()
     customer = client.v1.customers.create(params={"email": "x@y.test"})
     session = client.v1.checkout.sessions.create(params={
         "mode": "payment", "customer": customer.id, "success_url": "https://x.test",
         "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 100,
                                                       "product_data": {"name": "other"}}}]})
-    billing_on.complete_checkout(session.id)
-    assert _deliver(*billing_on.signed(billing_on.refund_checkout(session.id))) == 200
+    stripe_billing.complete_checkout(session.id)
+    assert _deliver(*stripe_billing.signed(stripe_billing.refund_checkout(session.id))) == 200
     assert StripeEvent.objects.get().status == StripeEvent.Status.IGNORED
     assert _reversals(tenant_a.company) == []
 
 
-def test_an_event_naming_an_object_stripe_does_not_know_is_ignored(tenant_a, billing_on):
-    event = billing_on.event("charge.refunded", {"id": "ch_unknown", "object": "charge"})
-    assert _deliver(*billing_on.signed(event)) == 200
+def test_an_event_naming_an_object_stripe_does_not_know_is_ignored(tenant_a, stripe_billing):
+    event = stripe_billing.event("charge.refunded", {"id": "ch_unknown", "object": "charge"})
+    assert _deliver(*stripe_billing.signed(event)) == 200
     assert StripeEvent.objects.get().status == StripeEvent.Status.IGNORED
 
 
-def test_a_delayed_payment_that_fails_closes_the_session_as_failed(tenant_a, billing_on):
+def test_a_delayed_payment_that_fails_closes_the_session_as_failed(tenant_a, stripe_billing):
     session_id = _bought(tenant_a)
-    assert _deliver(*billing_on.signed(billing_on.complete_checkout(session_id,
+    assert _deliver(*stripe_billing.signed(stripe_billing.complete_checkout(session_id,
                                                                     delayed=True))) == 200
     record = CheckoutSession.objects.for_company(tenant_a.company).get(session_id=session_id)
     assert record.status == CheckoutSession.Status.OPEN  # still processing: not failed yet
-    failed = billing_on.settle_delayed_payment(session_id, succeeded=False)
-    assert _deliver(*billing_on.signed(failed)) == 200
+    failed = stripe_billing.settle_delayed_payment(session_id, succeeded=False)
+    assert _deliver(*stripe_billing.signed(failed)) == 200
     record.refresh_from_db()
     assert record.status == CheckoutSession.Status.FAILED
     assert credit_balance(company=tenant_a.company) == 0
@@ -210,20 +202,20 @@ def test_a_delayed_payment_that_fails_closes_the_session_as_failed(tenant_a, bil
     assert "failed; no credits were added" in page
 
 
-def test_a_delayed_payment_that_succeeds_credits_once(tenant_a, billing_on):
+def test_a_delayed_payment_that_succeeds_credits_once(tenant_a, stripe_billing):
     session_id = _bought(tenant_a)
-    _deliver(*billing_on.signed(billing_on.complete_checkout(session_id, delayed=True)))
+    _deliver(*stripe_billing.signed(stripe_billing.complete_checkout(session_id, delayed=True)))
     assert credit_balance(company=tenant_a.company) == 0
-    succeeded = billing_on.settle_delayed_payment(session_id, succeeded=True)
-    assert _deliver(*billing_on.signed(succeeded)) == 200
-    assert _deliver(*billing_on.signed(succeeded)) == 200
+    succeeded = stripe_billing.settle_delayed_payment(session_id, succeeded=True)
+    assert _deliver(*stripe_billing.signed(succeeded)) == 200
+    assert _deliver(*stripe_billing.signed(succeeded)) == 200
     assert credit_balance(company=tenant_a.company) == 10
 
 
 # --- Idempotency keys -----------------------------------------------------------------------
 
 
-def test_the_seat_form_sent_again_with_another_number_opens_a_new_checkout(tenant_a, billing_on):
+def test_the_seat_form_sent_again_with_another_number_opens_a_new_checkout(tenant_a, stripe_billing):
     first = _bought(tenant_a, offer="seats", seats="5")
     # Back button, another number, the same form (and so the same request key).
     second = _bought(tenant_a, offer="seats", seats="6")
@@ -233,10 +225,10 @@ def test_the_seat_form_sent_again_with_another_number_opens_a_new_checkout(tenan
     assert credits == {first: 5, second: 6}
     # A double click (same number, same form) still opens one.
     assert _bought(tenant_a, offer="seats", seats="6") == second
-    assert len(billing_on.checkout_sessions) == 2
+    assert len(stripe_billing.checkout_sessions) == 2
 
 
-def test_each_page_shows_its_own_request_key(tenant_a, billing_on):
+def test_each_page_shows_its_own_request_key(tenant_a, stripe_billing):
     admin = tenant_a.client_for(tenant_a.admin)
     keys = {admin.get(_url("billing", tenant_a)).content.decode().split(
         'name="request_key" value="')[1].split('"')[0] for _ in range(2)}
@@ -244,19 +236,19 @@ def test_each_page_shows_its_own_request_key(tenant_a, billing_on):
 
 
 @pytest.mark.parametrize("request_key", ["", "é" * 10, "k" * 500, "a b"])
-def test_a_garbled_request_key_still_buys(tenant_a, billing_on, request_key):
+def test_a_garbled_request_key_still_buys(tenant_a, stripe_billing, request_key):
     response = _buy(tenant_a, request_key=request_key)
     assert response.status_code == 302 and response["Location"].startswith("https://checkout")
 
 
 @pytest.mark.parametrize("seats", ["", "0", "5001", "9" * 400, "٣", "-1", "1.5"])
-def test_a_bad_number_of_seats_is_a_message_not_an_error(tenant_a, billing_on, seats):
+def test_a_bad_number_of_seats_is_a_message_not_an_error(tenant_a, stripe_billing, seats):
     response = _buy(tenant_a, offer="seats", seats=seats)
     assert response.status_code == 302 and response["Location"].endswith("/admin/billing/")
-    assert not billing_on.checkout_sessions
+    assert not stripe_billing.checkout_sessions
 
 
-def test_a_second_admin_can_open_the_stripe_customer(tenant_a, billing_on):
+def test_a_second_admin_can_open_the_stripe_customer(tenant_a, stripe_billing):
     """The customer's key names its parameters too: another admin's e-mail is no conflict."""
     from billing.stripe_api import customer_create
 
@@ -264,10 +256,10 @@ def test_a_second_admin_can_open_the_stripe_customer(tenant_a, billing_on):
     customer_create(company_id=tenant_a.company.pk, name="Alpha", email="admin@alpha.example")
 
 
-def test_the_fake_refuses_a_key_reused_with_other_parameters_like_stripe(billing_on):
+def test_the_fake_refuses_a_key_reused_with_other_parameters_like_stripe(stripe_billing):
     import stripe
 
-    client = billing_on.client()
+    client = stripe_billing.client()
     client.v1.customers.create(params={"email": "a@b.test"}, options={"idempotency_key": "k"})
     with pytest.raises(stripe.IdempotencyError) as error:
         client.v1.customers.create(params={"email": "c@d.test"}, options={"idempotency_key": "k"})

@@ -38,7 +38,7 @@ from .conftest import redis_clear_ours
 from .faces import face_bytes
 from .factories import MembershipFactory, UserFactory
 from .helpers import approved_look, consent_for, selfie_for
-from .test_worker_kill import Worker, worker_env
+from .workers import Worker, replicate_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = GenerationJob.Status
@@ -70,28 +70,18 @@ def test_workers_killed_at_random_lose_no_job_and_duplicate_nothing(tenant_a, li
     rng = random.Random(seed)
     fake = FakeReplicate(token="r8_fault_test", complete_after=0.3).start()
     fake.create_delay = 0.2  # the answer to a create is late: kills land between the two
-    fake.webhook_target = live_server.url + "/webhooks/replicate/"
-    settings.REPLICATE_BASE_URL = fake.base_url
-    settings.REPLICATE_API_TOKEN = fake.token
-    settings.REPLICATE_WEBHOOK_SECRET = fake.webhook_secret
-    settings.SITE_URL = live_server.url
-    settings.GENERATION_LEASE_SECONDS = 4
     settings.GENERATION_QUEUED_GRACE_SECONDS = 10
     settings.REPLICATE_POLL_AFTER_SECONDS = 10
     settings.SEEDS_PER_JOB = {**settings.SEEDS_PER_JOB, "replicate": 2, "offline": 2}
     settings.BILLING_ENABLED = True
     settings.CREDITS_PER_JOB = 1
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path)}}}
+    env = replicate_through(fake, settings=settings, live_server=live_server,
+                            tmp_path=tmp_path, BILLING_ENABLED="true",
+                            LIKENESS_MAX_REGENERATIONS="0")
     company = tenant_a.company
     approved_look(company)
     people = _people(company, 4)
     credits_adjust(company=company, amount=len(people), reason="test credits", actor=None)
-    env = worker_env(tmp_path, REPLICATE_BASE_URL=fake.base_url,
-                     REPLICATE_API_TOKEN=fake.token, REPLICATE_WEBHOOK_SECRET=fake.webhook_secret,
-                     SITE_URL=live_server.url, BILLING_ENABLED="true",
-                     LIKENESS_MAX_REGENERATIONS="0")
     redis_clear_ours()
     workers = [Worker("fault-a", env, queue="replicate,offline", concurrency=2)]
     stop = threading.Event()

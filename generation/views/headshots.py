@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
-from core.files import private_file_response
 from teams.decorators import company_view
 
 from ..backends.offline_redo import redo_adjustments
@@ -28,6 +27,7 @@ from ..selectors import (
 from ..services.jobs import job_create
 from ..services.looks import look_version_for_member
 from ..services.review import GATE_REFUSAL, candidate_favourite_set, redo_request, redos_used
+from .access import own_or_admin, private_photo_view
 
 STAGE_LABELS = {
     "queued": "Queued: waiting for a worker",
@@ -115,10 +115,8 @@ def headshots_progress(request: HttpRequest) -> JsonResponse:
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     """One job's progress, for the page that follows it: the person it is for and the
     company's admins; anyone else gets the 404 of a job that does not exist."""
-    job = GenerationJob.objects.for_company(request.company).filter(pk=pk).first()
-    if job is None or (job.membership_id != request.membership.pk
-                       and not request.membership.is_admin):
-        raise Http404("No such page.")
+    job = own_or_admin(request, GenerationJob.objects.for_company(request.company)
+                       .filter(pk=pk).first())
     return JsonResponse(_progress(request, job))
 
 
@@ -174,10 +172,8 @@ def _comment_note(job: GenerationJob) -> str:
 
 def _visible_candidate(request: HttpRequest, pk: int) -> Candidate:
     """Shown to the person in it and to admins, and only once scoring let it through."""
-    candidate = candidate_get(company=request.company, pk=pk)
-    if candidate is None or not candidate_may_leave(candidate):
-        raise Http404("No such page.")
-    if candidate.membership_id != request.membership.pk and not request.membership.is_admin:
+    candidate = own_or_admin(request, candidate_get(company=request.company, pk=pk))
+    if not candidate_may_leave(candidate):
         raise Http404("No such page.")
     return candidate
 
@@ -185,10 +181,7 @@ def _visible_candidate(request: HttpRequest, pk: int) -> Candidate:
 @require_POST
 @company_view(role="member")
 def candidate_favourite(request: HttpRequest, pk: int) -> HttpResponse:
-    candidate = candidate_get(company=request.company, pk=pk)
-    if candidate is None or (candidate.membership_id != request.membership.pk
-                             and not request.membership.is_admin):
-        raise Http404("No such page.")
+    candidate = own_or_admin(request, candidate_get(company=request.company, pk=pk))
     if not candidate_may_leave(candidate):
         # Refused on the server, whatever the page showed: nothing changes.
         return HttpResponse(GATE_REFUSAL, status=409, content_type="text/plain; charset=utf-8")
@@ -201,13 +194,5 @@ def candidate_favourite(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("generation:headshots", company_slug=request.company.slug)
 
 
-@require_GET
-@company_view(role="member")
-def candidate_image(request: HttpRequest, pk: int) -> HttpResponse:
-    return private_file_response(_visible_candidate(request, pk).image_key)
-
-
-@require_GET
-@company_view(role="member")
-def candidate_thumb(request: HttpRequest, pk: int) -> HttpResponse:
-    return private_file_response(_visible_candidate(request, pk).thumb_key)
+candidate_image = private_photo_view(_visible_candidate, "image_key")
+candidate_thumb = private_photo_view(_visible_candidate, "thumb_key")

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
-from core.files import private_file_response
 from privacy.services import consent_is_granted
 from teams.decorators import company_view
 from teams.models import Membership
@@ -22,6 +21,7 @@ from ..models import Selfie
 from ..selectors import selfie_get, selfie_list
 from ..services import selfie_delete, selfie_upload
 from ..services.selfies import selfie_intake_status
+from .access import own_or_admin, private_photo_view
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -179,18 +179,11 @@ def member_selfies(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visible_selfie(request: HttpRequest, pk: int) -> Selfie:
     """A selfie is seen by its owner and by the company's admins, by nobody else."""
-    selfie = selfie_get(company=request.company, pk=pk)
-    if selfie is None:
-        raise Http404("No such page.")
-    if selfie.membership_id != request.membership.pk and not request.membership.is_admin:
-        raise Http404("No such page.")
-    return selfie
+    return own_or_admin(request, selfie_get(company=request.company, pk=pk))
 
 
-@require_GET
-@company_view(role="member")
-def selfie_image(request: HttpRequest, pk: int) -> HttpResponse:
-    return private_file_response(_visible_selfie(request, pk).image_key)
+selfie_image = private_photo_view(_visible_selfie, "image_key")
+selfie_thumb = private_photo_view(_visible_selfie, "thumb_key")
 
 
 @require_GET
@@ -211,12 +204,6 @@ def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response
-
-
-@require_GET
-@company_view(role="member")
-def selfie_thumb(request: HttpRequest, pk: int) -> HttpResponse:
-    return private_file_response(_visible_selfie(request, pk).thumb_key)
 
 
 @require_POST

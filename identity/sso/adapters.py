@@ -14,9 +14,9 @@ from allauth.socialaccount.models import SocialLogin
 from django.contrib.auth import login
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ServiceError
+from core.inputs import safe_next
 from core.rls import company_scope
 from teams.models import Company
 
@@ -127,10 +127,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             raise _denied(request, str(error), company) from error
         login(request, user, backend=BACKEND)
         request.session[SESSION_AUTH_KEY] = {"method": "sso", "company": company.pk}
-        next_url = sociallogin.state.get("next") or ""
-        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
-            next_url = ""
+        next_url = safe_next(request, sociallogin.state.get("next") or "")
         raise ImmediateHttpResponse(
             redirect(next_url or "teams:employee_home", company_slug=company.slug)
             if not next_url else redirect(next_url))

@@ -13,10 +13,10 @@ from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from core.inputs import safe_next
 from core.rls import company_scope
 from teams.models import Company
 
@@ -31,14 +31,6 @@ class SsoEmailForm(forms.Form):
     email = forms.EmailField(label="Work e-mail",
                              widget=forms.EmailInput(attrs={"autocomplete": "email",
                                                             "autofocus": True}))
-
-
-def _next(request: HttpRequest) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
-        return candidate
-    return ""
 
 
 def _connection(company: Company) -> SsoConnection | None:
@@ -57,7 +49,7 @@ def _redirect_to_provider(request: HttpRequest, connection: SsoConnection) -> Ht
     except SocialApp.DoesNotExist as exc:
         raise Http404("No such sign-in.") from exc
     try:
-        return provider.redirect(request, AuthProcess.LOGIN, next_url=_next(request) or None)
+        return provider.redirect(request, AuthProcess.LOGIN, next_url=safe_next(request) or None)
     except (requests.RequestException, OAuth2Error, OneLogin_Saml2_Error, ValueError) as exc:
         return provider_unreachable(request, company, exc)
 
@@ -83,7 +75,7 @@ def sso_start(request: HttpRequest) -> HttpResponse:
             return _redirect_to_provider(request, connection)
         form.add_error("email", "No company has set up single sign-on for this address. "
                                 "Sign in with your password or an e-mailed link instead.")
-    return render(request, "identity/sso_start.html", {"form": form, "next": _next(request)},
+    return render(request, "identity/sso_start.html", {"form": form, "next": safe_next(request)},
                   status=400 if form.errors else 200)
 
 
@@ -96,4 +88,4 @@ def sso_company(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         return _redirect_to_provider(request, connection)
     return render(request, "identity/sso_company.html",
-                  {"sso_company": company, "connection": connection, "next": _next(request)})
+                  {"sso_company": company, "connection": connection, "next": safe_next(request)})

@@ -17,11 +17,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.inputs import safe_next
 
 from . import services
 
@@ -36,14 +36,6 @@ class CodeForm(forms.Form):
 class KeyForm(forms.Form):
     name = forms.CharField(label="Name of this key", max_length=60, initial="Security key")
     credential = forms.CharField(widget=forms.HiddenInput)
-
-
-def _next(request: HttpRequest) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
-        return candidate
-    return ""
 
 
 def verified_session_required(view):
@@ -70,7 +62,7 @@ def security(request: HttpRequest) -> HttpResponse:
         "totp": next((a for a in items if a.type == Authenticator.Type.TOTP), None),
         "keys": [a for a in items if a.type == Authenticator.Type.WEBAUTHN],
         "recovery_left": len(recovery.wrap().get_unused_codes()) if recovery else None,
-        "verified": services.session_verified(request), "next": _next(request),
+        "verified": services.session_verified(request), "next": safe_next(request),
     })
 
 
@@ -91,11 +83,11 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
         else:
             clear_totp_secret(request)
             return render(request, "identity/recovery_codes.html",
-                          {"codes": codes, "next": _next(request)})
+                          {"codes": codes, "next": safe_next(request)})
     url = mfa_adapter().build_totp_url(request.user, secret)
     return render(request, "identity/totp_setup.html", {
         "form": form, "secret": secret, "qr_svg": mfa_adapter().build_totp_svg(url),
-        "next": _next(request)}, status=400 if form.errors else 200)
+        "next": safe_next(request)}, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -148,17 +140,17 @@ def webauthn_add(request: HttpRequest) -> HttpResponse:
         else:
             services.session_mark_verified(request, method="webauthn")
             messages.success(request, "Security key added.")
-            return redirect(_next(request) or "identity:security")
+            return redirect(safe_next(request) or "identity:security")
     options = webauthn.begin_registration(request.user, passwordless=False)
     return render(request, "identity/webauthn_add.html", {
-        "form": form, "options": {"creation_options": options}, "next": _next(request)},
+        "form": form, "options": {"creation_options": options}, "next": safe_next(request)},
         status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
-    next_url = _next(request) or "/"
+    next_url = safe_next(request) or "/"
     if not services.has_second_factor(user=request.user):
         return redirect(f"{_setup_url()}?next={next_url}")
     form = CodeForm(request.POST or None)
@@ -188,7 +180,7 @@ def _setup_url() -> str:
 def verify_webauthn(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"request_options": webauthn.begin_authentication(request.user)})
-    next_url = _next(request) or "/"
+    next_url = safe_next(request) or "/"
     try:
         services._check_attempts(request.user)
         credential = json.loads(request.POST.get("credential", ""))

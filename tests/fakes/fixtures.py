@@ -28,6 +28,16 @@ def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
 
 
 @pytest.fixture
+def stripe_billing(settings: Any, fake_stripe: FakeStripe) -> FakeStripe:
+    """Billing on, paid through the Stripe fake: two credit packs and a per-seat price."""
+    settings.BILLING_ENABLED = True
+    settings.CREDIT_PACKS = [(10, 39000), (50, 175000)]
+    settings.CREDIT_SEAT_PRICE_CENTS = 4000
+    settings.SITE_URL = "http://testserver"
+    return fake_stripe
+
+
+@pytest.fixture
 def fake_replicate(settings: Any) -> Iterator[FakeReplicate]:
     """A started fake, with Django settings pointing at it (token, URL, webhook secret).
 

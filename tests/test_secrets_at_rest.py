@@ -80,7 +80,7 @@ def test_keys_rotate_old_values_decrypt_then_rewrite_under_the_new_key(tenant_a,
 def test_migration_encrypts_plaintext_rows_once(tenant_a):
     from importlib import import_module
 
-    migration = import_module("delivery.migrations.0002_secrets18_encrypt_secrets")
+    migration = import_module("delivery.migrations.0002_encrypt_secrets")
     endpoint = WebhookEndpointFactory(company=tenant_a.company)
     slack = DirectoryConnectionFactory(company=tenant_a.company)
     # Rows as they were before: plaintext.

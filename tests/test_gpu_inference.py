@@ -195,7 +195,7 @@ def test_generation_reads_its_switches_from_settings(settings, storage, monkeypa
     backend = worker.GpuBackend()
 
     class Job:
-        pk, company_id, seeds = 1, 1, [1]
+        pk, company_id, seeds, instructions = 1, 1, [1], ""  # no redo comment
 
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage

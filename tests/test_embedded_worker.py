@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.urls import reverse
+from kombu import pools as kombu_pools
 
 from config.celery import app
 from generation.models import Candidate, GenerationJob
@@ -40,8 +41,10 @@ def _url(name: str, company, **kwargs) -> str:
 def _reset_broker_pools() -> None:
     """Drop the producer's cached connections, so the next message uses the broker now
     configured (Celery keeps them for the life of the process)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # app.pool is kombu's global pool for the broker's URL: clear the registry too, or the
+    # Redis producers cached there keep a pool closed here ("Acquire on closed pool" in the
+    # next test that sends to Redis, e.g. test_stalled_jobs).
+    kombu_pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 

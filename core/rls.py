@@ -26,7 +26,7 @@ wrong company or a raw query, not an attacker who can already run arbitrary SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from functools import wraps
 from typing import Any
 
@@ -212,18 +212,36 @@ def company_set_local(company_id: int, *, using: str = DEFAULT_DB_ALIAS) -> None
         cursor.execute("SELECT set_config(%s, %s, true)", [COMPANY_SETTING, str(int(company_id))])
 
 
-@contextmanager
-def rls_bypass(reason: str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+class rls_bypass(ContextDecorator):
     """Cross the database wall for the block, on purpose.
 
     Only for lookups that *find* the company (a token's hash, a person's own memberships)
     and the maintenance sweeps over every company. ``reason`` is for the reader; every use
-    is listed in the README.
+    is listed in the README. As a decorator it marks the function (``rls`` attribute), so
+    tests/test_task_scopes.py can see that a Celery task chose it.
     """
-    if not reason:
-        raise ValueError("rls_bypass needs a reason")
-    with _gucs({BYPASS_SETTING: "on"}, using):
-        yield
+
+    def __init__(self, reason: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+        if not reason:
+            raise ValueError("rls_bypass needs a reason")
+        self.reason, self.using = reason, using
+        self._blocks: list[Any] = []
+
+    def _recreate_cm(self) -> rls_bypass:
+        return rls_bypass(self.reason, using=self.using)  # each call (and thread) its own block
+
+    def __enter__(self) -> None:
+        block = _gucs({BYPASS_SETTING: "on"}, self.using)
+        block.__enter__()
+        self._blocks.append(block)
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._blocks.pop().__exit__(*exc)
+
+    def __call__(self, func: Callable) -> Callable:
+        wrapper = super().__call__(func)
+        wrapper.rls = f"bypass: {self.reason}"
+        return wrapper
 
 
 def company_of(model: Any, **lookup: Any) -> int | None:
@@ -243,6 +261,7 @@ def company_task(company_of: Callable[..., int | None]) -> Callable[[Callable], 
             with company_scope(company_of(*args, **kwargs)):
                 return func(*args, **kwargs)
 
+        wrapper.rls = "company"  # tests/test_task_scopes.py: the task chose its scope
         return wrapper
 
     return decorator

@@ -63,13 +63,17 @@ def _as_the_app_role(request):
     production does with DB_ROW_LEVEL_SECURITY on. The test's own code (factories, checks)
     keeps an explicit bypass; each request through the test client, and each task, starts
     without it and without a company, and meets the wall."""
+    if os.environ.get("TEST_DB_APP_ROLE") and request.node.get_closest_marker("superuser_attacker"):
+        # Not an application path: the test plays an attacker with the owner's powers
+        # (session_replication_role, TRUNCATE), which the application's role rightly lacks.
+        pytest.skip("plays a database superuser attacker; likeness_app may not (TEST_DB_APP_ROLE)")
     if not os.environ.get("TEST_DB_APP_ROLE") or request.module.__name__.endswith(
             "test_row_level_security") or not (
             {"db", "transactional_db"} & set(request.fixturenames)):
         yield
         return
     from celery import signals
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
 
     from core import rls
@@ -92,6 +96,24 @@ def _as_the_app_role(request):
         if open_tasks and threading.get_ident() == test_thread:
             open_tasks.pop().__exit__(None, None, None)
 
+    original_on_commit = transaction.on_commit
+
+    def walled_on_commit(func, using=None, robust=False):
+        # An after-commit callback runs in production at the commit, inside the scope that
+        # registered it (a request's company, a task's); captured by a test it would run
+        # later under the test's own bypass. Keep the registering scope with it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting(%s, true), current_setting(%s, true)",
+                           [rls.BYPASS_SETTING, rls.COMPANY_SETTING])
+            bypass, company = cursor.fetchone()
+        scope = {rls.BYPASS_SETTING: bypass or "", rls.COMPANY_SETTING: company or ""}
+
+        def run():
+            with rls._gucs(scope, "default"):
+                return func()
+
+        return original_on_commit(run, using=using, robust=robust)
+
     original = Client.request
 
     def walled_request(self, **kwargs):
@@ -104,10 +126,12 @@ def _as_the_app_role(request):
     signals.task_prerun.connect(task_started, weak=False)
     signals.task_postrun.connect(task_ended, weak=False)
     Client.request = walled_request
+    transaction.on_commit = walled_on_commit
     try:
         yield
     finally:
         Client.request = original
+        transaction.on_commit = original_on_commit
         signals.task_prerun.disconnect(task_started)
         signals.task_postrun.disconnect(task_ended)
         if connection.connection is not None:

@@ -74,12 +74,14 @@ def test_each_consent_moves_the_signed_head(tenant_a, consent_log):
     assert (head.entries, head.head_hash) == (4, consent_log[-1].hash)
 
 
+@pytest.mark.superuser_attacker
 def test_deleting_the_newest_record_a_withdrawal_is_detected(tenant_a, consent_log):
     _behind_the_back(("DELETE FROM privacy_consentrecord WHERE id = %s", [consent_log[-1].pk]))
     code, output = _run("consent_verify")
     assert code == 1 and "3 entries" in output and "counts 4" in output
 
 
+@pytest.mark.superuser_attacker
 def test_truncating_the_consent_log_is_refused_by_postgres(tenant_a, consent_log):
     assert connection.vendor == "postgresql"
     for table in ("privacy_consentrecord", "privacy_consenthead", "privacy_consentcheckpoint"):
@@ -90,12 +92,14 @@ def test_truncating_the_consent_log_is_refused_by_postgres(tenant_a, consent_log
     assert ConsentRecord.objects.for_company(tenant_a.company).count() == 4
 
 
+@pytest.mark.superuser_attacker
 def test_an_empty_log_after_a_truncate_does_not_verify_clean(tenant_a, consent_log):
     _behind_the_back(("TRUNCATE privacy_consentrecord", []))
     code, output = _run("consent_verify")
     assert code == 1 and "0 entries" in output
 
 
+@pytest.mark.superuser_attacker
 def test_rewriting_the_newest_record_with_a_fresh_hash_is_detected(tenant_a, consent_log):
     newest = consent_log[-1]
     newest.event = ConsentRecord.Event.GRANTED  # the withdrawal never happened...
@@ -106,6 +110,7 @@ def test_rewriting_the_newest_record_with_a_fresh_hash_is_detected(tenant_a, con
     assert code == 1 and "rewritten" in output
 
 
+@pytest.mark.superuser_attacker
 def test_a_head_moved_back_without_the_key_is_detected_and_refused(tenant_a, consent_log):
     with pytest.raises(DatabaseError, match="only moves forward"):
         with transaction.atomic():
@@ -122,6 +127,7 @@ def test_a_head_moved_back_without_the_key_is_detected_and_refused(tenant_a, con
     assert code == 1 and "not signed with our key" in output
 
 
+@pytest.mark.superuser_attacker
 def test_a_checkpoint_catches_a_rollback_to_an_older_genuine_head(tenant_a, consent_log, caplog):
     old_head = ConsentHead.objects.for_company(tenant_a.company).get()
     consent_for(tenant_a.member)  # consents again: a fifth record
@@ -141,6 +147,7 @@ def test_a_checkpoint_catches_a_rollback_to_an_older_genuine_head(tenant_a, cons
     assert code == 1 and "checkpoint counted 5" in output
 
 
+@pytest.mark.superuser_attacker
 def test_other_companies_verify_clean_when_one_is_tampered(tenant_a, tenant_b, consent_log):
     consent_for(tenant_b.member)
     _behind_the_back(("DELETE FROM privacy_consentrecord WHERE id = %s", [consent_log[-1].pk]))
@@ -167,18 +174,21 @@ def test_each_entry_moves_the_ledger_head(tenant_a, ledger):
     assert (head.entries, head.head_hash) == (3, expected)
 
 
+@pytest.mark.superuser_attacker
 def test_deleting_the_newest_ledger_entry_is_detected(tenant_a, ledger):
     _behind_the_back(("DELETE FROM billing_creditentry WHERE id = %s", [ledger[-1].pk]))
     code, output = _run("ledger_verify")
     assert code == 1 and "2 entries" in output and "counts 3" in output
 
 
+@pytest.mark.superuser_attacker
 def test_altering_an_old_ledger_entry_is_detected(tenant_a, ledger):
     _behind_the_back(("UPDATE billing_creditentry SET amount = 1000 WHERE id = %s",
                       [ledger[0].pk]))
     assert _run("ledger_verify")[0] == 1
 
 
+@pytest.mark.superuser_attacker
 def test_truncating_the_ledger_is_refused_and_detected(tenant_a, ledger):
     for table in ("billing_creditentry", "billing_ledgerhead", "billing_ledgercheckpoint"):
         with pytest.raises(DatabaseError, match="append-only"):
@@ -190,6 +200,7 @@ def test_truncating_the_ledger_is_refused_and_detected(tenant_a, ledger):
     assert code == 1 and "0 entries" in output
 
 
+@pytest.mark.superuser_attacker
 def test_ledger_checkpoints_catch_a_rollback(tenant_a, ledger):
     old_head = LedgerHead.objects.for_company(tenant_a.company).get()
     credits_adjust(company=tenant_a.company, amount=1, reason="later", actor=None)

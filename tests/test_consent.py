@@ -213,6 +213,7 @@ def _forge(sql: str, params: list) -> None:
         cursor.execute(sql, params)
 
 
+@pytest.mark.superuser_attacker
 def test_a_forged_row_breaks_the_chain(tenant_a):
     records = _three_records(tenant_a)
     _forge("UPDATE privacy_consentrecord SET signed_name = %s WHERE id = %s",
@@ -222,6 +223,7 @@ def test_a_forged_row_breaks_the_chain(tenant_a):
     assert consent_chain_verify(company=tenant_a.company)
 
 
+@pytest.mark.superuser_attacker
 def test_a_removed_row_breaks_the_chain(tenant_a):
     records = _three_records(tenant_a)
     _forge("DELETE FROM privacy_consentrecord WHERE id = %s", [records[1].pk])

@@ -7,5 +7,5 @@ from core.rls import rls_enable
 
 
 class Migration(migrations.Migration):
-    dependencies = [("privacy", "0007_secrets18_dsr_outcome")]
+    dependencies = [("privacy", "0007_dsr_outcome")]
     operations = [migrations.RunPython(*rls_enable(app_label="privacy"))]

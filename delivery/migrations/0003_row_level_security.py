@@ -7,5 +7,5 @@ from core.rls import rls_enable
 
 
 class Migration(migrations.Migration):
-    dependencies = [("delivery", "0002_secrets18_encrypt_secrets")]
+    dependencies = [("delivery", "0002_encrypt_secrets")]
     operations = [migrations.RunPython(*rls_enable(app_label="delivery"))]

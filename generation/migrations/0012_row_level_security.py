@@ -7,5 +7,5 @@ from core.rls import rls_enable
 
 
 class Migration(migrations.Migration):
-    dependencies = [("generation", "0010_job_redo_of_and_instructions")]
+    dependencies = [("generation", "0011_jobs_requeues_and_create_intents")]
     operations = [migrations.RunPython(*rls_enable(app_label="generation"))]

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.lookups import Exact
+
 from billing.limits import CreditQuote, billing_quote
 from privacy.models import ConsentRecord
-from teams.models import Company, Membership
+from teams.models import Company, Membership, MemberTally
 
 from .models import GenerationJob, Headshot, LookVersion
 from .services.jobs import MIN_SELFIES
@@ -22,6 +37,18 @@ from .services.jobs import MIN_SELFIES
 MStatus = Membership.Status
 OPEN = [GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING, GenerationJob.Status.SCORING]
 APPROVED_IN_CURRENT_LOOK = "already has an approved headshot in the current look"
+# Why someone is left out, as the SQL CASE of ``_why`` names it, and as the page says it.
+WHY_INVITED, WHY_WITHDRAWN, WHY_NO_CONSENT = "invited", "withdrawn", "no_consent"
+WHY_SELFIES, WHY_NO_LOOK, WHY_BUSY = "selfies", "no_look", "busy"
+WHY_APPROVED_CURRENT = "approved_current"
+REASONS = {
+    WHY_INVITED: "has not accepted the invitation yet",
+    WHY_WITHDRAWN: "has withdrawn consent",
+    WHY_NO_CONSENT: "has not given consent",
+    WHY_NO_LOOK: "no approved look applies to them yet",
+    WHY_BUSY: "headshots are being made right now",
+    WHY_APPROVED_CURRENT: APPROVED_IN_CURRENT_LOOK,
+}
 
 
 @dataclass
@@ -48,52 +75,114 @@ def _current_versions(company: Company) -> tuple[dict[int | None, int], int | No
     return teams, company_version
 
 
+def _why(*, company: Company, kind: str, everyone: bool) -> Case:
+    """Why a person is left out of a team order, as SQL (``""``: they are in): the rules of
+    the module docstring in order, the first that applies wins. The database short-circuits
+    the CASE, so the per-person lookups (latest consent, open jobs, approved headshot) run
+    only for the people the cheap rules (invited, too few selfies) leave in."""
+    team_versions, company_version = _current_versions(company)
+    current = Case(*[When(team_id=team, then=Value(version))
+                     for team, version in team_versions.items()],
+                   default=Value(company_version), output_field=BigIntegerField())
+    consent = Subquery(ConsentRecord.objects.for_company(company).filter(
+        subject_user_id=OuterRef("user_id")).order_by("-pk").values("event")[:1])
+    busy = Exists(GenerationJob.objects.for_company(company).filter(
+        membership_id=OuterRef("pk"), status__in=OPEN).exclude(kind=GenerationJob.Kind.PREVIEW))
+    approved_version = Subquery(Headshot.objects.for_company(company).filter(
+        membership_id=OuterRef("pk")).values("candidate__job__look_version_id")[:1])
+    ready = [When(accepted_selfies__lt=MIN_SELFIES[kind], then=Value(WHY_SELFIES))]
+    if company_version is None:
+        ready.append(When(Q(team_id__isnull=True) | ~Q(team_id__in=list(team_versions)),
+                          then=Value(WHY_NO_LOOK)))
+    ready.append(When(busy, then=Value(WHY_BUSY)))
+    if not everyone:
+        ready.append(When(Exact(approved_version, current),
+                          then=Value(WHY_APPROVED_CURRENT)))
+    return Case(
+        When(status=MStatus.INVITED, then=Value(WHY_INVITED)),
+        When(Exact(consent, Value(ConsentRecord.Event.GRANTED)),
+             then=Case(*ready, default=Value(""))),
+        When(status=MStatus.WITHDRAWN, then=Value(WHY_WITHDRAWN)),
+        default=Value(WHY_NO_CONSENT), output_field=CharField())
+
+
+def _people(*, company: Company, team_id: int | None, kind: str, everyone: bool):
+    """The company's (or team's) people by name, each with ``why`` (``""``: included)."""
+    people = Membership.objects.for_company(company).exclude(status=MStatus.LEFT)
+    if team_id:
+        people = people.filter(team_id=team_id)
+    return people.annotate(why=_why(company=company, kind=kind, everyone=everyone)).order_by(
+        "sort_name", "pk")
+
+
+def _reason(person: Membership, code: str, kind: str) -> str:
+    if code == WHY_SELFIES:
+        return f"{person.accepted_selfies} of {MIN_SELFIES[kind]} usable selfies"
+    return REASONS[code]
+
+
 def batch_eligibility(*, company: Company, team_id: int | None = None,
                       kind: str = GenerationJob.Kind.CONSISTENT_BATCH,
                       everyone: bool = False) -> Eligibility:
-    """Everyone in the company (or team) split into included and excluded with a reason."""
-    people = list(Membership.objects.for_company(company).exclude(status=MStatus.LEFT)
-                  .select_related("user").order_by("sort_name", "pk"))
-    if team_id:
-        people = [p for p in people if p.team_id == team_id]
-    ids = [p.pk for p in people]
-    latest_consent: dict[int, str] = {}
-    for user_id, event in ConsentRecord.objects.for_company(company).filter(
-            subject_user_id__in=[p.user_id for p in people]).order_by(
-            "subject_user_id", "pk").values_list("subject_user_id", "event"):
-        latest_consent[user_id] = event  # the last one per person wins
-    busy = set(GenerationJob.objects.for_company(company).filter(
-        membership_id__in=ids, status__in=OPEN).exclude(
-        kind=GenerationJob.Kind.PREVIEW).values_list("membership_id", flat=True))
-    approved_version = dict(Headshot.objects.for_company(company).filter(
-        membership_id__in=ids).values_list("membership_id", "candidate__job__look_version_id"))
-    team_versions, company_version = _current_versions(company)
-    needed = MIN_SELFIES[kind]
+    """Everyone in the company (or team) split into included and excluded with a reason:
+    what an order starts (every person, one query)."""
     result = Eligibility()
-    for person in people:
-        current = team_versions.get(person.team_id, company_version)
-        why = ""
-        if person.status == MStatus.INVITED:
-            why = "has not accepted the invitation yet"
-        elif latest_consent.get(person.user_id) != ConsentRecord.Event.GRANTED:
-            why = ("has withdrawn consent" if person.status == MStatus.WITHDRAWN
-                   else "has not given consent")
-        elif person.accepted_selfies < needed:
-            why = f"{person.accepted_selfies} of {needed} usable selfies"
-        elif current is None:
-            why = "no approved look applies to them yet"
-        elif person.pk in busy:
-            why = "headshots are being made right now"
-        elif approved_version.get(person.pk) == current and not everyone:
-            why = APPROVED_IN_CURRENT_LOOK
-            result.approved_current += 1
-        if why:
-            result.excluded.append((person, why))
+    for person in _people(company=company, team_id=team_id, kind=kind,
+                          everyone=everyone).select_related("user"):
+        if person.why:
+            result.excluded.append((person, _reason(person, person.why, kind)))
+            result.approved_current += person.why == WHY_APPROVED_CURRENT
         else:
             result.included.append(person)
+    team_versions, company_version = _current_versions(company)
     result.no_look = company_version is None and not team_versions
     result.quote = billing_quote(company=company, jobs=len(result.included))
     return result
+
+
+@dataclass
+class EligibilitySummary:
+    """What the batches page shows: how many are in and out, and the first names of each."""
+
+    ready: int
+    left_out: int
+    approved_current: int
+    included: list[str]
+    excluded: list[tuple[str, str]]
+    quote: CreditQuote
+
+
+def batch_eligibility_summary(*, company: Company, team_id: int | None = None,
+                              kind: str = GenerationJob.Kind.CONSISTENT_BATCH,
+                              everyone: bool = False, listed: int = 50) -> EligibilitySummary:
+    """``batch_eligibility``'s split (the same SQL rules, so the page never promises people
+    the order leaves out) as one counting query and the first ``listed`` names of each
+    side, read along the (company, sort_name) index: no person loaded beyond those."""
+    people = _people(company=company, team_id=team_id, kind=kind, everyone=everyone)
+    # Only someone with enough accepted selfies (past the invitation) can be in: the
+    # (company, status, accepted_selfies) index names them, and only they need the
+    # per-person lookups; everyone else is counted from the kept tallies.
+    maybe = people.filter(accepted_selfies__gte=MIN_SELFIES[kind]).exclude(
+        status=MStatus.INVITED)
+    counts = dict(maybe.order_by().values_list("why").annotate(n=Count("pk")))
+    tallies = MemberTally.objects.for_company(company).exclude(status=MStatus.LEFT)
+    if team_id:
+        tallies = tallies.filter(team_key=team_id)
+    total = tallies.aggregate(n=Sum("n"))["n"] or 0
+    fields = ("user__full_name", "user__email", "accepted_selfies")
+
+    def names(rows) -> list[tuple[str, str]]:
+        return [(name or email, _reason(Membership(accepted_selfies=selfies), why, kind)
+                 if why else "") for name, email, selfies, why in rows]
+
+    included = names(maybe.filter(why="").values_list(*fields, "why")[:listed])
+    excluded = names(people.exclude(why="").values_list(*fields, "why")[:listed])
+    ready = counts.get("", 0)
+    return EligibilitySummary(
+        ready=ready, left_out=total - ready,
+        approved_current=counts.get(WHY_APPROVED_CURRENT, 0),
+        included=[name for name, _ in included], excluded=excluded,
+        quote=billing_quote(company=company, jobs=ready))
 
 
 @dataclass(frozen=True)

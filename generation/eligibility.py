@@ -18,6 +18,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     OuterRef,
     Q,
     Subquery,
@@ -197,18 +198,30 @@ class Outdated:
 
 def outdated_names(*, company: Company, limit: int = 5) -> tuple[int, list[str]]:
     """How many approved headshots are outdated (``headshots_outdated``'s rule) and the
-    first names: one query of plain values, for the dashboard's notice on every load."""
+    first names, for the dashboard's notice on every load: a count and ``limit`` names, the
+    rule in SQL. Where only the company has a look, a headshot made in its current version
+    cannot be outdated, so only the jobs of its other versions are looked at (an index on
+    the job's version): nothing is read per approved person in the usual case."""
     team_versions, company_version = _current_versions(company)
-    count, names = 0, []
-    for team_id, version_id, name, email in Headshot.objects.for_company(company).exclude(
-            membership__status=MStatus.LEFT).order_by("membership__sort_name").values_list(
-            "membership__team_id", "candidate__job__look_version_id",
-            "membership__user__full_name", "membership__user__email"):
-        current = team_versions.get(team_id, company_version)
-        if current is not None and version_id != current:
-            count += 1
-            if len(names) < limit:
-                names.append(name or email)
+    if company_version is None and not team_versions:
+        return 0, []
+    current = Case(*[When(membership__team_id=team, then=Value(version))
+                     for team, version in team_versions.items()],
+                   default=Value(company_version), output_field=BigIntegerField())
+    rows = Headshot.objects.for_company(company).exclude(membership__status=MStatus.LEFT)
+    if not team_versions:
+        others = list(LookVersion.objects.for_company(company).exclude(
+            pk=company_version).values_list("pk", flat=True))
+        rows = rows.filter(Q(candidate__job__look_version_id__in=others)
+                           | Q(candidate__job__look_version_id__isnull=True))
+    rows = rows.alias(current=current).filter(current__isnull=False).exclude(
+        candidate__job__look_version_id=F("current"))
+    count = rows.count()
+    if not count:
+        return 0, []
+    names = [name or email for name, email in rows.order_by(
+        "membership__sort_name", "membership_id").values_list(
+        "membership__user__full_name", "membership__user__email")[:limit]]
     return count, names
 
 

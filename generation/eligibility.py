@@ -27,8 +27,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.lookups import Exact
+from django.http import QueryDict
 
 from billing.limits import CreditQuote, billing_quote
+from core.pagination import KeysetPage, keyset_page
 from privacy.models import ConsentRecord
 from teams.models import Company, Membership, MemberTally
 
@@ -149,16 +151,19 @@ class EligibilitySummary:
     left_out: int
     approved_current: int
     included: list[str]
-    excluded: list[tuple[str, str]]
+    excluded: KeysetPage  # of (name, why)
     quote: CreditQuote
 
 
 def batch_eligibility_summary(*, company: Company, team_id: int | None = None,
                               kind: str = GenerationJob.Kind.CONSISTENT_BATCH,
-                              everyone: bool = False, listed: int = 50) -> EligibilitySummary:
+                              everyone: bool = False, listed: int = 50,
+                              params: QueryDict | None = None) -> EligibilitySummary:
     """``batch_eligibility``'s split (the same SQL rules, so the page never promises people
     the order leaves out) as one counting query and the first ``listed`` names of each
-    side, read along the (company, sort_name) index: no person loaded beyond those."""
+    side, read along the (company, sort_name) index: no person loaded beyond those.
+    ``params``: the request's page link for who is left out (``core.pagination``); raises
+    BadCursor for a garbled one."""
     people = _people(company=company, team_id=team_id, kind=kind, everyone=everyone)
     # Only someone with enough accepted selfies (past the invitation) can be in: the
     # (company, status, accepted_selfies) index names them, and only they need the
@@ -170,19 +175,22 @@ def batch_eligibility_summary(*, company: Company, team_id: int | None = None,
     if team_id:
         tallies = tallies.filter(team_key=team_id)
     total = tallies.aggregate(n=Sum("n"))["n"] or 0
-    fields = ("user__full_name", "user__email", "accepted_selfies")
+    def name(row: dict) -> str:
+        return row["user__full_name"] or row["user__email"]
 
-    def names(rows) -> list[tuple[str, str]]:
-        return [(name or email, _reason(Membership(accepted_selfies=selfies), why, kind)
-                 if why else "") for name, email, selfies, why in rows]
-
-    included = names(maybe.filter(why="").values_list(*fields, "why")[:listed])
-    excluded = names(people.exclude(why="").values_list(*fields, "why")[:listed])
+    fields = ("id", "sort_name", "user__full_name", "user__email", "accepted_selfies", "why")
+    included = [name(row) for row in maybe.filter(why="").values(*fields)[:listed]]
+    # Who is left out, a keyset page at a time (by name, as the index reads them).
+    page = keyset_page(people.exclude(why="").values(*fields), key="sort_name",
+                       params=params if params is not None else QueryDict(),
+                       per_page=listed, anchors=Membership.objects.for_company(company))
+    page.items = [(name(row), _reason(Membership(accepted_selfies=row["accepted_selfies"]),
+                                      row["why"], kind)) for row in page.items]
     ready = counts.get("", 0)
     return EligibilitySummary(
         ready=ready, left_out=total - ready,
         approved_current=counts.get(WHY_APPROVED_CURRENT, 0),
-        included=[name for name, _ in included], excluded=excluded,
+        included=included, excluded=page,
         quote=billing_quote(company=company, jobs=ready))
 
 

@@ -139,7 +139,7 @@ def test_the_pages_summary_counts_and_names_exactly_what_the_order_takes(tenant_
     assert summary.approved_current == full.approved_current
     assert summary.quote.jobs == full.quote.jobs
     assert summary.included == [m.user.full_name for m in full.included][:2]
-    assert summary.excluded == [(m.user.full_name, why) for m, why in full.excluded][:2]
+    assert summary.excluded.items == [(m.user.full_name, why) for m, why in full.excluded][:2]
 
 
 @pytest.mark.parametrize("who", ["member", "outsider"])

@@ -306,8 +306,12 @@ def batches(request: HttpRequest) -> HttpResponse:
     company = request.company
     team_id, _ = _team_filter(request)
     everyone = request.GET.get("everyone") == "1"
-    summary = batch_eligibility_summary(company=company, team_id=team_id, everyone=everyone,
-                                        listed=settings.ADMIN_LIST_PAGE_SIZE)
+    try:
+        summary = batch_eligibility_summary(company=company, team_id=team_id, everyone=everyone,
+                                            listed=settings.ADMIN_LIST_PAGE_SIZE,
+                                            params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
     ready = summary.ready
     return render(request, "generation/batches.html", {
         "ready": ready, "needed": MIN_SELFIES["consistent_batch"],
@@ -315,7 +319,7 @@ def batches(request: HttpRequest) -> HttpResponse:
         # A company of thousands: the first names of each list, and how many more.
         "included": summary.included, "excluded": summary.excluded,
         "more_included": max(0, ready - len(summary.included)),
-        "more_excluded": max(0, summary.left_out - len(summary.excluded)),
+        "page": summary.excluded,
         "estimate": batch_estimate(people=ready),
         "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),

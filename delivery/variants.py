@@ -4,6 +4,7 @@ image without a session or an API key)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from PIL import Image
 
 from core.inputs import InputInvalid, int_bounded
@@ -77,8 +78,17 @@ def variant_url(headshot: Headshot, variant: Variant, *, ttl: int | None = None,
                            "k": headshot.candidate_id, "s": variant.size, "sh": variant.shape,
                            "f": variant.format, "e": int(time.time()) + ttl}, salt=_SALT,
                           compress=True)
-    path = reverse("headshot_variant", kwargs={"token": token})
+    head, tail = _variant_path(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    path = f"{head}{token}{tail}"
     return f"{settings.SITE_URL.rstrip('/')}{path}" if absolute else path
+
+
+@functools.lru_cache(maxsize=16)
+def _variant_path(_prefix: str, _urlconf: str | None) -> tuple[str, str]:
+    """The variant URL around its token, reversed once per script prefix and URLconf: an
+    API page of 50 headshots called ``reverse`` 50 times (~0.1-0.4 ms each)."""
+    head, tail = reverse("headshot_variant", kwargs={"token": "TOKEN"}).rsplit("TOKEN", 1)
+    return head, tail
 
 
 def variant_resolve(token: str) -> tuple[Candidate, Variant] | None:

@@ -12,9 +12,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.lookups import Exact
+from django.http import QueryDict
+
 from billing.limits import CreditQuote, billing_quote
+from core.pagination import KeysetPage, keyset_page
 from privacy.models import ConsentRecord
-from teams.models import Company, Membership
+from teams.models import Company, Membership, MemberTally
 
 from .models import GenerationJob, Headshot, LookVersion
 from .services.jobs import MIN_SELFIES
@@ -22,6 +40,18 @@ from .services.jobs import MIN_SELFIES
 MStatus = Membership.Status
 OPEN = [GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING, GenerationJob.Status.SCORING]
 APPROVED_IN_CURRENT_LOOK = "already has an approved headshot in the current look"
+# Why someone is left out, as the SQL CASE of ``_why`` names it, and as the page says it.
+WHY_INVITED, WHY_WITHDRAWN, WHY_NO_CONSENT = "invited", "withdrawn", "no_consent"
+WHY_SELFIES, WHY_NO_LOOK, WHY_BUSY = "selfies", "no_look", "busy"
+WHY_APPROVED_CURRENT = "approved_current"
+REASONS = {
+    WHY_INVITED: "has not accepted the invitation yet",
+    WHY_WITHDRAWN: "has withdrawn consent",
+    WHY_NO_CONSENT: "has not given consent",
+    WHY_NO_LOOK: "no approved look applies to them yet",
+    WHY_BUSY: "headshots are being made right now",
+    WHY_APPROVED_CURRENT: APPROVED_IN_CURRENT_LOOK,
+}
 
 
 @dataclass
@@ -48,52 +78,120 @@ def _current_versions(company: Company) -> tuple[dict[int | None, int], int | No
     return teams, company_version
 
 
+def _why(*, company: Company, kind: str, everyone: bool) -> Case:
+    """Why a person is left out of a team order, as SQL (``""``: they are in): the rules of
+    the module docstring in order, the first that applies wins. The database short-circuits
+    the CASE, so the per-person lookups (latest consent, open jobs, approved headshot) run
+    only for the people the cheap rules (invited, too few selfies) leave in."""
+    team_versions, company_version = _current_versions(company)
+    current = Case(*[When(team_id=team, then=Value(version))
+                     for team, version in team_versions.items()],
+                   default=Value(company_version), output_field=BigIntegerField())
+    consent = Subquery(ConsentRecord.objects.for_company(company).filter(
+        subject_user_id=OuterRef("user_id")).order_by("-pk").values("event")[:1])
+    busy = Exists(GenerationJob.objects.for_company(company).filter(
+        membership_id=OuterRef("pk"), status__in=OPEN).exclude(kind=GenerationJob.Kind.PREVIEW))
+    approved_version = Subquery(Headshot.objects.for_company(company).filter(
+        membership_id=OuterRef("pk")).values("candidate__job__look_version_id")[:1])
+    ready = [When(accepted_selfies__lt=MIN_SELFIES[kind], then=Value(WHY_SELFIES))]
+    if company_version is None:
+        ready.append(When(Q(team_id__isnull=True) | ~Q(team_id__in=list(team_versions)),
+                          then=Value(WHY_NO_LOOK)))
+    ready.append(When(busy, then=Value(WHY_BUSY)))
+    if not everyone:
+        ready.append(When(Exact(approved_version, current),
+                          then=Value(WHY_APPROVED_CURRENT)))
+    return Case(
+        When(status=MStatus.INVITED, then=Value(WHY_INVITED)),
+        When(Exact(consent, Value(ConsentRecord.Event.GRANTED)),
+             then=Case(*ready, default=Value(""))),
+        When(status=MStatus.WITHDRAWN, then=Value(WHY_WITHDRAWN)),
+        default=Value(WHY_NO_CONSENT), output_field=CharField())
+
+
+def _people(*, company: Company, team_id: int | None, kind: str, everyone: bool):
+    """The company's (or team's) people by name, each with ``why`` (``""``: included)."""
+    people = Membership.objects.for_company(company).exclude(status=MStatus.LEFT)
+    if team_id:
+        people = people.filter(team_id=team_id)
+    return people.annotate(why=_why(company=company, kind=kind, everyone=everyone)).order_by(
+        "sort_name", "pk")
+
+
+def _reason(person: Membership, code: str, kind: str) -> str:
+    if code == WHY_SELFIES:
+        return f"{person.accepted_selfies} of {MIN_SELFIES[kind]} usable selfies"
+    return REASONS[code]
+
+
 def batch_eligibility(*, company: Company, team_id: int | None = None,
                       kind: str = GenerationJob.Kind.CONSISTENT_BATCH,
                       everyone: bool = False) -> Eligibility:
-    """Everyone in the company (or team) split into included and excluded with a reason."""
-    people = list(Membership.objects.for_company(company).exclude(status=MStatus.LEFT)
-                  .select_related("user").order_by("sort_name", "pk"))
-    if team_id:
-        people = [p for p in people if p.team_id == team_id]
-    ids = [p.pk for p in people]
-    latest_consent: dict[int, str] = {}
-    for user_id, event in ConsentRecord.objects.for_company(company).filter(
-            subject_user_id__in=[p.user_id for p in people]).order_by(
-            "subject_user_id", "pk").values_list("subject_user_id", "event"):
-        latest_consent[user_id] = event  # the last one per person wins
-    busy = set(GenerationJob.objects.for_company(company).filter(
-        membership_id__in=ids, status__in=OPEN).exclude(
-        kind=GenerationJob.Kind.PREVIEW).values_list("membership_id", flat=True))
-    approved_version = dict(Headshot.objects.for_company(company).filter(
-        membership_id__in=ids).values_list("membership_id", "candidate__job__look_version_id"))
-    team_versions, company_version = _current_versions(company)
-    needed = MIN_SELFIES[kind]
+    """Everyone in the company (or team) split into included and excluded with a reason:
+    what an order starts (every person, one query)."""
     result = Eligibility()
-    for person in people:
-        current = team_versions.get(person.team_id, company_version)
-        why = ""
-        if person.status == MStatus.INVITED:
-            why = "has not accepted the invitation yet"
-        elif latest_consent.get(person.user_id) != ConsentRecord.Event.GRANTED:
-            why = ("has withdrawn consent" if person.status == MStatus.WITHDRAWN
-                   else "has not given consent")
-        elif person.accepted_selfies < needed:
-            why = f"{person.accepted_selfies} of {needed} usable selfies"
-        elif current is None:
-            why = "no approved look applies to them yet"
-        elif person.pk in busy:
-            why = "headshots are being made right now"
-        elif approved_version.get(person.pk) == current and not everyone:
-            why = APPROVED_IN_CURRENT_LOOK
-            result.approved_current += 1
-        if why:
-            result.excluded.append((person, why))
+    for person in _people(company=company, team_id=team_id, kind=kind,
+                          everyone=everyone).select_related("user"):
+        if person.why:
+            result.excluded.append((person, _reason(person, person.why, kind)))
+            result.approved_current += person.why == WHY_APPROVED_CURRENT
         else:
             result.included.append(person)
+    team_versions, company_version = _current_versions(company)
     result.no_look = company_version is None and not team_versions
     result.quote = billing_quote(company=company, jobs=len(result.included))
     return result
+
+
+@dataclass
+class EligibilitySummary:
+    """What the batches page shows: how many are in and out, and the first names of each."""
+
+    ready: int
+    left_out: int
+    approved_current: int
+    included: list[str]
+    excluded: KeysetPage  # of (name, why)
+    quote: CreditQuote
+
+
+def batch_eligibility_summary(*, company: Company, team_id: int | None = None,
+                              kind: str = GenerationJob.Kind.CONSISTENT_BATCH,
+                              everyone: bool = False, listed: int = 50,
+                              params: QueryDict | None = None) -> EligibilitySummary:
+    """``batch_eligibility``'s split (the same SQL rules, so the page never promises people
+    the order leaves out) as one counting query and the first ``listed`` names of each
+    side, read along the (company, sort_name) index: no person loaded beyond those.
+    ``params``: the request's page link for who is left out (``core.pagination``); raises
+    BadCursor for a garbled one."""
+    people = _people(company=company, team_id=team_id, kind=kind, everyone=everyone)
+    # Only someone with enough accepted selfies (past the invitation) can be in: the
+    # (company, status, accepted_selfies) index names them, and only they need the
+    # per-person lookups; everyone else is counted from the kept tallies.
+    maybe = people.filter(accepted_selfies__gte=MIN_SELFIES[kind]).exclude(
+        status=MStatus.INVITED)
+    counts = dict(maybe.order_by().values_list("why").annotate(n=Count("pk")))
+    tallies = MemberTally.objects.for_company(company).exclude(status=MStatus.LEFT)
+    if team_id:
+        tallies = tallies.filter(team_key=team_id)
+    total = tallies.aggregate(n=Sum("n"))["n"] or 0
+    def name(row: dict) -> str:
+        return row["user__full_name"] or row["user__email"]
+
+    fields = ("id", "sort_name", "user__full_name", "user__email", "accepted_selfies", "why")
+    included = [name(row) for row in maybe.filter(why="").values(*fields)[:listed]]
+    # Who is left out, a keyset page at a time (by name, as the index reads them).
+    page = keyset_page(people.exclude(why="").values(*fields), key="sort_name",
+                       params=params if params is not None else QueryDict(),
+                       per_page=listed, anchors=Membership.objects.for_company(company))
+    page.items = [(name(row), _reason(Membership(accepted_selfies=row["accepted_selfies"]),
+                                      row["why"], kind)) for row in page.items]
+    ready = counts.get("", 0)
+    return EligibilitySummary(
+        ready=ready, left_out=total - ready,
+        approved_current=counts.get(WHY_APPROVED_CURRENT, 0),
+        included=included, excluded=page,
+        quote=billing_quote(company=company, jobs=ready))
 
 
 @dataclass(frozen=True)
@@ -108,18 +206,30 @@ class Outdated:
 
 def outdated_names(*, company: Company, limit: int = 5) -> tuple[int, list[str]]:
     """How many approved headshots are outdated (``headshots_outdated``'s rule) and the
-    first names: one query of plain values, for the dashboard's notice on every load."""
+    first names, for the dashboard's notice on every load: a count and ``limit`` names, the
+    rule in SQL. Where only the company has a look, a headshot made in its current version
+    cannot be outdated, so only the jobs of its other versions are looked at (an index on
+    the job's version): nothing is read per approved person in the usual case."""
     team_versions, company_version = _current_versions(company)
-    count, names = 0, []
-    for team_id, version_id, name, email in Headshot.objects.for_company(company).exclude(
-            membership__status=MStatus.LEFT).order_by("membership__sort_name").values_list(
-            "membership__team_id", "candidate__job__look_version_id",
-            "membership__user__full_name", "membership__user__email"):
-        current = team_versions.get(team_id, company_version)
-        if current is not None and version_id != current:
-            count += 1
-            if len(names) < limit:
-                names.append(name or email)
+    if company_version is None and not team_versions:
+        return 0, []
+    current = Case(*[When(membership__team_id=team, then=Value(version))
+                     for team, version in team_versions.items()],
+                   default=Value(company_version), output_field=BigIntegerField())
+    rows = Headshot.objects.for_company(company).exclude(membership__status=MStatus.LEFT)
+    if not team_versions:
+        others = list(LookVersion.objects.for_company(company).exclude(
+            pk=company_version).values_list("pk", flat=True))
+        rows = rows.filter(Q(candidate__job__look_version_id__in=others)
+                           | Q(candidate__job__look_version_id__isnull=True))
+    rows = rows.alias(current=current).filter(current__isnull=False).exclude(
+        candidate__job__look_version_id=F("current"))
+    count = rows.count()
+    if not count:
+        return 0, []
+    names = [name or email for name, email in rows.order_by(
+        "membership__sort_name", "membership_id").values_list(
+        "membership__user__full_name", "membership__user__email")[:limit]]
     return count, names
 
 

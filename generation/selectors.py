@@ -97,14 +97,18 @@ def review_rows(*, company: Company, team_id: int | None = None, members=None):
     visible = candidates_that_may_leave(company=company).filter(
         membership_id__in=ids).exclude(
         job__kind=GenerationJob.Kind.PREVIEW).select_related("job").order_by(
-        "-is_favourite", "-job__queued_at", "-likeness", "seed")
+        "-is_favourite", "-job__queued_at", "-likeness", "seed").only(
+        # What a card shows: a page reads two or more candidates a person, and their
+        # conformance figures and keys are most of a row.
+        "membership_id", "is_favourite", "likeness", "seed", "job_id", "job__backend",
+        "job__queued_at")
     first: dict[int, Candidate] = {}
     count: dict[int, int] = {}
     for candidate in visible:
         first.setdefault(candidate.membership_id, candidate)
         count[candidate.membership_id] = count.get(candidate.membership_id, 0) + 1
     headshots = {h.membership_id: h for h in headshots_that_may_leave(company=company).filter(
-        membership_id__in=ids).select_related("candidate")}
+        membership_id__in=ids).only("membership_id", "candidate_id")}
     return [{"member": m, "pick": first.get(m.pk), "choices": count.get(m.pk, 0),
              "headshot": headshots.get(m.pk)} for m in members]
 

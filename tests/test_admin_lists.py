@@ -48,9 +48,10 @@ def test_each_person_s_count_of_accepted_selfies_follows_their_selfies(tenant_a)
 
 
 def test_the_batches_page_counts_who_is_ready_and_pages_who_is_not(tenant_a, settings):
-    from .helpers import consent_for
+    from .helpers import approved_look, consent_for
 
     settings.ADMIN_LIST_PAGE_SIZE = 2
+    approved_look(tenant_a.company)  # nobody is included before a look is approved
     ready = []
     for n in range(3):
         person = MembershipFactory(company=tenant_a.company, status=Status.CONSENTED,
@@ -72,10 +73,14 @@ def test_the_batches_page_counts_who_is_ready_and_pages_who_is_not(tenant_a, set
     url = reverse("generation:batches", kwargs={"company_slug": "alpha"})
     client = tenant_a.client_for(tenant_a.admin)
     html = client.get(url).content.decode()
-    assert "<strong>3</strong> people are ready" in html
-    assert "Waiting 0: 1 of 4 usable selfies" in html and "Waiting 2" not in html
+    assert "<strong>3</strong> people are included" in html
+    # Everyone left out is listed by name, a page at a time (the others of the tenant first).
+    assert "Waiting 2" not in html and ">Next</a>" in html
     last = client.get(url + "?page=last").content.decode()
     assert "Waiting 2: 1 of 4 usable selfies" in last and "Waiting 0" not in last
+    previous = last.split('">Previous</a>')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
+    assert "before=" in previous
+    assert "Waiting 0: 1 of 4 usable selfies" in client.get(url + previous).content.decode()
 
 
 def test_deletions_are_counted_per_day_and_kind_as_receipts_are_written(tenant_a, tenant_b):

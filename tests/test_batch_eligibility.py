@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from generation.eligibility import APPROVED_IN_CURRENT_LOOK, batch_eligibility
+from generation.eligibility import (
+    APPROVED_IN_CURRENT_LOOK,
+    batch_eligibility,
+    batch_eligibility_summary,
+)
 from generation.models import GenerationJob, LookVersion
 from teams.models import Membership
 
@@ -97,6 +101,23 @@ def test_ordering_the_batch_starts_exactly_the_people_the_page_listed(tenant_a, 
                                                      "Olga Oldlook"}
     admin.post(url, {"team": tenant_a.team.pk, "kind": "consistent_batch", "everyone": "1"})
     assert started.filter(membership=team["current"]).exists()
+
+
+@pytest.mark.parametrize("everyone", [False, True])
+@pytest.mark.parametrize("whole_company", [False, True])
+def test_the_pages_summary_counts_and_names_exactly_what_the_order_takes(tenant_a, team,
+                                                                         everyone,
+                                                                         whole_company):
+    team_id = None if whole_company else tenant_a.team.pk
+    full = batch_eligibility(company=tenant_a.company, team_id=team_id, everyone=everyone)
+    summary = batch_eligibility_summary(company=tenant_a.company, team_id=team_id,
+                                        everyone=everyone, listed=2)
+    assert summary.ready == len(full.included)
+    assert summary.left_out == len(full.excluded)
+    assert summary.approved_current == full.approved_current
+    assert summary.quote.jobs == full.quote.jobs
+    assert summary.included == [m.user.full_name for m in full.included][:2]
+    assert summary.excluded.items == [(m.user.full_name, why) for m, why in full.excluded][:2]
 
 
 @pytest.mark.parametrize("who", ["member", "outsider"])

@@ -46,7 +46,9 @@ def test_tiny_run_completes_and_query_counts_do_not_grow_with_the_company(tmp_pa
     for page in sorted(pages):
         small, large = values[f"{page}_queries_small"], values[f"{page}_queries_large"]
         assert small == large, f"{page}: {small} queries for 10 people, {large} for 200"
-        assert 0 < small < 15, f"{page}: {small} queries"
+        # At most 14 of the page's own, and on PostgreSQL the row-level security's six
+        # set_config round trips a request (core/rls.py: the company and two bypasses).
+        assert 0 < small < 21, f"{page}: {small} queries"
 
     # The other benchmarks ran on the sizes asked for and checked their own outcome.
     assert values["import_send_later_s"] > 0 and values["import_send_now_s"] > 0

@@ -546,6 +546,29 @@ def test_non_owner_cannot_transfer(tenant_a, actor):
     assert _owners(tenant_a.company) == [tenant_a.owner.pk]
 
 
+def test_the_new_owner_is_found_by_a_search_not_picked_from_every_member(tenant_a, tenant_b):
+    from teams.forms import TRANSFER_MATCHES
+
+    for n in range(TRANSFER_MATCHES + 3):
+        MembershipFactory(company=tenant_a.company, user=UserFactory(full_name=f"Pat Many {n:02}"))
+    invitee = invitation_create(company=tenant_a.company, email="patnew@alpha.example",
+                                created_by=tenant_a.owner.user, send=False).membership
+    client = tenant_a.client_for(tenant_a.owner)
+    page = client.get(TRANSFER).content.decode()
+    assert 'name="new_owner"' not in page  # no menu of everyone before a search
+    page = client.get(TRANSFER, {"q": "many 0"}).content.decode()
+    assert page.count('name="new_owner"') == 10 and "Pat Many 00" in page
+    page = client.get(TRANSFER, {"q": "PAT"}).content.decode()
+    assert page.count('name="new_owner"') == TRANSFER_MATCHES
+    assert f"The first {TRANSFER_MATCHES} matches" in page
+    assert f'value="{invitee.pk}"' not in page  # not joined yet
+    email = tenant_a.member.user.email
+    page = client.get(TRANSFER, {"q": email.split("@")[0].upper()}).content.decode()
+    assert f'value="{tenant_a.member.pk}"' in page
+    page = client.get(TRANSFER, {"q": tenant_b.member.user.email}).content.decode()
+    assert "data-no-match" in page and f'value="{tenant_b.member.pk}"' not in page
+
+
 def test_ownership_cannot_go_to_someone_who_has_not_joined_or_elsewhere(tenant_a, tenant_b):
     invitee = invitation_create(company=tenant_a.company, email="new@alpha.example",
                                 created_by=tenant_a.owner.user, send=False).membership

@@ -93,3 +93,19 @@ def test_only_the_companys_admins_regenerate(tenant_a, tenant_b, looks, who):
     if who == "outsider":  # their own company's page: nothing of alpha's is there
         page = client.get(_url(tenant_b)).content.decode()
         assert "Olga Old" not in page
+
+
+def test_the_dashboards_count_follows_the_rule_with_a_team_look_too(tenant_a, looks):
+    from generation.eligibility import headshots_outdated, outdated_names
+
+    def both():
+        count, names = outdated_names(company=tenant_a.company, limit=10)
+        rows = headshots_outdated(company=tenant_a.company)
+        assert count == len(rows)
+        assert names == [r.member.user.full_name for r in rows]
+        return set(names)
+
+    assert both() == {"Olga Old", "Gus Noselfies"}
+    # The team gets its own look: everyone in it made in the company's look is outdated.
+    approved_look(tenant_a.company, team=tenant_a.team)
+    assert both() == {"Olga Old", "Gus Noselfies", "Nina New"}

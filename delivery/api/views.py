@@ -127,8 +127,13 @@ class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
     pagination_class = HeadshotCursor
 
     def scoped_queryset(self, company):
+        # Only what a row shows (HeadshotSerializer): five models a row, most of their
+        # columns (the user's password hash, the candidate's scores) never read.
         headshots = headshots_that_may_leave(company=company).select_related(
-            "candidate", "membership__user", "membership__team")
+            "candidate", "membership__user", "membership__team").only(
+            "company_id", "membership_id", "candidate_id", "approved_at", "candidate__width",
+            "candidate__height", "membership__team_id", "membership__user__email",
+            "membership__user__full_name", "membership__team__name")
         team = _int_param(self.request, "team")
         if team is not None:
             headshots = headshots.filter(membership__team_id=team)

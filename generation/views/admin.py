@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,7 @@ from teams.models import Membership, MemberTally, Team
 from teams.selectors import team_choices, team_list
 
 from ..backends.gpu.estimate import batch_estimate
-from ..eligibility import batch_eligibility, outdated_names
+from ..eligibility import batch_eligibility_summary, outdated_names
 from ..looks import PRESETS
 from ..models import GenerationJob, LookVersion, Selfie
 from ..routing import gpu_workers_available
@@ -200,9 +201,6 @@ def generate_for_team(request: HttpRequest) -> HttpResponse:
     return redirect("generation:review", company_slug=company.slug)
 
 
-LISTED = 200  # names per list on the batches page
-
-
 def _team_filter(request: HttpRequest) -> tuple[int | None, bool]:
     team = request.GET.get("team", "")
     return id_or_none(team), team == "none"
@@ -315,15 +313,20 @@ def batches(request: HttpRequest) -> HttpResponse:
     company = request.company
     team_id, _ = _team_filter(request)
     everyone = request.GET.get("everyone") == "1"
-    eligibility = batch_eligibility(company=company, team_id=team_id, everyone=everyone)
-    ready = len(eligibility.included)
+    try:
+        summary = batch_eligibility_summary(company=company, team_id=team_id, everyone=everyone,
+                                            listed=settings.ADMIN_LIST_PAGE_SIZE,
+                                            params=request.GET)
+    except BadCursor as error:
+        return bad_cursor_response(request, error)
+    ready = summary.ready
     return render(request, "generation/batches.html", {
         "ready": ready, "needed": MIN_SELFIES["consistent_batch"],
-        "eligibility": eligibility, "everyone": everyone,
+        "eligibility": summary, "everyone": everyone,
         # A company of thousands: the first names of each list, and how many more.
-        "included": eligibility.included[:LISTED], "excluded": eligibility.excluded[:LISTED],
-        "more_included": max(0, ready - LISTED),
-        "more_excluded": max(0, len(eligibility.excluded) - LISTED),
+        "included": summary.included, "excluded": summary.excluded,
+        "more_included": max(0, ready - len(summary.included)),
+        "page": summary.excluded,
         "estimate": batch_estimate(people=ready),
         "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),

@@ -14,7 +14,7 @@ from core.errors import ServiceError
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 
 from ..decorators import company_view
-from ..forms import CompanySettingsForm, TeamForm, TransferForm
+from ..forms import TRANSFER_MATCHES, CompanySettingsForm, TeamForm, TransferForm
 from ..selectors import team_get, team_list
 from ..services import companies as company_services
 from .common import back_to, object_or_404
@@ -113,8 +113,9 @@ def company_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @company_view(role="owner")
 def ownership_transfer(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
     form = TransferForm(request.POST or None, company=request.company,
-                        exclude_pk=request.membership.pk)
+                        exclude_pk=request.membership.pk, query=query)
     if request.method == "POST" and form.is_valid():
         try:
             company_services.ownership_transfer(
@@ -126,5 +127,8 @@ def ownership_transfer(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Ownership transferred. You are now an admin.")
             return back_to(request, "dashboard")
-    return render(request, "teams/ownership_transfer.html", {"form": form},
+    return render(request, "teams/ownership_transfer.html",
+                  {"form": form, "query": query, "searched": bool(query.strip()),
+                   "matches": len(form.fields["new_owner"].widget.choices),
+                   "limit": TRANSFER_MATCHES},
                   status=400 if form.errors else 200)

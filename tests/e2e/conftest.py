@@ -80,7 +80,8 @@ def axe(request, browser) -> Iterator[AxeLog]:
     folder = ARTIFACTS_ROOT / "axe"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{request.node.name}.json").write_text(
-        log.report() + "\n" + "\n".join(["scanned:", *log.scanned, "missed:", *log.missed]))
+        log.report() + "\n" + "\n".join(["scanned:", *log.scanned, "missed:", *log.missed,
+                               "skipped:", *log.skipped]))
     assert not log.violations, "axe-core: serious or critical violations\n" + log.report()
 
 

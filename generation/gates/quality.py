@@ -113,17 +113,23 @@ def face_quality(image: Image.Image | np.ndarray, face: Face) -> FaceQuality:
     )
 
 
-def _still(pixels: np.ndarray, face: Face) -> float:
-    """Share of the face box (at the photo's resolution) whose 3x3 neighbourhood spans at
-    most one grey level: no grain at all."""
+def _face_grey(pixels: np.ndarray, face: Face) -> np.ndarray:
+    """The face box inside the frame, at the photo's own resolution, in grey (uint8)."""
     height, width = pixels.shape[:2]
     left, top = max(0, round(face.left)), max(0, round(face.top))
     right, bottom = min(width, round(face.right)), min(height, round(face.bottom))
-    crop = pixels[top:bottom, left:right]
-    if crop.shape[0] < 3 or crop.shape[1] < 3:
+    crop = np.ascontiguousarray(pixels[top:bottom, left:right])
+    if crop.ndim == 3 and crop.size:
+        return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return crop.reshape(crop.shape[:2])
+
+
+def _still(pixels: np.ndarray, face: Face) -> float:
+    """Share of the face box (at the photo's resolution) whose 3x3 neighbourhood spans at
+    most one grey level: no grain at all."""
+    grey = _face_grey(pixels, face)
+    if grey.shape[0] < 3 or grey.shape[1] < 3:
         return 0.0
-    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY) if crop.ndim == 3 \
-        else np.ascontiguousarray(crop)
     kernel = np.ones((3, 3), np.uint8)
     spread = cv2.dilate(grey, kernel).astype(np.int16) - cv2.erode(grey, kernel)
     return float((spread <= 1).mean())
@@ -132,13 +138,10 @@ def _still(pixels: np.ndarray, face: Face) -> float:
 def _blockiness(pixels: np.ndarray, face: Face) -> float:
     """Share of the face's gradient energy at one phase of a period of 3-32 px, beyond
     what that period gives by chance; 0 for a photograph, near 1 for pixelation."""
-    height, width = pixels.shape[:2]
-    left, top = max(0, round(face.left)), max(0, round(face.top))
-    right, bottom = min(width, round(face.right)), min(height, round(face.bottom))
-    crop = pixels[top:bottom, left:right]
-    if crop.shape[0] < 16 or crop.shape[1] < 16:
+    grey = _face_grey(pixels, face)
+    if grey.shape[0] < 16 or grey.shape[1] < 16:
         return 0.0
-    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    grey = grey.astype(np.float64)
     best = 0.0
     for axis in (0, 1):
         energy = np.abs(np.diff(grey, axis=axis)).sum(axis=1 - axis)  # per column / row

@@ -16,8 +16,8 @@ from generation.demo import DEMO_PASSWORD, demo_seed
 from generation.models import Headshot, LookVersion
 from teams.models import Membership
 
-from ..faces import face_bytes
 from .images import image_loaded
+from .journeys import employee_joins_and_uploads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -32,22 +32,9 @@ def test_demo_from_invitation_to_an_approved_headshot(live_server, browser, phon
     invite_path = urlsplit(demo.employee_invite_urls["ivy@acme.example"]).path
     page = phone
 
-    # Ivy accepts her invitation and signs the consent notice.
-    page.goto(live_server.url + invite_path)
-    page.get_by_role("button", name="Accept the invitation").click()
-    page.get_by_role("link", name="Read the consent notice").click()
-    page.get_by_label("Type your full name to sign").fill("Ivy Invited")
-    page.get_by_label("I have read the notice").check()
-    page.get_by_role("button", name="I agree").click()
-    page.wait_for_url("**/selfies/")
-
-    # One good selfie.
-    selfie = tmp_path / "ivy.jpg"
-    selfie.write_bytes(face_bytes("obama.jpg"))
-    page.get_by_label("Choose photos").set_input_files([str(selfie)])
-    with page.expect_navigation():
-        page.get_by_role("button", name="Upload").click()
-    assert page.locator(".badge-accepted").count() == 1
+    # Ivy accepts her invitation, signs the consent notice and uploads one good selfie.
+    employee_joins_and_uploads(page, url=live_server.url + invite_path,
+                               full_name="Ivy Invited", photo=tmp_path / "ivy.jpg")
 
     # Her headshots are made offline, and the page says so.
     page.goto(f"{live_server.url}/c/{company.slug}/headshots/")

@@ -18,6 +18,7 @@ from teams.models import Membership
 from ..faces import face_bytes
 from ..factories import CandidateFactory, GenerationJobFactory, HeadshotFactory
 from ..helpers import consent_for, selfie_for
+from .journeys import employee_joins_and_uploads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -42,19 +43,9 @@ def test_employee_sees_progress_redoes_once_is_approved_and_downloads(
     page = phone
 
     # Ivy consents and uploads a selfie.
-    page.goto(live_server.url + urlsplit(demo.employee_invite_urls["ivy@acme.example"]).path)
-    page.get_by_role("button", name="Accept the invitation").click()
-    page.get_by_role("link", name="Read the consent notice").click()
-    page.get_by_label("Type your full name to sign").fill("Ivy Invited")
-    page.get_by_label("I have read the notice").check()
-    page.get_by_role("button", name="I agree").click()
-    page.wait_for_url("**/selfies/")
-    selfie = tmp_path / "ivy.jpg"
-    selfie.write_bytes(face_bytes("obama.jpg"))
-    page.get_by_label("Choose photos").set_input_files([str(selfie)])
-    with page.expect_navigation():
-        page.get_by_role("button", name="Upload").click()
-    assert page.locator(".badge-accepted").count() == 1
+    employee_joins_and_uploads(
+        page, url=live_server.url + urlsplit(demo.employee_invite_urls["ivy@acme.example"]).path,
+        full_name="Ivy Invited", photo=tmp_path / "ivy.jpg")
 
     # She starts her headshots and sees where they are (the stage and the count).
     page.goto(f"{live_server.url}/c/{slug}/headshots/")

@@ -8,7 +8,7 @@ unacknowledged messages out again after the visibility timeout). A beat stand-in
 stalled-job sweep and the Replicate poll as production's beat does. The seed of the random
 moments is printed with any failure (FAULT_SEED=<n> repeats a run).
 
-Bounded: the kills stop after ~12 s and every job must have ended 60 s after the first
+Bounded: the kills stop after ~12 s and every job must have ended 150 s after the first
 worker was ready (FAULT_BOUND=<s> changes it).
 """
 
@@ -43,7 +43,9 @@ from .workers import Worker, replicate_through
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = GenerationJob.Status
 Kind = CreditEntry.Kind
-BOUND_SECONDS = int(os.environ.get("FAULT_BOUND", 60))
+# 60 s was seen to run out on a 2-core CI machine with the rest of the suite beside it, the
+# workers still finishing (the jobs were not lost, only late).
+BOUND_SECONDS = int(os.environ.get("FAULT_BOUND", 150))
 KILLING_SECONDS = 12
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from generation.framing import FACE_SIZE_OVERSHOOT, Framing, face_anchor, face_size
+from generation.framing import FACE_SIZE_OVERSHOOT, FRAMINGS, Framing, face_anchor, face_size
 from generation.intake.faces import Face
 
 MAX_ROLL_CORRECTION = 10.0  # degrees
@@ -217,3 +217,20 @@ def _crop_resize(source: np.ndarray, matrix: np.ndarray, output: tuple[int, int]
     valid = cv2.resize(inside, output, interpolation=cv2.INTER_LINEAR) if any(pad) \
         else np.ones((out_h, out_w), np.float32)
     return pixels, valid
+
+
+# What a photo is judged against before any look is known: the frame's bottom must stay in
+# the photo (no invented body); its sides and top may be backdrop. A 4:5 frame, the looks'
+# usual shape.
+_INTAKE_EDGES: dict[str, float | None] = {"left": None, "right": None, "top": None,
+                                          "bottom": 1.0}
+_INTAKE_OUTPUT = (819, 1024)
+
+
+def framings_too_tight(face: Face, *, source: tuple[int, int]) -> list[str]:
+    """The framings (``generation.framing.FRAMINGS``) this photo ends too close below the
+    chin for: the finish could only make a close head shot of it, which the result gates
+    hide as off the look's framing. ``source`` is (height, width)."""
+    return [name for name, framing in FRAMINGS.items()
+            if frame_plan(face, framing, source=source, output=_INTAKE_OUTPUT,
+                          edges=_INTAKE_EDGES).short]

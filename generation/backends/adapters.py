@@ -42,6 +42,18 @@ def _open(key: str) -> Image.Image:
     return image
 
 
+def _roomy_first(selfies: list[Selfie], *, framing: str) -> list[Selfie]:
+    """The selfies that show enough below the chin for ``framing``, when there are any.
+
+    The retouch can only crop what a photo has: from a photo that ends at the chin it makes
+    a close head shot, which the gates hide. A person with a looser photo gets every seed
+    from that one; a person with only tight photos still gets tries (and the upload page has
+    told them to add a looser one)."""
+    roomy = [s for s in selfies
+             if framing not in (s.qa_metrics or {}).get("too_tight_for", [])]
+    return roomy or selfies
+
+
 class OfflineBackend:
     """The studio retouch of the person's own selfie, on the CPU, one seed at a time."""
 
@@ -54,6 +66,7 @@ class OfflineBackend:
     def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
                seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
         opened: dict[str, Image.Image] = {}  # each selfie decoded once per job, not per seed
+        selfies = _roomy_first(selfies, framing=look.framing)
         for seed in seeds:
             index = job.seeds.index(seed)
             selfie = selfies[index % len(selfies)]

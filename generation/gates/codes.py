@@ -53,6 +53,11 @@ SELFIE_SENTENCES: dict[str, str] = {
                       "Upload photos of yourself only.",
 }
 
+# Advice on an accepted selfie: usable, but the headshot will not be what the look wants.
+TIGHT_CROP_ADVICE = ("This photo ends just below your chin, so your headshot can only be a "
+                     "close-up. For the look your company chose, add a photo taken from a "
+                     "little further away that also shows your shoulders.")
+
 
 def candidate_reasons(codes: list[str]) -> list[dict[str, str]]:
     """Codes with their sentences, as stored on a candidate and shown in the audit view."""

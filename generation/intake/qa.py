@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image
 
+from generation.finish_framing import framings_too_tight
 from generation.gates import codes
 from generation.gates.people import people_find
 from generation.gates.quality import MAX_BLOCKINESS, face_quality
@@ -105,6 +106,10 @@ def selfie_qa(image: Image.Image, *, embed: bool = True) -> QaResult:
     if abs(face.roll_degrees) > MAX_ROLL_DEGREES:
         warnings.append("Your head is tilted. Keep it level for the best results.")
     metrics["codes"] = found
+    if not found:
+        # Which framings this photo is too short for; the upload decides with the look that
+        # applies to the person whether to advise a photo that shows the shoulders.
+        metrics["too_tight_for"] = framings_too_tight(face, source=(image.height, image.width))
     embedding = None
     if embed and codes.SECOND_PERSON not in found:
         embedding = face_embedding(image, face=face)

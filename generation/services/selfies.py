@@ -25,6 +25,7 @@ from ..intake.background import IntakeResult, intake_run, intake_submit
 from ..intake.decode import IntakeLimits, mb
 from ..likeness import selfie_outliers
 from ..models import Selfie
+from .looks import look_version_for_member
 
 log = logging.getLogger(__name__)
 Status = Membership.Status
@@ -89,6 +90,8 @@ def _selfie_store(*, company: Company, actor: Membership | None, membership: Mem
         _check_same_person(qa, Selfie.objects.for_company(company).filter(
             membership=membership, status=Selfie.Status.ACCEPTED))
     accepted = qa["accepted"]
+    if accepted:
+        _tight_crop_advise(qa, company=company, membership=membership)
     image_name, thumb_name = selfie_keys(company_id=company.pk, membership_id=membership.pk)
     image_key = default_storage.save(image_name, ContentFile(result.jpeg))
     thumb_key = ""
@@ -212,6 +215,15 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         _refusal_remember(selfie, message)
         return IntakeStatus("refused", error=message)
     return IntakeStatus("pending", selfie=selfie)
+
+
+def _tight_crop_advise(qa: dict, *, company: Company, membership: Membership) -> None:
+    """Advise a looser photo when this one is too short below the chin for the framing of
+    the look that applies to the person (head and shoulders while none is approved)."""
+    version = look_version_for_member(company=company, membership=membership)
+    framing = version.framing if version is not None else "head_and_shoulders"
+    if framing in qa["metrics"].get("too_tight_for", []):
+        qa["warnings"] = [*qa["warnings"], codes.TIGHT_CROP_ADVICE]
 
 
 def _check_same_person(qa: dict, accepted) -> None:

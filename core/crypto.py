@@ -12,7 +12,8 @@ Two ways to use it:
 - ``EncryptedTextField`` / ``EncryptedJSONField`` on a model: the column holds only the
   Fernet token; Python code sees the plaintext. No lookups on them (the token is random).
 - ``encrypt`` / ``decrypt`` where a library stores the value for us (allauth's TOTP seeds);
-  register such columns with ``encrypted_column_register`` so rotation reaches them.
+  register such columns with ``encrypted_column_register`` (or, for some keys of a JSON
+  column, ``encrypted_json_keys_register``) so rotation reaches them.
 """
 
 from __future__ import annotations
@@ -127,6 +128,15 @@ def encrypted_column_register(model_label: str, field: str) -> None:
     _manual_columns.add((model_label, field))
 
 
+# (app_label.ModelName, JSON field, keys): a library's JSON column where only some keys hold
+# encrypt()ed text (allauth's authenticators: a TOTP "secret", a recovery-codes "seed").
+_json_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def encrypted_json_keys_register(model_label: str, field: str, keys: tuple[str, ...]) -> None:
+    _json_keys[(model_label, field)] = tuple(keys)
+
+
 def encrypted_columns() -> list[tuple[type[models.Model], str]]:
     """Every column holding our tokens: the Encrypted*Field ones and the registered ones."""
     from django.apps import apps
@@ -159,4 +169,23 @@ def encrypted_columns_rotate() -> int:
                 cursor.execute(f"UPDATE {table} SET {quoted} = %s WHERE id = %s AND {quoted} = %s",  # noqa: S608
                                [new, pk, value])
                 count += cursor.rowcount
+    return count + _json_keys_rotate()
+
+
+def _json_keys_rotate() -> int:
+    """Rotation for the registered JSON keys: through the ORM (a JSON column reads back as a
+    dict on every database), each row rewritten only if it is still what was read."""
+    from django.apps import apps
+
+    count = 0
+    for (label, field), keys in sorted(_json_keys.items()):
+        model = apps.get_model(label)
+        for pk, data in model._base_manager.values_list("pk", field):
+            if not isinstance(data, dict):
+                continue
+            new = {k: reencrypt(v) if k in keys and isinstance(v, str) and v else v
+                   for k, v in data.items()}
+            if new != data:
+                count += model._base_manager.filter(pk=pk, **{field: data}).update(
+                    **{field: new})
     return count

@@ -138,3 +138,37 @@ def test_a_dump_and_load_round_trips_the_credentials(tenant_a):
     assert DirectoryConnection.objects.for_company(tenant_a.company).get(
         pk=slack.pk).config == {"scim_token": SLACK_TOKEN}
     assert SLACK_TOKEN not in _raw("generation_directoryconnection", "config", slack.pk)
+
+
+def test_key_rotation_reaches_the_two_factor_seeds(tenant_a, settings):
+    """allauth keeps the TOTP seed and the recovery codes' seed in a JSON column, encrypted
+    through our MFA adapter: rotation re-encrypts them, and after the old key is dropped the
+    authenticator app's codes and the printed recovery codes still work."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import (
+        TOTP,
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    user = tenant_a.admin.user
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    totp = TOTP.activate(user, secret)
+    codes = RecoveryCodes.activate(user).generate_codes()
+    totp_raw = Authenticator.objects.get(pk=totp.instance.pk).data["secret"]
+    assert secret not in json.dumps(Authenticator.objects.get(pk=totp.instance.pk).data)
+
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    call_command("rotate_field_keys", stdout=open("/dev/null", "w"))
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+    stored = Authenticator.objects.get(pk=totp.instance.pk)
+    assert stored.data["secret"] != totp_raw
+    assert decrypt(stored.data["secret"]) == secret
+    counter = next(yield_hotp_counters_from_time())
+    assert TOTP(stored).validate_code(format_hotp_value(hotp_value(secret, counter)))
+    recovery = Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)
+    assert RecoveryCodes(recovery).generate_codes() == codes

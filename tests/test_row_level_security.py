@@ -210,3 +210,41 @@ def test_after_commit_event_handlers_run_under_the_events_company(
     finally:
         event_unsubscribe(MEMBER_JOINED, count_members)
     assert seen == [3]
+
+
+# --- The deployment's login role -----------------------------------------------------------
+
+
+def test_db_roles_makes_the_application_login_role_from_its_url(tenant_a, monkeypatch):
+    """platform/bin/migrate runs `db_roles --login-from default`: DATABASE_URL's user becomes a
+    login role holding likeness_app, so the deployed application meets the wall."""
+    import io
+    import os
+
+    from django.db import connections
+
+    name = f"likeness_login_{os.environ.get('PYTEST_XDIST_WORKER', 'gw')}"
+    monkeypatch.setitem(connections.settings, "applogin", {
+        **connections.settings["default"], "USER": name, "PASSWORD": "pw-'quoted\"-1"})
+    out = io.StringIO()
+    call_command("db_roles", login_from="applogin", stdout=out)  # rolled back with the test
+    assert f"Login role {name} holds" in out.getvalue()
+    assert _raw(f"SELECT rolcanlogin, rolsuper, rolbypassrls, pg_has_role('{name}', "
+                f"'likeness_app', 'MEMBER') FROM pg_roles WHERE rolname = '{name}'") \
+        == [(True, False, False, True)]
+    call_command("db_roles", login_from="applogin", stdout=io.StringIO())  # again: no error
+    with connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{name}"')
+    try:  # tenant_a's people are there, and the login role, naming no company, sees none
+        assert _raw("SELECT count(*) FROM teams_membership") == [(0,)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+
+
+def test_db_roles_warns_when_the_application_connects_as_the_owner(db):
+    import io
+
+    err = io.StringIO()
+    call_command("db_roles", login_from="default", stdout=io.StringIO(), stderr=err)
+    assert "row-level security will not hold the application" in err.getvalue()

@@ -36,6 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--role", default="likeness_app")
         parser.add_argument("--login-role", default="",
                             help="An existing login role to grant the application role to.")
+        parser.add_argument("--login-from", default="",
+                            help="A database alias (e.g. default) whose user is the login role "
+                                 "the application connects as: created with that alias's "
+                                 "password when missing, and granted the application role.")
 
     def handle(self, *args: object, **options: str) -> None:
         connection = connections[options["database"]]
@@ -51,4 +55,32 @@ class Command(BaseCommand):
             cursor.execute(_GRANTS.format(schema=schema, role=role))
             if options["login_role"]:
                 cursor.execute(f"GRANT {role} TO {quote(options['login_role'])}")
+            if options["login_from"]:
+                self._login_role(cursor, connection, role, options["login_from"])
         self.stdout.write(self.style.SUCCESS(f"Role {options['role']} ready on schema {schema}."))
+
+    def _login_role(self, cursor, owner, role: str, alias: str) -> None:
+        """The application's login role, as ``alias`` connects: created (LOGIN, nothing more)
+        with its password when missing, then granted ``role``. A deployment can so hand the
+        application a role of its own from its two URLs, with no SQL by hand."""
+        login = connections.settings[alias]
+        user, password = login.get("USER") or "", login.get("PASSWORD") or ""
+        if not user:
+            raise CommandError(f"The {alias} database settings name no user.")
+        if user == owner.settings_dict.get("USER"):
+            # Granting a role to the tables' owner changes nothing: the owner is not held.
+            self.stderr.write(self.style.WARNING(
+                f"{alias} connects as the tables' owner {user}: row-level security will not "
+                "hold the application. Give DATABASE_URL a role of its own."))
+            return
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [user])
+        if cursor.fetchone() is None:
+            if not password:
+                raise CommandError(f"Role {user} does not exist and {alias} gives no password.")
+            # DDL takes no bind parameters: the server quotes the password (format's %L).
+            cursor.execute("SELECT format('CREATE ROLE %%I LOGIN PASSWORD %%L NOSUPERUSER "
+                           "NOBYPASSRLS NOCREATEDB NOCREATEROLE', %s::text, %s::text)",
+                           [user, password])
+            cursor.execute(cursor.fetchone()[0])
+        cursor.execute(f"GRANT {role} TO {owner.ops.quote_name(user)}")
+        self.stdout.write(f"Login role {user} holds {role}.")

@@ -151,7 +151,7 @@ def test_the_merger_agrees_with_a_real_compose_where_one_is_installed(tmp_path):
 
 # --- The run ----------------------------------------------------------------------------
 
-_FOREIGN_KEYS = "likeness-test-"  # the test settings' prefix; the run's keys have none
+_TEST_PREFIX = "likeness-test-"  # every key of the test settings' has it; the run's none
 
 
 class _Host:
@@ -195,8 +195,8 @@ class _Host:
     def healthcheck(self, service: dict) -> subprocess.CompletedProcess:
         check = service["healthcheck"]
         kind, *rest = check["test"]
-        argv = rest if kind == "CMD" else ["/bin/sh", "-c", rest[0]]
         assert kind in ("CMD", "CMD-SHELL"), kind
+        argv = rest if kind == "CMD" else ["/bin/sh", "-c", rest[0]]
         return subprocess.run(argv, cwd=ROOT, env=self.env(service), text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=_seconds(check["timeout"]))
@@ -263,9 +263,9 @@ def compose_redis():
     test settings' keys all carry a prefix and are never touched."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete(*client.keys(":1:generation:gpu-workers*"), "_kombu.binding.default")
-    before = {k for k in client.scan_iter() if _FOREIGN_KEYS.encode() not in k}
+    before = {k for k in client.scan_iter() if _TEST_PREFIX.encode() not in k}
     yield settings.REDIS_URL
-    ours = [k for k in client.scan_iter() if _FOREIGN_KEYS.encode() not in k and k not in before]
+    ours = [k for k in client.scan_iter() if _TEST_PREFIX.encode() not in k and k not in before]
     if ours:
         client.delete(*ours)
 

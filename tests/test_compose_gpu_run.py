@@ -46,9 +46,9 @@ PLATFORM = ROOT / "platform"
 FILES = [PLATFORM / "compose.yaml", PLATFORM / "compose.tiny-gpu.yaml"]
 
 
-def _project() -> dict:
+def _project(environ: dict[str, str] | None = None) -> dict:
     # As on a shell where none of the files' ${VARIABLES} is set: their defaults.
-    return compose.config(FILES, profiles=["gpu"], environ={})
+    return compose.config(FILES, profiles=["gpu"], environ=environ or {})
 
 
 # --- The merge --------------------------------------------------------------------------
@@ -157,8 +157,10 @@ _TEST_PREFIX = "likeness-test-"  # every key of the test settings' has it; the r
 class _Host:
     """Runs compose services as local processes: what the engine would have provided."""
 
-    def __init__(self, tmp_path: Path, *, database_url: str, redis_url: str) -> None:
+    def __init__(self, tmp_path: Path, *, database_url: str, redis_url: str,
+                 compose_owner: str) -> None:
         self.tmp_path, self.database_url, self.redis_url = tmp_path, database_url, redis_url
+        self.compose_owner = compose_owner
         (tmp_path / "home").mkdir()
         # platform/Dockerfile's ENV, with this checkout for /app and /opt/venv.
         self.image_env = {
@@ -170,10 +172,23 @@ class _Host:
 
     def env(self, service: dict) -> dict[str, str]:
         env = dict(service["environment"])
-        # Compose's network: the bundled services by name, here this test's own.
-        assert urlsplit(env["DATABASE_URL"]).hostname == "postgres"
+        # Compose's network: the bundled services by name, here this test's own. The tables'
+        # owner (the image's POSTGRES_USER) becomes this test's own user; the application's
+        # login role keeps its name and password (the migrate step creates it).
+        owner = urlsplit(self.database_url)
+        for key in ("DATABASE_URL", "DATABASE_MIGRATE_URL"):
+            if key not in env:
+                continue
+            url = urlsplit(env[key])
+            assert url.hostname == "postgres", env[key]
+            if url.username == self.compose_owner:
+                env[key] = self.database_url
+            else:
+                env[key] = url._replace(netloc=f"{url.username}:{url.password}@"
+                                               f"{owner.hostname}:{owner.port}",
+                                        path=owner.path).geturl()
         assert urlsplit(env["REDIS_URL"]).hostname == "redis"
-        env["DATABASE_URL"], env["REDIS_URL"] = self.database_url, self.redis_url
+        env["REDIS_URL"] = self.redis_url
         for volume in service.get("volumes", []):
             assert volume["type"] == "volume", volume  # named volumes only: no host paths
             folder = self.tmp_path / "volumes" / volume["source"]
@@ -254,6 +269,12 @@ def compose_database():
     yield f"postgres://{auth}@{admin['host']}:{admin['port']}/{name}"
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # The application's login role the run's migrate created (roles are cluster-wide).
+        conn.execute(f'DROP ROLE IF EXISTS "{_login_role(name)}"')
+
+
+def _login_role(database: str) -> str:
+    return f"{database}_web"
 
 
 @pytest.fixture
@@ -273,8 +294,10 @@ def compose_redis():
 @pytest.mark.slow
 def test_the_tiny_gpu_compose_run_verifies_the_model_and_the_worker_registers(
         tmp_path, compose_database, compose_redis):
-    services = _project()["services"]
-    host = _Host(tmp_path, database_url=compose_database, redis_url=compose_redis)
+    login = _login_role(urlsplit(compose_database).path.lstrip("/"))
+    services = _project({"LIKENESS_DB_USER": login})["services"]
+    host = _Host(tmp_path, database_url=compose_database, redis_url=compose_redis,
+                 compose_owner="likeness")
     worker = services["worker-gpu"]
     started = time.monotonic()
     # What worker-gpu waits for, in compose's order: each must complete successfully.
@@ -283,6 +306,13 @@ def test_the_tiny_gpu_compose_run_verifies_the_model_and_the_worker_registers(
         done = host.run(services[name], timeout=240)
         assert done.returncode == 0, f"{name} failed:\n{done.stdout[-4000:]}"
     assert "tiny:sd: built in code, nothing to verify" in done.stdout
+    # Every service but migrate connects as the application's login role, which migrate
+    # made: not the owner, no bypass, held by row-level security.
+    assert urlsplit(host.env(worker)["DATABASE_URL"]).username == login
+    with psycopg.connect(compose_database) as conn:
+        assert conn.execute(
+            "SELECT rolsuper, rolbypassrls, pg_has_role(rolname, 'likeness_app', 'MEMBER') "
+            "FROM pg_roles WHERE rolname = %s", [login]).fetchall() == [(False, False, True)]
 
     # Before the worker runs, its healthcheck fails: it tests the registration, nothing less.
     probe = host.healthcheck(worker)

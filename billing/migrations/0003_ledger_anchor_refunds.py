@@ -51,17 +51,19 @@ DROP FUNCTION IF EXISTS billing_refuse_change();
 
 
 def heads_of_existing_ledgers(apps, schema_editor):
+    # The alias migrate runs on (--database migrate: the tables' owner), not default.
+    db = schema_editor.connection.alias
     from billing.ledger import ledger_entry_hash
     from core.anchoring import GENESIS, anchor_mac
 
     entry_model = apps.get_model("billing", "CreditEntry")
     head_model = apps.get_model("billing", "LedgerHead")
-    company_ids = sorted(set(entry_model.objects.values_list("company_id", flat=True)))
+    company_ids = sorted(set(entry_model.objects.using(db).values_list("company_id", flat=True)))
     for company_id in company_ids:
         current, entries = GENESIS, 0
-        for entry in entry_model.objects.filter(company_id=company_id).order_by("pk"):
+        for entry in entry_model.objects.using(db).filter(company_id=company_id).order_by("pk"):
             current, entries = ledger_entry_hash(current, entry), entries + 1
-        head_model.objects.create(
+        head_model.objects.using(db).create(
             company_id=company_id, entries=entries, head_hash=current,
             mac=anchor_mac(log_name="ledger", kind="head", company_id=company_id,
                            entries=entries, head_hash=current))

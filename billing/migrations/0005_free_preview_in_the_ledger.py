@@ -8,30 +8,32 @@ def record_previews_already_made(apps, schema_editor):
     preview: the ledger says so. Companies that saw it before get their line now, appended
     as billing.services appends every line: the company's signed head moves with it
     (core/anchoring.py), so the ledger still verifies."""
+    # The alias migrate runs on (--database migrate: the tables' owner), not default.
+    db = schema_editor.connection.alias
     from billing.ledger import LEDGER_LOG, ledger_entry_hash
     from core.anchoring import GENESIS, anchor_mac
 
     GenerationJob = apps.get_model("generation", "GenerationJob")
     CreditEntry = apps.get_model("billing", "CreditEntry")
     LedgerHead = apps.get_model("billing", "LedgerHead")
-    seen = set(CreditEntry.objects.filter(kind="free_preview").values_list("company_id",
+    seen = set(CreditEntry.objects.using(db).filter(kind="free_preview").values_list("company_id",
                                                                            flat=True))
-    for job in GenerationJob.objects.filter(watermarked=True).order_by("pk"):
+    for job in GenerationJob.objects.using(db).filter(watermarked=True).order_by("pk"):
         if job.company_id in seen:
             continue
-        entry = CreditEntry.objects.create(company_id=job.company_id, kind="free_preview",
+        entry = CreditEntry.objects.using(db).create(company_id=job.company_id, kind="free_preview",
                                            amount=0, job_ref=job.pk,
                                            reason=f"job {job.pk}, watermarked")
-        head = LedgerHead.objects.filter(company_id=job.company_id).first()
+        head = LedgerHead.objects.using(db).filter(company_id=job.company_id).first()
         entries = (head.entries if head else 0) + 1
         head_hash = ledger_entry_hash(head.head_hash if head else GENESIS, entry)
         mac = anchor_mac(log_name=LEDGER_LOG, kind="head", company_id=job.company_id,
                          entries=entries, head_hash=head_hash)
         if head is None:
-            LedgerHead.objects.create(company_id=job.company_id, entries=entries,
+            LedgerHead.objects.using(db).create(company_id=job.company_id, entries=entries,
                                       head_hash=head_hash, mac=mac)
         else:
-            LedgerHead.objects.filter(pk=head.pk).update(entries=entries, head_hash=head_hash,
+            LedgerHead.objects.using(db).filter(pk=head.pk).update(entries=entries, head_hash=head_hash,
                                                          mac=mac)
         seen.add(job.company_id)
 

@@ -50,16 +50,18 @@ DROP FUNCTION IF EXISTS privacy_refuse_change();
 
 
 def heads_of_existing_chains(apps, schema_editor):
+    # The alias migrate runs on (--database migrate: the tables' owner), not default.
+    db = schema_editor.connection.alias
     from core.anchoring import anchor_mac
 
     record_model = apps.get_model("privacy", "ConsentRecord")
     head_model = apps.get_model("privacy", "ConsentHead")
-    company_ids = record_model.objects.values_list("company_id", flat=True).distinct()
+    company_ids = record_model.objects.using(db).values_list("company_id", flat=True).distinct()
     for company_id in sorted(set(company_ids)):
-        records = record_model.objects.filter(company_id=company_id)
+        records = record_model.objects.using(db).filter(company_id=company_id)
         last = records.order_by("-pk").first()
         entries = records.count()
-        head_model.objects.create(
+        head_model.objects.using(db).create(
             company_id=company_id, entries=entries, head_hash=last.hash,
             mac=anchor_mac(log_name="consent", kind="head", company_id=company_id,
                            entries=entries, head_hash=last.hash))

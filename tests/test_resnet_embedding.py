@@ -142,3 +142,24 @@ def test_other_files_are_refused():
     other = (face_models_dir() / "shape_predictor_5_face_landmarks.dat").read_bytes()
     with pytest.raises((DatFormatError, ValueError, IndexError)):
         read_network(other)
+
+
+def test_openblas_core_follows_the_cpu_flags():
+    from config.blas import coretype_for
+
+    avx512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"}
+    assert coretype_for(avx512) == "SkylakeX"
+    assert coretype_for({"avx2", "fma", "sse4_2"}) == "Haswell"
+    assert coretype_for({"avx512f", "avx2"}) == ""      # no FMA: OpenBLAS's own choice
+    assert coretype_for(set()) == ""
+
+
+def test_the_core_is_chosen_in_this_process():
+    """config is imported before NumPy (here by pytest-django), so a CPU that can run a
+    better kernel than OpenBLAS's fallback has it named before OpenBLAS loaded."""
+    import os
+
+    from config.blas import _cpu_flags, coretype_for
+
+    if coretype_for(_cpu_flags()):
+        assert os.environ.get("OPENBLAS_CORETYPE")

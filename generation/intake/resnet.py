@@ -4,7 +4,9 @@ embeddings (within float rounding: tests/test_resnet_embedding.py), several time
 Why: the ``dlib-bin`` wheel has no BLAS, so one 150 px chip costs ~100 ms there; here every
 convolution is one float32 matrix product (im2col) through NumPy's OpenBLAS. The weights are
 read from the very ``.dat`` file dlib loads (``generation.intake.dlib_dat``), once per process,
-and never copied anywhere. Activations are NHWC so that im2col is plain slicing.
+and never copied anywhere. Activations are laid out channel, sample, row, column (CNHW): then
+im2col is one contiguous plane copy per kernel tap, and a convolution's product comes out in
+the next layer's layout, with no transposes (measured ~30 % faster than NHWC here).
 
 The network's quirks, reproduced as dlib computes them (dlib/dnn/layers.h, cuda/cpu_dlib.cpp):
 strided convolutions and pools have no padding, so at 8 px the strided branch of a residual
@@ -29,7 +31,7 @@ CHIP_SIZE = 150
 
 @dataclass(frozen=True)
 class _Conv:
-    # (kh*kw*C, F) weights, bias with the following affine folded in, kernel, stride, padding.
+    # (F, C*kh*kw) weights and bias with the following affine folded in; kernel, stride, padding.
     weights: np.ndarray
     bias: np.ndarray
     size: int
@@ -66,12 +68,13 @@ class ResNet:
             raise ValueError(f"chips must be {CHIP_SIZE}x{CHIP_SIZE} RGB uint8, not "
                              f"{batch.shape[1:]} {batch.dtype}")
         # input_rgb_image_sized: (pixel - channel mean) / 256, in float32.
-        x = (batch.astype(np.float32) - self.means) / np.float32(256)
+        x = batch.transpose(3, 0, 1, 2).astype(np.float32)
+        x -= self.means[:, None, None, None]
+        x /= np.float32(256)
         tags: dict[int, np.ndarray] = {}
-        current = x
         for step in self.steps:
-            current = _run(step, current, tags)
-        return current
+            x = _run(step, x, tags)
+        return x
 
 
 def _compile(layers: list[Layer]) -> list[_Step]:
@@ -85,14 +88,13 @@ def _compile(layers: list[Layer]) -> list[_Step]:
             assert steps[-1].kind == "conv" and conv is not None
             gamma, beta = layer.arrays["gamma"], layer.arrays["beta"]
             steps[-1] = _Step("conv", conv=_Conv(
-                (conv.weights * gamma).astype(np.float32),
-                (conv.bias * gamma + beta).astype(np.float32),
+                (conv.weights * gamma[:, None]).astype(np.float32),
+                (conv.bias * gamma + beta).astype(np.float32)[:, None],
                 conv.size, conv.stride, conv.padding))
         elif kind == "con":
             w = layer.arrays["w"]                       # (F, C, kh, kw), dlib's layout
             bias = layer.arrays.get("b", np.zeros(w.shape[0], np.float32))
-            matrix = np.ascontiguousarray(
-                w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0]), dtype=np.float32)
+            matrix = np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float32)
             steps.append(_Step("conv", conv=_Conv(matrix, bias, layer.spec.size,
                                                    layer.spec.stride, layer.padding)))
         elif kind in ("max_pool", "avg_pool"):
@@ -128,18 +130,18 @@ def _run(step: _Step, x: np.ndarray, tags: dict[int, np.ndarray]) -> np.ndarray:
     if step.kind == "avg_pool":
         return _pool(x, step.size, step.stride, np.add) / np.float32(step.size * step.size)
     if step.kind == "mean":
-        return x.mean(axis=(1, 2), dtype=np.float32)
+        return x.mean(axis=(2, 3), dtype=np.float32)          # (C, N)
     if step.kind == "fc":
         assert step.matrix is not None
-        return x.reshape(x.shape[0], -1) @ step.matrix
+        return x.T @ step.matrix
     raise ValueError(f"unknown step {step.kind}")
 
 
 def _windows(x: np.ndarray, size: int, stride: int) -> tuple[int, int, list[np.ndarray]]:
     # Every (i, j) tap of a size x size window moved by stride, as strided views: no copies.
-    n, h, w, c = x.shape
+    h, w = x.shape[2:]
     out_h, out_w = (h - size) // stride + 1, (w - size) // stride + 1
-    views = [x[:, i:i + stride * (out_h - 1) + 1:stride, j:j + stride * (out_w - 1) + 1:stride]
+    views = [x[:, :, i:i + stride * (out_h - 1) + 1:stride, j:j + stride * (out_w - 1) + 1:stride]
              for i in range(size) for j in range(size)]
     return out_h, out_w, views
 
@@ -147,16 +149,16 @@ def _windows(x: np.ndarray, size: int, stride: int) -> tuple[int, int, list[np.n
 def _conv(x: np.ndarray, conv: _Conv) -> np.ndarray:
     if conv.padding:
         p = conv.padding
-        x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    n, _, _, c = x.shape
+        x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    c, n = x.shape[:2]
     out_h, out_w, views = _windows(x, conv.size, conv.stride)
-    # im2col: columns ordered (kh, kw, C), as the weight matrix's rows are.
-    cols = np.empty((n, out_h, out_w, len(views), c), dtype=np.float32)
+    # im2col: rows ordered (C, kh, kw), as dlib's filters are; columns (N, H, W).
+    cols = np.empty((c, len(views), n, out_h, out_w), dtype=np.float32)
     for t, view in enumerate(views):
-        cols[:, :, :, t, :] = view
-    out = cols.reshape(n * out_h * out_w, -1) @ conv.weights
+        cols[:, t] = view
+    out = conv.weights @ cols.reshape(c * len(views), -1)
     out += conv.bias
-    return out.reshape(n, out_h, out_w, -1)
+    return out.reshape(-1, n, out_h, out_w)
 
 
 def _pool(x: np.ndarray, size: int, stride: int, combine) -> np.ndarray:
@@ -174,7 +176,7 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # and each input is added into its top-left corner (zeros elsewhere).
     shape = tuple(max(sa, sb) for sa, sb in zip(a.shape, b.shape, strict=True))
     out = np.zeros(shape, dtype=np.float32)
-    out[:a.shape[0], :a.shape[1], :a.shape[2], :a.shape[3]] += a
+    out[:a.shape[0], :a.shape[1], :a.shape[2], :a.shape[3]] = a
     out[:b.shape[0], :b.shape[1], :b.shape[2], :b.shape[3]] += b
     return out
 

@@ -123,6 +123,14 @@ def test_runtime_setting_picks_the_network(chips, settings):
         likeness.chips_embed(chips[:1])
 
 
+def test_large_batches_go_through_in_parts(chips):
+    net = resnet.network(face_models_dir())
+    many = (chips * (resnet.BATCH // len(chips) + 2))[:resnet.BATCH + 3]
+    vectors = net.embed(many)
+    assert vectors.shape == (len(many), likeness.EMBEDDING_SIZE)
+    assert np.abs(vectors[-1] - net.embed([many[-1]])[0]).max() <= 1e-6
+
+
 def test_network_is_read_once_per_process():
     assert resnet.network(face_models_dir()) is resnet.network(face_models_dir())
 

@@ -27,6 +27,7 @@ from .dlib_dat import Layer, read_network
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150
+BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class ResNet:
         if batch.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or batch.dtype != np.uint8:
             raise ValueError(f"chips must be {CHIP_SIZE}x{CHIP_SIZE} RGB uint8, not "
                              f"{batch.shape[1:]} {batch.dtype}")
+        # At most BATCH chips at a time, as dlib's Python binding does: the first layer's
+        # im2col takes ~3 MB a chip.
+        return np.concatenate([self._forward(batch[start:start + BATCH])
+                               for start in range(0, len(batch), BATCH)])
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
         # input_rgb_image_sized: (pixel - channel mean) / 256, in float32.
         x = batch.transpose(3, 0, 1, 2).astype(np.float32)
         x -= self.means[:, None, None, None]

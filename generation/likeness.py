@@ -7,7 +7,7 @@ commercial use is fine), run by ``dlib-bin``, from local files only, one model p
 (Euclidean), different people 0.7-0.9.
 
 ``FACE_EMBEDDING_RUNTIME`` picks what runs that network: ``numpy`` (the default) reads the same
-``.dat`` and runs it through NumPy's BLAS (``generation.intake.resnet``, ~4x faster than the
+``.dat`` and runs it through NumPy's BLAS (``generation.intake.resnet``, ~5x faster than the
 BLAS-less dlib wheel, same embeddings within 1e-6: tests/test_resnet_embedding.py); ``dlib``
 runs dlib's own, the reference and fallback.
 

@@ -6,7 +6,7 @@ convolution is one float32 matrix product (im2col) through NumPy's OpenBLAS. The
 read from the very ``.dat`` file dlib loads (``generation.intake.dlib_dat``), once per process,
 and never copied anywhere. Activations are laid out channel, sample, row, column (CNHW): then
 im2col is one contiguous plane copy per kernel tap, and a convolution's product comes out in
-the next layer's layout, with no transposes (measured ~30 % faster than NHWC here).
+the next layer's layout, with no transposes (the first layer's im2col: 0.45 ms, 3.1 in NHWC).
 
 The network's quirks, reproduced as dlib computes them (dlib/dnn/layers.h, cuda/cpu_dlib.cpp):
 strided convolutions and pools have no padding, so at 8 px the strided branch of a residual

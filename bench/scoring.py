@@ -17,8 +17,12 @@ import argparse
 import statistics
 import time
 
-import numpy as np
+# isort: off
+# First: this sets up Django, whose config package names OpenBLAS's CPU kernels
+# (config/blas.py) before NumPy loads OpenBLAS; after it, the choice would come too late.
 from calibration_data import SHARED, machine
+# isort: on
+import numpy as np
 from PIL import Image
 
 from generation.backends.offline import studio_retouch

@@ -1,3 +1,8 @@
-from .celery import app as celery_app
+# First, before anything loads NumPy: OpenBLAS reads its CPU kernel choice once (config/blas.py).
+from .blas import set_openblas_coretype
+
+set_openblas_coretype()
+
+from .celery import app as celery_app  # noqa: E402
 
 __all__ = ["celery_app"]

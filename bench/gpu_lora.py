@@ -101,18 +101,13 @@ TINY_UNET_CONFIG = {
     "norm_num_groups": 32,
 }
 
-# Four blocks like SDXL's, so the latent is 1/8 of the image here too.
+# SDXL's VAE, narrower and shallower: four blocks like SDXL's, so the latent is 1/8 of the
+# image here too (force_upcast, True, is also AutoencoderKL's default).
 TINY_VAE_CONFIG = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    **SDXL_VAE_CONFIG,
     "block_out_channels": (32, 32, 32, 32),
     "layers_per_block": 1,
-    "latent_channels": 4,
-    "norm_num_groups": 32,
     "sample_size": 64,
-    "scaling_factor": 0.13025,
 }
 
 TEXT_TOKENS = 77

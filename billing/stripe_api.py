@@ -18,7 +18,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from core.inputs import InputInvalid, json_object_bounded
+from core.inputs import WebhookInvalid, webhook_json
 
 
 class StripeError(Exception):
@@ -31,12 +31,6 @@ class StripeError(Exception):
     @property
     def missing(self) -> bool:
         return self.status == 404
-
-
-class WebhookInvalid(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -222,10 +216,7 @@ def webhook_event(*, payload: bytes, signature: str, now: float | None = None) -
     current = time.time() if now is None else now
     if abs(current - int(stamps[0])) > tolerance:  # the library only refuses the past
         raise WebhookInvalid("signature timestamp outside the tolerance")
-    try:
-        event = json_object_bounded(payload)
-    except InputInvalid as exc:
-        raise WebhookInvalid(f"the body is not a Stripe event: {exc}") from exc
+    event = webhook_json(payload, refusal="the body is not a Stripe event")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not (isinstance(event.get("id"), str) and _ID.fullmatch(event["id"])

@@ -69,6 +69,23 @@ def json_object_bounded(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -
     return value
 
 
+class WebhookInvalid(Exception):
+    """A webhook delivery we must not trust; ``reason`` is short and safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def webhook_json(body: bytes, *, refusal: str) -> dict[str, Any]:
+    """The JSON object a delivery whose signature was checked carries (bounded like
+    ``json_object_bounded``); otherwise WebhookInvalid, "``refusal``: why"."""
+    try:
+        return json_object_bounded(body)
+    except InputInvalid as error:
+        raise WebhookInvalid(f"{refusal}: {error}") from None
+
+
 def int_bounded(value: Any, *, minimum: int = 0, maximum: int = MAX_BIGINT) -> int:
     """A whole number from outside (a query parameter, a header, a token claim) within bounds.
 

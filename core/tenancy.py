@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class UnscopedQueryError(RuntimeError):
@@ -119,3 +120,41 @@ class TenantModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class CompanySettingsModel(TenantModel):
+    """A company's one row of some kind of settings (each model's own constraint says one;
+    no row: the defaults), and who changed it last, when."""
+
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name.capitalize()} of company {self.company_id}"
+
+
+class TallyModel(TenantModel):
+    """A count that database triggers keep, one row per company and the keys a model adds
+    (``tally_keys``), so a page reads a few rows however many there are to count.
+
+    No database constraint on the company: the triggers keep counting while a company's rows
+    are being deleted, and a deferred foreign key would then fail the deletion at commit; a
+    trigger on the company's table removes a deleted company's tallies instead.
+    """
+
+    company = models.ForeignKey(settings.TENANT_MODEL, on_delete=models.DO_NOTHING,
+                                related_name="+", db_constraint=False)
+    n = models.IntegerField(default=0)
+
+    tally_keys: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        keys = "/".join(str(getattr(self, key)) for key in ("company_id", *self.tally_keys))
+        return f"{keys}: {self.n}"

@@ -83,18 +83,29 @@ def _run(task, job_id: int) -> str:
         raise task.retry(countdown=later.countdown, exc=later.__cause__) from later
 
 
-@shared_task(bind=True, name="generation.run_offline_job", acks_late=True,
-             reject_on_worker_lost=True, max_retries=None, soft_time_limit=600, time_limit=660)
-@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
-@_noop_if_job_vanished
+def _job_task(name: str, *, soft_time_limit: int, time_limit: int):
+    """The task that runs one job on a backend: acknowledged late and handed out again if its
+    worker dies, retried as long as the runner asks, inside the job's company (row-level
+    security), and done quietly when the job was erased meanwhile."""
+
+    in_the_jobs_company = company_task(
+        lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
+    as_task = shared_task(bind=True, name=name, acks_late=True, reject_on_worker_lost=True,
+                          max_retries=None, soft_time_limit=soft_time_limit,
+                          time_limit=time_limit)
+
+    def decorate(body):
+        return as_task(in_the_jobs_company(_noop_if_job_vanished(body)))
+
+    return decorate
+
+
+@_job_task("generation.run_offline_job", soft_time_limit=600, time_limit=660)
 def run_offline_job(self, job_id: int) -> str:
     return _run(self, job_id)
 
 
-@shared_task(bind=True, name="generation.run_replicate_job", acks_late=True,
-             reject_on_worker_lost=True, max_retries=None, soft_time_limit=300, time_limit=330)
-@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
-@_noop_if_job_vanished
+@_job_task("generation.run_replicate_job", soft_time_limit=300, time_limit=330)
 def run_replicate_job(self, job_id: int) -> str:
     """Create one prediction per seed that has none yet; results arrive by webhook or polling."""
     return _run(self, job_id)
@@ -162,11 +173,8 @@ def requeue_stalled_jobs(limit: int = 200) -> int:
 GPU_SOFT_TIME_LIMIT = 3 * 60 * 60
 
 
-@shared_task(bind=True, name="generation.run_gpu_job", acks_late=True,
-             reject_on_worker_lost=True, max_retries=None,
-             soft_time_limit=GPU_SOFT_TIME_LIMIT, time_limit=GPU_SOFT_TIME_LIMIT + 300)
-@company_task(lambda self, job_id, *args, **kwargs: company_of(GenerationJob, pk=job_id))
-@_noop_if_job_vanished
+@_job_task("generation.run_gpu_job", soft_time_limit=GPU_SOFT_TIME_LIMIT,
+           time_limit=GPU_SOFT_TIME_LIMIT + 300)
 def run_gpu_job(self, job_id: int) -> str:
     """A consistent batch for one person: train their LoRA (resuming a checkpoint), generate.
 

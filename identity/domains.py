@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.errors import NotAllowed, ServiceError
 from core.rls import rls_bypass
 from teams.models import Company, Membership
-from teams.services.companies import domains_parse
+from teams.services.companies import company_admin_required, domains_parse
 
 from . import dns, http
 from .audit import audit_record
@@ -63,14 +63,9 @@ def company_for_verified_domain(domain: str) -> Company | None:
     return row.company if row else None
 
 
-def _require_admin(actor: Membership, company: Company) -> None:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can do this.")
-
-
 def domain_add(*, company: Company, actor: Membership, domain: str, method: str,
                request=None) -> EmailDomain:
-    _require_admin(actor, company)
+    company_admin_required(actor=actor, company=company)
     parsed = domains_parse(domain)
     if len(parsed) != 1:
         raise ServiceError("Enter one domain, for example acme.com.")
@@ -125,7 +120,7 @@ def domain_verify(*, company: Company, actor: Membership | None, domain: EmailDo
     """Look for the proof now. Verified: stored with the proof. Not yet: the reason is saved
     and raised as a ServiceError."""
     if actor is not None:
-        _require_admin(actor, company)
+        company_admin_required(actor=actor, company=company)
     if domain.company_id != company.pk:
         raise NotAllowed("That domain belongs to another company.")
     if domain.is_verified:
@@ -161,7 +156,7 @@ def sso_enforcement_check(*, company: Company) -> None:
 
 def domain_remove(*, company: Company, actor: Membership, domain: EmailDomain,
                   request=None) -> None:
-    _require_admin(actor, company)
+    company_admin_required(actor=actor, company=company)
     if domain.company_id != company.pk:
         raise NotAllowed("That domain belongs to another company.")
     with transaction.atomic():

@@ -9,20 +9,17 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.tenancy import TenantModel
+from core.tenancy import CompanySettingsModel, TenantModel
 from teams.models import Membership, Team, User
 
 
-class SecuritySettings(TenantModel):
+class SecuritySettings(CompanySettingsModel):
     """Per-company switches of this app. No row: the defaults."""
 
     # The owner may require every admin (and the owner) to use two-factor authentication.
     require_admin_2fa = models.BooleanField(default=False)
     # People provisioned by SCIM get the invitation e-mail (off: they join by SSO only).
     scim_send_invitations = models.BooleanField(default=True)
-    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company"], name="one_security_settings")]
@@ -65,7 +62,7 @@ class EmailDomain(TenantModel):
         return self.verified_at is not None
 
 
-class SsoConnection(TenantModel):
+class SsoConnection(CompanySettingsModel):
     """The company's identity provider (one per company), OpenID Connect or SAML 2.0."""
 
     class Protocol(models.TextChoices):
@@ -90,9 +87,6 @@ class SsoConnection(TenantModel):
     saml_idp_x509_cert = models.TextField(blank=True)
     # Our attribute -> the provider's claim or SAML attribute name(s).
     attribute_mapping = models.JSONField(default=dict, blank=True)
-    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company"], name="one_sso_per_company")]

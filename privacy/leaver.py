@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from core.errors import NotAllowed, ServiceError
+from core.errors import ServiceError
 from teams.models import Company, Membership
+from teams.services.companies import company_admin_required
 
 from .models import LeaverPolicy
 
@@ -23,8 +24,7 @@ def leaver_keeps_headshots(*, company: Company | int) -> bool:
 
 def leaver_policy_update(*, company: Company, actor: Membership, headshots: str) -> bool:
     """Save the choice; True if it changed."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can change the leaver policy.")
+    company_admin_required(actor=actor, company=company, to="change the leaver policy")
     if headshots not in Headshots.values:
         raise ServiceError("Choose what happens to a leaver's headshot.")
     current = Headshots.KEEP if leaver_keeps_headshots(company=company) else Headshots.DELETE

@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.anchoring import AnchorCheckpoint, AnchorHead
-from core.tenancy import TenantModel
+from core.tenancy import CompanySettingsModel, TallyModel, TenantModel
 from teams.models import User
 
 
@@ -83,7 +83,7 @@ class ConsentCheckpoint(AnchorCheckpoint):
     """Periodic signed copies of the consent chain head; append-only."""
 
 
-class RetentionPolicy(TenantModel):
+class RetentionPolicy(CompanySettingsModel):
     """A company's retention schedule, per data type, in hours. No row: the defaults.
 
     Every value is checked against the hard ceiling (privacy/retention.py) when it is
@@ -101,15 +101,9 @@ class RetentionPolicy(TenantModel):
     job_records_hours = models.PositiveIntegerField()
     exports_hours = models.PositiveIntegerField()
     audit_log_hours = models.PositiveIntegerField()
-    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company"], name="one_retention_policy")]
-
-    def __str__(self) -> str:
-        return f"Retention policy of company {self.company_id}"
 
 
 class DeletionReceipt(TenantModel):
@@ -139,27 +133,20 @@ class DeletionReceipt(TenantModel):
         return f"Deleted {self.object_ref} ({self.rule})"
 
 
-class DeletionTally(TenantModel):
+class DeletionTally(TallyModel):
     """Deletion receipts per company, day (UTC) and kind, for the privacy page's "deletions in
     the last 30 days": a read of at most 30 days × kinds rows however many receipts there are.
 
     Written only by the database (a trigger on each insert of receipts, migration 0004).
-    No database constraint on the company, as for teams.MemberTally: a trigger on
-    teams_company removes a deleted company's rows.
     """
 
-    company = models.ForeignKey("teams.Company", on_delete=models.DO_NOTHING, related_name="+",
-                                db_constraint=False)
+    tally_keys = ("day", "kind")
     day = models.DateField()
     kind = models.CharField(max_length=30)
-    n = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "day", "kind"],
                                                name="one_deletion_tally_per_day_kind")]
-
-    def __str__(self) -> str:
-        return f"{self.company_id}/{self.day}/{self.kind}: {self.n}"
 
 
 class DataSubjectRequest(TenantModel):
@@ -200,7 +187,7 @@ class DataSubjectRequest(TenantModel):
         return f"{self.get_kind_display()} for {self.subject_email}"
 
 
-class LeaverPolicy(TenantModel):
+class LeaverPolicy(CompanySettingsModel):
     """What happens to a leaver's approved headshot (everything else about them is always
     erased: selfies, face data, trained models, other photos). No row: deleted."""
 
@@ -210,12 +197,6 @@ class LeaverPolicy(TenantModel):
 
     headshots = models.CharField(max_length=6, choices=Headshots.choices,
                                  default=Headshots.DELETE)
-    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company"], name="one_leaver_policy")]
-
-    def __str__(self) -> str:
-        return f"Leaver policy of company {self.company_id}"

@@ -14,9 +14,10 @@ from core.client_ip import client_ip
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from core.files import private_file_response
+from core.pages import form_page, object_or_404, reported
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
-from teams.selectors import member_get
+from teams.selectors import joined_member_get, member_get
 
 from .dsr import dsr_create, dsr_for_person, dsr_list
 from .erasure import company_close
@@ -71,11 +72,10 @@ def consent(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Thank you. You can now upload your selfies.")
             return redirect("generation:selfies", company_slug=company.slug)
-    return render(
+    return form_page(
         request, "privacy/consent.html",
         {"notice": notice, "form": form, "latest": latest,
          "granted": latest is not None and latest.event == ConsentRecord.Event.GRANTED},
-        status=400 if form.errors else 200,
     )
 
 
@@ -93,14 +93,10 @@ def consent_withdraw_view(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" or request.POST.get("confirm") != "yes":
         return render(request, "privacy/consent_withdraw.html",
                       status=200 if request.method == "GET" else 400)
-    try:
+    with reported(request, success="Consent withdrawn. Nothing more is processed, and your photos "
+                                   "and face data will be deleted."):
         consent_withdraw(company=request.company, membership=request.membership,
                          request_info=_request_info(request))
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Consent withdrawn. Nothing more is processed, and your photos "
-                                  "and face data will be deleted.")
     return redirect("privacy:consent", company_slug=request.company.slug)
 
 
@@ -121,18 +117,15 @@ def notice_edit(request: HttpRequest) -> HttpResponse:
                                       "to an earlier version keep that consent.")
             return redirect("privacy:notice_edit", company_slug=company.slug)
     versions = ConsentNotice.objects.for_company(company).only("version", "created_at", "sha256")
-    return render(request, "privacy/notice_edit.html",
-                  {"notice": notice, "form": form, "versions": versions},
-                  status=400 if form.errors else 200)
+    return form_page(request, "privacy/notice_edit.html",
+                     {"notice": notice, "form": form, "versions": versions})
 
 
 @require_http_methods(["GET", "POST"])
 @company_view(role="admin")
 def paper_consent(request: HttpRequest, pk: int) -> HttpResponse:
     company = request.company
-    member = member_get(company=company, pk=pk)
-    if member is None or not member.has_joined:
-        raise Http404("No such page.")
+    member = object_or_404(joined_member_get(company=company, pk=pk))
     notice = notice_current(company=company)
     form = PaperConsentForm(request.POST or None, initial={"notice_version": notice.version})
     if request.method == "POST" and form.is_valid():
@@ -149,10 +142,9 @@ def paper_consent(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Paper release recorded for {member.user.get_full_name()}.")
             return redirect("generation:member_selfies", company_slug=company.slug, pk=member.pk)
-    return render(request, "privacy/paper_consent.html",
-                  {"member": member, "notice": notice, "form": form,
-                   "latest": consent_current(company=company, user=member.user)},
-                  status=400 if form.errors else 200)
+    return form_page(request, "privacy/paper_consent.html",
+                     {"member": member, "notice": notice, "form": form,
+                      "latest": consent_current(company=company, user=member.user)})
 
 
 # --- My data: the person's own copy and erasure ---------------------------------------
@@ -177,13 +169,9 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @require_POST
 @company_view(role="member")
 def my_data_export(request: HttpRequest) -> HttpResponse:
-    try:
+    with reported(request, success="Your copy is being prepared; the download appears below."):
         dsr_create(company=request.company, membership=request.membership,
                    requested_by=request.membership, kind=DataSubjectRequest.Kind.EXPORT)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Your copy is being prepared; the download appears below.")
     return redirect("privacy:my_data", company_slug=request.company.slug)
 
 
@@ -194,14 +182,10 @@ def my_data_erase(request: HttpRequest) -> HttpResponse:
     if not (form.is_valid() and form.cleaned_data["confirm"]):
         form.add_error("confirm", "Tick the box to confirm that you want your data erased.")
         return _my_data_page(request, erase_form=form, status=400)
-    try:
+    with reported(request, success="Your consent is withdrawn and your photos, headshots and face "
+                                   "data are being erased. The request is logged below."):
         dsr_create(company=request.company, membership=request.membership,
                    requested_by=request.membership, kind=DataSubjectRequest.Kind.ERASURE)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Your consent is withdrawn and your photos, headshots and face "
-                                  "data are being erased. The request is logged below.")
     return redirect("privacy:my_data", company_slug=request.company.slug)
 
 
@@ -281,14 +265,10 @@ def member_data_request(request: HttpRequest, pk: int, kind: str) -> HttpRespons
             consequences=["Only on their request: their selfies, photos, headshot and face "
                           "data are erased.",
                           "The request is logged, and the consent log keeps its proof."])
-    try:
+    with reported(request, success=f"{DataSubjectRequest.Kind(kind).label} requested for "
+                                   f"{member.user.email}; it is logged below."):
         dsr_create(company=request.company, membership=member, requested_by=request.membership,
                    kind=kind)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{DataSubjectRequest.Kind(kind).label} requested for "
-                                  f"{member.user.email}; it is logged below.")
     return redirect("privacy:privacy_admin", company_slug=request.company.slug)
 
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.tenancy import TenantModel
+from core.tenancy import TallyModel, TenantModel
 
 
 class UserManager(BaseUserManager["User"]):
@@ -180,7 +180,7 @@ class Membership(TenantModel):
         return self.joined_at is not None
 
 
-class MemberTally(TenantModel):
+class MemberTally(TallyModel):
     """How many people of a company are in each team and status: the dashboard's counts and
     the teams' sizes, read in one short query whatever the size of the company.
 
@@ -188,21 +188,13 @@ class MemberTally(TenantModel):
     so bulk inserts, queryset updates and cascading deletes are all counted.
     """
 
-    # No database constraint: the triggers keep counting while a company's rows are being
-    # deleted, and a deferred foreign key would then fail the deletion at commit; a trigger
-    # on teams_company removes a deleted company's tallies instead.
-    company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+",
-                                db_constraint=False)
+    tally_keys = ("team_key", "status")
     team_key = models.BigIntegerField()  # the team's id; 0 for people without a team
     status = models.CharField(max_length=12, choices=Membership.Status.choices)
-    n = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "team_key", "status"],
                                                name="one_tally_per_team_status")]
-
-    def __str__(self) -> str:
-        return f"{self.company_id}/{self.team_key}/{self.status}: {self.n}"
 
 
 class Invitation(TenantModel):

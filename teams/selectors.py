@@ -101,6 +101,12 @@ def member_get(*, company: Company, pk: int) -> Membership | None:
     )
 
 
+def joined_member_get(*, company: Company, pk: int) -> Membership | None:
+    """The company's member ``pk`` once they have joined (an invited person has no pages)."""
+    member = member_get(company=company, pk=pk)
+    return member if member is not None and member.has_joined else None
+
+
 def team_list(*, company: Company) -> QuerySet[Team]:
     """The company's teams by name, each with ``member_count`` from the tallies."""
     size = (MemberTally.objects.unscoped()  # the outer query names the company

@@ -38,6 +38,24 @@ def _behind_the_back(*statements: tuple[str, list]) -> None:
             cursor.execute(sql, params)
 
 
+def _truncate_refused(*tables: str) -> None:
+    """PostgreSQL refuses TRUNCATE on each of ``tables`` (the append-only triggers)."""
+    assert connection.vendor == "postgresql"
+    for table in tables:
+        with pytest.raises(DatabaseError, match="append-only"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f"TRUNCATE {table} CASCADE")
+
+
+def _newest_deleted_is_detected(table: str, newest, command: str, *, left: int) -> None:
+    """With the newest row of ``table`` deleted behind the log's back, ``command`` fails,
+    counting ``left`` entries where the signed head counts one more."""
+    _behind_the_back((f"DELETE FROM {table} WHERE id = %s", [newest.pk]))
+    code, output = _run(command)
+    assert code == 1 and f"{left} entries" in output and f"counts {left + 1}" in output
+
+
 def _rolled_back(entries_table: str, newest, head_table: str, old_head) -> None:
     """Remove the newest entry and put the head back to ``old_head``, an earlier, genuinely
     signed state: a rollback only the checkpoints can catch."""
@@ -76,19 +94,13 @@ def test_each_consent_moves_the_signed_head(tenant_a, consent_log):
 
 @pytest.mark.superuser_attacker
 def test_deleting_the_newest_record_a_withdrawal_is_detected(tenant_a, consent_log):
-    _behind_the_back(("DELETE FROM privacy_consentrecord WHERE id = %s", [consent_log[-1].pk]))
-    code, output = _run("consent_verify")
-    assert code == 1 and "3 entries" in output and "counts 4" in output
+    _newest_deleted_is_detected("privacy_consentrecord", consent_log[-1], "consent_verify",
+                                left=3)
 
 
 @pytest.mark.superuser_attacker
 def test_truncating_the_consent_log_is_refused_by_postgres(tenant_a, consent_log):
-    assert connection.vendor == "postgresql"
-    for table in ("privacy_consentrecord", "privacy_consenthead", "privacy_consentcheckpoint"):
-        with pytest.raises(DatabaseError, match="append-only"):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"TRUNCATE {table} CASCADE")
+    _truncate_refused("privacy_consentrecord", "privacy_consenthead", "privacy_consentcheckpoint")
     assert ConsentRecord.objects.for_company(tenant_a.company).count() == 4
 
 
@@ -176,9 +188,7 @@ def test_each_entry_moves_the_ledger_head(tenant_a, ledger):
 
 @pytest.mark.superuser_attacker
 def test_deleting_the_newest_ledger_entry_is_detected(tenant_a, ledger):
-    _behind_the_back(("DELETE FROM billing_creditentry WHERE id = %s", [ledger[-1].pk]))
-    code, output = _run("ledger_verify")
-    assert code == 1 and "2 entries" in output and "counts 3" in output
+    _newest_deleted_is_detected("billing_creditentry", ledger[-1], "ledger_verify", left=2)
 
 
 @pytest.mark.superuser_attacker
@@ -190,11 +200,7 @@ def test_altering_an_old_ledger_entry_is_detected(tenant_a, ledger):
 
 @pytest.mark.superuser_attacker
 def test_truncating_the_ledger_is_refused_and_detected(tenant_a, ledger):
-    for table in ("billing_creditentry", "billing_ledgerhead", "billing_ledgercheckpoint"):
-        with pytest.raises(DatabaseError, match="append-only"):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"TRUNCATE {table} CASCADE")
+    _truncate_refused("billing_creditentry", "billing_ledgerhead", "billing_ledgercheckpoint")
     _behind_the_back(("TRUNCATE billing_creditentry", []))
     code, output = _run("ledger_verify")
     assert code == 1 and "0 entries" in output

@@ -91,6 +91,14 @@ def _ready(fakes: FakeDirectories, provider: str, tenant, email: str = EMAIL):
     return fake, (_LinkedSlack(connector, fake) if provider == "slack" else connector)
 
 
+def _refused_for_good(connector, status: int) -> DirectoryError:
+    """Pushing a photo fails, not to be retried (``status`` from the directory): the error."""
+    with pytest.raises(DirectoryError) as info:
+        connector.push_photo(email=EMAIL, jpeg=_jpeg())
+    assert not info.value.transient and info.value.status == status
+    return info.value
+
+
 # --- connector_for ----------------------------------------------------------------------------
 
 
@@ -320,12 +328,9 @@ def test_entra_graph_401_is_permanent_after_one_fresh_token(fake_directories, te
     fake, connector = _ready(fake_directories, "entra", tenant_a)
     fake.fail_next(2, 401)
 
-    with pytest.raises(DirectoryError) as info:
-        connector.push_photo(email=EMAIL, jpeg=_jpeg())
-
-    assert not info.value.transient and info.value.status == 401
-    assert "Microsoft Graph did not accept the app's token" in info.value.message
-    assert "client_secret" in info.value.message
+    error = _refused_for_good(connector, 401)
+    assert "Microsoft Graph did not accept the app's token" in error.message
+    assert "client_secret" in error.message
     assert len(fake.token_requests) == 2
 
 
@@ -333,12 +338,9 @@ def test_entra_missing_permission_is_permanent_and_says_which(fake_directories, 
     fake, connector = _ready(fake_directories, "entra", tenant_a)
     fake.permissions = {"User.Read.All"}
 
-    with pytest.raises(DirectoryError) as info:
-        connector.push_photo(email=EMAIL, jpeg=_jpeg())
-
-    assert not info.value.transient and info.value.status == 403
-    assert "ProfilePhoto.ReadWrite.All" in info.value.message
-    assert "ErrorAccessDenied" in info.value.message
+    error = _refused_for_good(connector, 403)
+    assert "ProfilePhoto.ReadWrite.All" in error.message
+    assert "ErrorAccessDenied" in error.message
 
 
 def test_entra_token_endpoint_outage_is_transient(fake_directories, tenant_a):
@@ -462,17 +464,13 @@ def test_google_token_endpoint_outage_is_transient_and_not_retried(fake_director
 def test_google_api_401_and_403_are_permanent(fake_directories, tenant_a):
     fake, connector = _ready(fake_directories, "google", tenant_a)
     fake.fail_next(2, 401)
-    with pytest.raises(DirectoryError) as info:
-        connector.push_photo(email=EMAIL, jpeg=_jpeg())
-    assert not info.value.transient and info.value.status == 401
-    assert "did not accept the service account's token" in info.value.message
+    error = _refused_for_good(connector, 401)
+    assert "did not accept the service account's token" in error.message
     assert len(fake.token_requests) == 2  # one fresh token was tried
 
     fake.fail_next(1, 403)
-    with pytest.raises(DirectoryError) as info:
-        connector.push_photo(email=EMAIL, jpeg=_jpeg())
-    assert not info.value.transient and info.value.status == 403
-    assert "admin_email must be" in info.value.message
+    error = _refused_for_good(connector, 403)
+    assert "admin_email must be" in error.message
 
 
 # --- Slack ---------------------------------------------------------------------------------------
@@ -531,13 +529,10 @@ def test_slack_bad_token_is_permanent(fake_directories, tenant_a):
     fake, connector = _ready(fake_directories, "slack", tenant_a)
     fake.revoke_tokens()
 
-    with pytest.raises(DirectoryError) as info:
-        connector.push_photo(email=EMAIL, jpeg=_jpeg())
-
-    assert not info.value.transient and info.value.status == 401
-    assert "invalid_authentication" in info.value.message
-    assert "new SCIM token" in info.value.message
-    assert fake.token not in info.value.message
+    error = _refused_for_good(connector, 401)
+    assert "invalid_authentication" in error.message
+    assert "new SCIM token" in error.message
+    assert fake.token not in error.message
 
 
 def test_slack_forbidden_is_permanent(fake_directories, tenant_a):

@@ -23,17 +23,16 @@ from generation.backends.gpu.inference import (  # noqa: E402
 from generation.backends.gpu.lora import TrainConfig, lora_train  # noqa: E402
 from generation.backends.gpu.tiny import tiny_pipeline  # noqa: E402
 
+from .tiny_lora import PX, TINY_TRAINING  # noqa: E402
+from .workers import files_in  # noqa: E402
+
 pytestmark = pytest.mark.slow
-PX = 64
-CONFIG = TrainConfig(rank=4, alpha=4, batch_size=1, steps=3, checkpoint_every=2, resolution=PX,
-                     learning_rate=1e-2)
+CONFIG = TINY_TRAINING
 
 
 @pytest.fixture
 def storage(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "media")}}}
+    files_in(settings, tmp_path / "media")
 
 
 def _images() -> list[Image.Image]:

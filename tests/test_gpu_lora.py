@@ -8,6 +8,7 @@ fixed seeds. Nothing is downloaded: the pipelines are built from configs in code
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub reads it
 
@@ -36,12 +37,12 @@ from generation.backends.gpu.lora import (  # noqa: E402
 from generation.backends.gpu.tiny import tiny_pipeline  # noqa: E402
 
 from .faces import face_image  # noqa: E402
+from .tiny_lora import PX, TINY_TRAINING  # noqa: E402
+from .workers import files_in  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-PX = 64
-CONFIG = TrainConfig(rank=4, alpha=4, batch_size=1, steps=3, checkpoint_every=2, resolution=PX,
-                     learning_rate=1e-2, gradient_checkpointing=True)
+CONFIG = replace(TINY_TRAINING, gradient_checkpointing=True)
 PROMPT = identity_prompt("professional headshot, grey studio background", CONFIG)
 NEGATIVE = "blurry, low quality"
 
@@ -54,9 +55,7 @@ def training_images() -> list[Image.Image]:
 
 @pytest.fixture
 def storage(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "media")}}}
+    files_in(settings, tmp_path / "media")
     return default_storage
 
 
@@ -162,8 +161,7 @@ def _kill_at(step_to_die: int):
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
 def test_resume_after_kill_redoes_no_step(kind, storage, training_images):
-    config = TrainConfig(rank=4, alpha=4, batch_size=1, steps=4, checkpoint_every=2, resolution=PX,
-                         learning_rate=1e-2)
+    config = replace(TINY_TRAINING, steps=4)
     pipeline = tiny_pipeline(kind)
     with pytest.raises(Killed):
         lora_train(pipeline=pipeline, images=training_images, config=config, checkpoint_prefix="killed",

@@ -134,6 +134,15 @@ def _fresh(delivery: WebhookDelivery) -> WebhookDelivery:
     return WebhookDelivery.objects.for_company(delivery.company_id).get(pk=delivery.pk)
 
 
+def _first_attempt(tenant, receiver: Receiver, answer: int) -> WebhookDelivery:
+    """One event to one endpoint that answers its first POST with ``answer``: the delivery
+    as that attempt left it."""
+    _endpoint(tenant, receiver)
+    receiver.answers.append(answer)
+    (delivery,) = _emit(tenant)
+    return _fresh(delivery)
+
+
 def _deliveries(tenant):
     return WebhookDelivery.objects.for_company(tenant.company)
 
@@ -187,12 +196,7 @@ def test_unsubscribed_inactive_and_other_companies_endpoints_receive_nothing(
 
 
 def test_a_failed_delivery_is_retried_later_and_then_succeeds(tenant_a, receiver):
-    _endpoint(tenant_a, receiver)
-    receiver.answers.append(500)
-
-    (delivery,) = _emit(tenant_a)
-
-    delivery = _fresh(delivery)
+    delivery = _first_attempt(tenant_a, receiver, 500)
     assert delivery.status == Status.PENDING and delivery.attempts == 1
     assert delivery.last_status_code == 500 and "500" in delivery.last_error
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
@@ -260,9 +264,7 @@ def test_a_second_worker_claiming_the_same_delivery_sends_nothing(tenant_a, rece
 
 
 def test_a_duplicate_message_does_not_send_a_retry_early(tenant_a, receiver):
-    _endpoint(tenant_a, receiver)
-    receiver.answers.append(500)
-    (delivery,) = _emit(tenant_a)
+    delivery = _first_attempt(tenant_a, receiver, 500)
     assert webhook_deliver(delivery_id=delivery.pk) == "not claimable"
     assert len(receiver.requests) == 1 and _fresh(delivery).status == Status.PENDING
 
@@ -285,10 +287,7 @@ def test_a_claim_whose_worker_died_is_sent_again(tenant_a, receiver):
 
 
 def test_redirects_are_not_followed(tenant_a, receiver):
-    _endpoint(tenant_a, receiver)
-    receiver.answers.append(302)
-    (delivery,) = _emit(tenant_a)
-    delivery = _fresh(delivery)
+    delivery = _first_attempt(tenant_a, receiver, 302)
     assert delivery.status == Status.PENDING and delivery.last_status_code == 302
     assert "redirect" in delivery.last_error
     assert [r.path for r in receiver.requests] == ["/hook"]

@@ -254,27 +254,28 @@ def _request(client, method: str, url: str, data: dict):
     return client.get(url) if method == "GET" else client.post(url, data)
 
 
+def _owner_of_b_gets_404_and_nothing_changes(tenant_b, name: str, method: str, slug: str,
+                                             objects_a) -> None:
+    client = tenant_b.client_for(tenant_b.owner)
+    before = db_fingerprint()
+    response = _request(client, method, _url(name, slug, objects_a), COMPANY_URLS[name].data)
+    assert response.status_code == 404
+    assert db_fingerprint() == before
+
+
 CASES = [(name, method) for name, spec in COMPANY_URLS.items() for method in spec.methods]
 
 
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_outsider_gets_404_and_nothing_changes(name, method, objects_a, tenant_b):
-    client = tenant_b.client_for(tenant_b.owner)
-    before = db_fingerprint()
-    response = _request(client, method, _url(name, "alpha", objects_a), COMPANY_URLS[name].data)
-    assert response.status_code == 404
-    assert db_fingerprint() == before
+    _owner_of_b_gets_404_and_nothing_changes(tenant_b, name, method, "alpha", objects_a)
 
 
 @pytest.mark.parametrize(("name", "method"),
                          [c for c in CASES if COMPANY_URLS[c[0]].pk is not None])
 def test_foreign_object_under_own_company_is_404(name, method, objects_a, tenant_b):
     """An admin of B asking for A's objects through B's own address."""
-    client = tenant_b.client_for(tenant_b.owner)
-    before = db_fingerprint()
-    response = _request(client, method, _url(name, "bravo", objects_a), COMPANY_URLS[name].data)
-    assert response.status_code == 404
-    assert db_fingerprint() == before
+    _owner_of_b_gets_404_and_nothing_changes(tenant_b, name, method, "bravo", objects_a)
 
 
 @pytest.mark.parametrize(("name", "method"), CASES)

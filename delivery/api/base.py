@@ -162,6 +162,8 @@ class CompanyScopedMixin:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasKeyScope]
     throttle_classes = [PerKeyThrottle]
+    # Every list pages on the time of the last change (keyset); a single object ignores it.
+    pagination_class = UpdatedCursor
 
     # The database's wall (core/rls.py): once the key has named the company (DRF
     # authenticates in initial()), the rest of the request sees only that company's rows.
@@ -176,10 +178,12 @@ class CompanyScopedMixin:
         if company is not None:
             self._company_scopes.enter_context(company_scope(company.pk))
 
-    model = None  # each view names its model and defines scoped_queryset
+    model = None  # each view names its model
 
-    def scoped_queryset(self, company):  # pragma: no cover - each view defines it
-        raise NotImplementedError
+    def scoped_queryset(self, company):
+        """The company's rows of ``model``; a view that filters, joins or narrows them (to
+        what may leave, say) overrides it."""
+        return self.model.objects.for_company(company)
 
     def get_queryset(self):
         company = getattr(self.request, "company", None)

@@ -6,14 +6,15 @@ from datetime import datetime, time
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404
 from teams.decorators import company_view
 
 from ..models import ApiKey
@@ -51,17 +52,15 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                                       "shown again.")
             form = ApiKeyForm()
     keys = ApiKey.objects.for_company(company).select_related("created_by")
-    return render(request, "delivery/api_keys.html",
-                  {"form": form, "keys": keys, "secret": secret, "now": timezone.now()},
-                  status=400 if form.errors else 200)
+    return form_page(request, "delivery/api_keys.html",
+                     {"form": form, "keys": keys, "secret": secret, "now": timezone.now()})
 
 
 @require_POST
 @company_view(role="admin")
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    key = ApiKey.objects.for_company(request.company).filter(pk=pk).first()
-    if key is None:
-        raise Http404("No such key.")
+    key = object_or_404(ApiKey.objects.for_company(request.company).filter(pk=pk).first(),
+                        "No such key.")
     if not is_confirmed(request):
         return confirm_page(
             request, title=f"Revoke the API key “{key.name}” ({key.prefix}…)?",

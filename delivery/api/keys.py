@@ -8,9 +8,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from core.errors import NotAllowed, ServiceError
+from core.errors import ServiceError
 from core.rls import rls_bypass
 from teams.models import Company, Membership
+from teams.services.companies import company_admin_required
 
 from ..models import ApiKey
 
@@ -24,8 +25,7 @@ def api_key_hash(raw: str) -> str:
 def api_key_create(*, company: Company, actor: Membership, name: str, scope: str,
                    expires_at: datetime | None = None) -> tuple[ApiKey, str]:
     """A new key and its secret, which is never shown again."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can create API keys.")
+    company_admin_required(actor=actor, company=company, to="create API keys")
     name = name.strip()
     if not name:
         raise ServiceError("Give the key a name that says what uses it.")
@@ -42,8 +42,7 @@ def api_key_create(*, company: Company, actor: Membership, name: str, scope: str
 
 
 def api_key_revoke(*, company: Company, actor: Membership, key: ApiKey) -> None:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can revoke API keys.")
+    company_admin_required(actor=actor, company=company, to="revoke API keys")
     ApiKey.objects.for_company(company).filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now())
 

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -54,6 +54,20 @@ def _int_param(request, name: str) -> int | None:
         raise ValidationError({name: f"Must be a whole number from 0 to {MAX_BIGINT}."}) from None
 
 
+def _status_param(request, values: list[str], *, refusal: str) -> str | None:
+    """The ``status`` asked for, one of ``values``; none (no filter) when empty."""
+    state = request.query_params.get("status")
+    if state and state not in values:
+        raise ValidationError({"status": refusal})
+    return state or None
+
+
+def _filtered(queryset, **lookups):
+    """``queryset`` narrowed by the lookups whose value the request gave (not None)."""
+    return queryset.filter(**{lookup: value for lookup, value in lookups.items()
+                              if value is not None})
+
+
 def _since_param(request):
     value = request.query_params.get("updated_since")
     if value in (None, ""):
@@ -78,33 +92,25 @@ def _variant(request) -> Variant:
         raise ValidationError({"variant": str(error)}) from None
 
 
+def _people(company):
+    return (Membership.objects.for_company(company)
+            .select_related("user", "team", "headshot__candidate"))
+
+
+@extend_schema_view(get=extend_schema(parameters=[TEAM, UPDATED_SINCE, OpenApiParameter(
+    "status", str, enum=list(Membership.Status.values))]))
 class PeopleList(CompanyScopedMixin, generics.ListAPIView):
     """People of the company, oldest change first."""
 
     model = Membership
     serializer_class = PersonSerializer
-    pagination_class = UpdatedCursor
 
     def scoped_queryset(self, company):
-        people = (Membership.objects.for_company(company)
-                  .select_related("user", "team", "headshot__candidate"))
-        team = _int_param(self.request, "team")
-        if team is not None:
-            people = people.filter(team_id=team)
-        state = self.request.query_params.get("status")
-        if state:
-            if state not in Membership.Status.values:
-                raise ValidationError({"status": f"One of {', '.join(Membership.Status.values)}."})
-            people = people.filter(status=state)
-        since = _since_param(self.request)
-        if since is not None:
-            people = people.filter(updated_at__gte=since)
-        return people
-
-    @extend_schema(parameters=[TEAM, UPDATED_SINCE, OpenApiParameter(
-        "status", str, enum=list(Membership.Status.values))])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        return _filtered(
+            _people(company), team_id=_int_param(self.request, "team"),
+            status=_status_param(self.request, Membership.Status.values,
+                                 refusal=f"One of {', '.join(Membership.Status.values)}."),
+            updated_at__gte=_since_param(self.request))
 
 
 class PersonDetail(CompanyScopedMixin, generics.RetrieveAPIView):
@@ -112,13 +118,14 @@ class PersonDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     serializer_class = PersonSerializer
 
     def scoped_queryset(self, company):
-        return Membership.objects.for_company(company).select_related("user", "team", "headshot__candidate")
+        return _people(company)
 
 
 class HeadshotCursor(UpdatedCursor):
     ordering = ("approved_at", "pk")
 
 
+@extend_schema_view(get=extend_schema(parameters=[TEAM, UPDATED_SINCE, *VARIANT]))
 class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
     """Approved headshots, each with a short-lived link to the variant asked for."""
 
@@ -134,22 +141,14 @@ class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
             "company_id", "membership_id", "candidate_id", "approved_at", "candidate__width",
             "candidate__height", "membership__team_id", "membership__user__email",
             "membership__user__full_name", "membership__team__name")
-        team = _int_param(self.request, "team")
-        if team is not None:
-            headshots = headshots.filter(membership__team_id=team)
-        since = _since_param(self.request)
-        if since is not None:
-            headshots = headshots.filter(approved_at__gte=since)
-        return headshots
+        return _filtered(headshots, membership__team_id=_int_param(self.request, "team"),
+                         approved_at__gte=_since_param(self.request))
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "variant": _variant(self.request)}
 
-    @extend_schema(parameters=[TEAM, UPDATED_SINCE, *VARIANT])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
-
+@extend_schema_view(get=extend_schema(parameters=VARIANT))
 class HeadshotDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     model = Headshot
     serializer_class = HeadshotSerializer
@@ -161,19 +160,12 @@ class HeadshotDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "variant": _variant(self.request)}
 
-    @extend_schema(parameters=VARIANT)
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
 
 class InvitationCreate(CompanyScopedMixin, generics.GenericAPIView):
     """Invite someone by e-mail (needs a write key). The invitation e-mail is sent."""
 
     model = Membership
     serializer_class = InvitationCreateSerializer
-
-    def scoped_queryset(self, company):
-        return Membership.objects.for_company(company)
 
     @extend_schema(request=InvitationCreateSerializer,
                    responses={201: InvitationSerializer})
@@ -196,35 +188,24 @@ class InvitationCreate(CompanyScopedMixin, generics.GenericAPIView):
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(parameters=[
+    OpenApiParameter("person", int),
+    OpenApiParameter("status", str, enum=list(GenerationJob.Status.values))]))
 class JobList(CompanyScopedMixin, generics.ListAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
-    pagination_class = UpdatedCursor
 
     def scoped_queryset(self, company):
-        jobs = GenerationJob.objects.for_company(company)
-        person = _int_param(self.request, "person")
-        if person is not None:
-            jobs = jobs.filter(membership_id=person)
-        state = self.request.query_params.get("status")
-        if state:
-            if state not in GenerationJob.Status.values:
-                raise ValidationError({"status": "Unknown job status."})
-            jobs = jobs.filter(status=state)
-        return jobs
-
-    @extend_schema(parameters=[OpenApiParameter("person", int), OpenApiParameter(
-        "status", str, enum=list(GenerationJob.Status.values))])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        return _filtered(
+            GenerationJob.objects.for_company(company),
+            membership_id=_int_param(self.request, "person"),
+            status=_status_param(self.request, GenerationJob.Status.values,
+                                 refusal="Unknown job status."))
 
 
 class JobDetail(CompanyScopedMixin, generics.RetrieveAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
-
-    def scoped_queryset(self, company):
-        return GenerationJob.objects.for_company(company)
 
 
 @require_GET

@@ -7,11 +7,12 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import NotAllowed, ServiceError
+from core.errors import ServiceError
 from generation.selectors import headshots_that_may_leave
 from privacy.deletion import receipt_write
 from privacy.registry import ExternalCopyKept
 from teams.models import Company, Membership
+from teams.services.companies import company_admin_required
 
 from ..models import DirectoryConnection, DirectorySync
 from . import DirectoryError, UserNotFound, connector_for
@@ -36,8 +37,7 @@ def directory_sync_queue(*, company: Company, membership: Membership) -> list[Di
 
 def directory_sync_all(*, company: Company, actor: Membership) -> int:
     """On demand: everyone with an approved headshot, in every enabled directory."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can sync directories.")
+    company_admin_required(actor=actor, company=company, to="sync directories")
     if not DirectoryConnection.objects.for_company(company).filter(enabled=True).exists():
         raise ServiceError("Connect a directory first.")
     people = Membership.objects.for_company(company).filter(
@@ -51,8 +51,7 @@ def directory_sync_all(*, company: Company, actor: Membership) -> int:
 
 def directory_connection_save(*, company: Company, actor: Membership, provider: str,
                               config: dict, enabled: bool = True) -> DirectoryConnection:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can connect directories.")
+    company_admin_required(actor=actor, company=company, to="connect directories")
     if provider not in DirectoryConnection.Provider.values:
         raise ServiceError("Unknown directory.")
     connection, _ = DirectoryConnection.objects.for_company(company).update_or_create(

@@ -6,11 +6,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ServiceError
 from core.inputs import InputInvalid, json_loads_bounded
+from core.pages import form_page
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
 
@@ -88,9 +89,8 @@ def directory(request: HttpRequest) -> HttpResponse:
             "connection", "membership__user"), key="-updated_at", params=request.GET)
     except BadCursor as error:
         return bad_cursor_response(request, error)
-    return render(request, "delivery/directory.html",
-                  {"form": form, "connections": connections, "syncs": syncs},
-                  status=400 if form.errors else 200)
+    return form_page(request, "delivery/directory.html",
+                     {"form": form, "connections": connections, "syncs": syncs})
 
 
 @require_POST

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ServiceError
 from core.inputs import id_or_none
+from core.pages import form_page
 from core.widgets import FastSelect
 from generation.selectors import headshots_that_may_leave
 from teams.decorators import company_view
@@ -59,10 +59,9 @@ def exports(request: HttpRequest) -> HttpResponse:
                                 filename=f"{label}-headshots-{stamp}.zip")
     teams = Team.objects.for_company(company).order_by("name")
     approved = headshots_that_may_leave(company=company)
-    return render(request, "delivery/exports.html",
-                  {"form": form, "teams": teams, "approved_total": approved.count(),
-                   "ttl_days": max(1, settings.EXPORT_URL_TTL_SECONDS // 86400)},
-                  status=400 if form.errors else 200)
+    return form_page(request, "delivery/exports.html",
+                     {"form": form, "teams": teams, "approved_total": approved.count(),
+                      "ttl_days": max(1, settings.EXPORT_URL_TTL_SECONDS // 86400)})
 
 
 @require_GET

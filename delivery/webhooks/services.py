@@ -34,6 +34,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from core.errors import NotAllowed, ServiceError
 from core.events import HEADSHOT_APPROVED, JOB_FAILED, JOB_READY, MEMBER_JOINED
 from teams.models import Company, Membership
+from teams.services.companies import company_admin_required
 
 from ..models import WebhookDelivery, WebhookEndpoint
 from .addresses import webhook_url_clean
@@ -64,8 +65,7 @@ MAX_ENDPOINTS_PER_COMPANY = 10
 
 def _require_admin(company: Company, actor: Membership, obj: object = None) -> None:
     """The actor is one of the company's admins, and ``obj`` (if any) is the company's."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can manage webhooks.")
+    company_admin_required(actor=actor, company=company, to="manage webhooks")
     if obj is not None and obj.company_id != company.pk:
         raise NotAllowed(f"That {type(obj)._meta.verbose_name} belongs to another company.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.confirm import confirm_page, is_confirmed
 from core.crypto import last4
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404, reported
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from teams.decorators import company_view
 
@@ -40,12 +41,6 @@ class WebhookEndpointForm(forms.Form):
     )
 
 
-def _object_or_404(obj):
-    if obj is None:
-        raise Http404("No such page.")
-    return obj
-
-
 @require_http_methods(["GET", "POST"])
 @company_view(role="admin")
 def webhooks(request: HttpRequest) -> HttpResponse:
@@ -59,11 +54,10 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             form = WebhookEndpointForm()
-    response = render(
+    response = form_page(
         request, "delivery/webhooks.html",
         {"form": form, "endpoints": webhook_endpoint_list(company=request.company),
          "created": created, "secret": secret, "event_types": EVENT_TYPES},
-        status=400 if form.errors else 200,
     )
     if secret:
         add_never_cache_headers(response)  # the secret is on this page, once
@@ -73,7 +67,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @require_GET
 @company_view(role="admin")
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
+    endpoint = object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
     try:  # newest first, each page one index range (core.pagination)
         deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint),
                                  key="-created_at", params=request.GET)
@@ -90,7 +84,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @company_view(role="admin")
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = _object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
+    endpoint = object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
     if not is_confirmed(request):
         return confirm_page(
             request, title=f"Delete the webhook endpoint {endpoint.url}?",
@@ -113,12 +107,8 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @company_view(role="admin")
 def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = _object_or_404(webhook_delivery_get(company=request.company, pk=pk))
-    try:
+    delivery = object_or_404(webhook_delivery_get(company=request.company, pk=pk))
+    with reported(request, success=f"Sending {delivery.event_type} ({delivery.event_id}) again."):
         webhook_resend(company=request.company, actor=request.membership, delivery=delivery)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Sending {delivery.event_type} ({delivery.event_id}) again.")
     return redirect("integrations:webhook_detail", company_slug=request.company.slug,
                     pk=delivery.endpoint_id)

@@ -26,7 +26,14 @@ from ..models import GenerationJob, ReplicatePrediction, Selfie
 from ..routing import replicate_failure_record, replicate_success_record
 from ..services.replicate_create import prediction_for_seed
 from . import offline, replicate_api
-from .protocol import BackendFailed, GenerationBackend, Keepalive, Output, Received
+from .protocol import (
+    BackendFailed,
+    GenerationBackend,
+    Keepalive,
+    Output,
+    Received,
+    SynchronousBackend,
+)
 
 log = logging.getLogger(__name__)
 Backend = GenerationJob.Backend
@@ -54,14 +61,11 @@ def _roomy_first(selfies: list[Selfie], *, framing: str) -> list[Selfie]:
     return roomy or selfies
 
 
-class OfflineBackend:
+class OfflineBackend(SynchronousBackend):
     """The studio retouch of the person's own selfie, on the CPU, one seed at a time."""
 
     name = Backend.OFFLINE
-    asynchronous = False
-
-    def unavailable(self) -> str:
-        return ""
+    label = "The offline backend"
 
     def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
                seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
@@ -83,24 +87,6 @@ class OfflineBackend:
             yield Output(seed=seed, output_index=0, finished=True, data=b"",
                          image=result.convert("RGB"),
                          source_id=f"offline:selfie-{selfie.pk}:seed-{seed}")
-
-    def receive(self, job: GenerationJob, external_id: str) -> Received:
-        raise BackendFailed("The offline backend delivers from submit; nothing to receive.")
-
-    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
-        return None
-
-    def outstanding(self, job: GenerationJob) -> bool:
-        return False
-
-    def failure_summary(self, job: GenerationJob) -> str:
-        return "The offline backend made no photos."
-
-    def cancel(self, job: GenerationJob) -> None:
-        return None  # the worker sees the cancelled job at its next lease renewal
-
-    def release(self, job: GenerationJob) -> None:
-        return None
 
 
 def _webhook_url() -> str | None:

@@ -101,3 +101,34 @@ class GenerationBackend(Protocol):
     def cancel(self, job: GenerationJob) -> None: ...
 
     def release(self, job: GenerationJob) -> None: ...
+
+
+class SynchronousBackend:
+    """The half of the protocol a backend that delivers every output from ``submit`` (the
+    offline and GPU ones) answers alike: nothing ever arrives later, nothing is held."""
+
+    asynchronous = False
+    label = "This backend"  # how its messages name it
+
+    def unavailable(self) -> str:
+        return ""
+
+    def receive(self, job: GenerationJob, external_id: str) -> Received:
+        raise BackendFailed(f"{self.label} delivers from submit; nothing to receive.")
+
+    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
+        return None
+
+    def outstanding(self, job: GenerationJob) -> bool:
+        return False
+
+    def failure_summary(self, job: GenerationJob) -> str:
+        return f"{self.label} made no photos."
+
+    def cancel(self, job: GenerationJob) -> None:
+        # The worker sees the cancelled job when it next renews its lease (the GPU worker's
+        # progress reports renew it).
+        return None
+
+    def release(self, job: GenerationJob) -> None:
+        return None

@@ -14,21 +14,13 @@ from typing import Any
 
 from django.conf import settings
 
-from core.inputs import InputInvalid, json_object_bounded
+from core.inputs import WebhookInvalid, webhook_json
 
 # Svix-style ids ("msg_2Lh…"); stored whole, so no longer than ReplicateWebhook.webhook_id.
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 # Replicate's prediction ids are short lower-case base32; bounded by the column.
 _PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
-
-
-class WebhookInvalid(Exception):
-    """A webhook delivery we must not trust; ``reason`` is short and safe to log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _secret_key(secret: str) -> bytes:
@@ -82,10 +74,7 @@ def webhook_verify(*, headers: Mapping[str, str], body: bytes, now: float | None
             matched = True
     if not matched:
         raise WebhookInvalid("bad webhook signature")
-    try:
-        payload = json_object_bounded(body)
-    except InputInvalid as error:
-        raise WebhookInvalid(f"webhook body: {error}") from None
+    payload = webhook_json(body, refusal="webhook body")
     prediction_id = payload.get("id")
     if not isinstance(prediction_id, str) or not _PREDICTION_ID.fullmatch(prediction_id):
         raise WebhookInvalid("the payload names no prediction")

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ServiceError
 from core.files import private_file_response
 from core.inputs import id_or_none
+from core.pages import form_page, object_or_404
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from core.widgets import FastSelect
 from teams.decorators import company_view
@@ -114,18 +115,15 @@ def looks(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Version {version.version} saved as a draft: preview it, "
                                       "then approve it.")
             return redirect("generation:look_version", company_slug=company.slug, pk=version.pk)
-    return render(request, "generation/looks.html",
-                  {"form": form, "versions": look_versions(company=company), "presets": PRESETS},
-                  status=400 if form.errors else 200)
+    return form_page(request, "generation/looks.html",
+                     {"form": form, "versions": look_versions(company=company), "presets": PRESETS})
 
 
 @require_http_methods(["GET", "POST"])
 @company_view(role="admin")
 def look_version(request: HttpRequest, pk: int) -> HttpResponse:
     company = request.company
-    version = look_version_get(company=company, pk=pk)
-    if version is None:
-        raise Http404("No such page.")
+    version = object_or_404(look_version_get(company=company, pk=pk))
     if request.method == "POST":
         try:
             if request.POST.get("action") == "approve":
@@ -252,9 +250,7 @@ def _with_pk(url: str, obj) -> str:
 @company_view(role="admin")
 def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     company = request.company
-    candidate = candidate_get(company=company, pk=pk)
-    if candidate is None:
-        raise Http404("No such page.")
+    candidate = object_or_404(candidate_get(company=company, pk=pk))
     if not candidate_may_leave(candidate):
         # Refused on the server, whatever the page showed: nothing changes.
         return HttpResponse(GATE_REFUSAL, status=409, content_type="text/plain; charset=utf-8")
@@ -345,9 +341,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def audit_thumb(request: HttpRequest, pk: int) -> HttpResponse:
     # Admins only: the one place a photo that failed a gate is ever served.
-    candidate = candidate_get(company=request.company, pk=pk)
-    if candidate is None:
-        raise Http404("No such page.")
+    candidate = object_or_404(candidate_get(company=request.company, pk=pk))
     response = private_file_response(candidate.thumb_key)
     response["Cache-Control"] = "private, no-store"
     return response

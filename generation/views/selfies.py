@@ -4,17 +4,18 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import object_or_404, reported
 from privacy.services import consent_is_granted
 from teams.decorators import company_view
 from teams.models import Membership
-from teams.selectors import member_get
+from teams.selectors import joined_member_get
 
 from ..intake.decode import mb
 from ..models import Selfie
@@ -150,9 +151,7 @@ def selfies(request: HttpRequest) -> HttpResponse:
 def member_selfies(request: HttpRequest, pk: int) -> HttpResponse:
     """An admin uploads on an employee's behalf (the employee's consent is still required)."""
     company = request.company
-    member = member_get(company=company, pk=pk)
-    if member is None or not member.has_joined:
-        raise Http404("No such page.")
+    member = object_or_404(joined_member_get(company=company, pk=pk))
     granted = consent_is_granted(company=company, user=member.user)
     if request.method == "POST":
         if not granted:
@@ -191,8 +190,7 @@ selfie_thumb = private_photo_view(_visible_selfie, "thumb_key")
 def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The verdict of a photo being checked off the request path (JSON, for the uploader)."""
     state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
-    if state is None:
-        raise Http404("No such photo.")
+    state = object_or_404(state, "No such photo.")
     body = {"status": state.status, "error": state.error}
     names = request.session.get(_pending_key(request.company.pk), {})
     if state.status == "refused" and str(pk) in names:
@@ -222,12 +220,8 @@ def selfie_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
             image_alt="The photo to delete",
             consequences=["The photo is deleted for good, with what was measured from it.",
                           "Headshots already made from it are kept."])
-    try:
+    with reported(request, success="Photo deleted."):
         selfie_delete(company=request.company, actor=request.membership, selfie=selfie)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Photo deleted.")
     if selfie.membership_id != request.membership.pk:
         return redirect("generation:member_selfies", company_slug=request.company.slug,
                         pk=selfie.membership_id)

@@ -43,13 +43,23 @@ def _text(d: dict, key: str) -> str:
     return str(value)
 
 
-class ScimUserAdapter(SCIMUser):
+class _CompanyResource:
+    """What both adapters share: resources are known by their SCIM id, belong to the company
+    whose token the view checked, and arrive as JSON objects."""
+
     id_field = "scim_id"
-    url_name = "scim:users"
 
     @property
     def company(self):
         return self.request.scim_company
+
+    def validate_dict(self, d: dict) -> None:
+        if not isinstance(d, dict):
+            raise ScimError("The body must be a JSON object.", scim_type="invalidSyntax")
+
+
+class ScimUserAdapter(_CompanyResource, SCIMUser):
+    url_name = "scim:users"
 
     @property
     def display_name(self) -> str:
@@ -79,10 +89,6 @@ class ScimUserAdapter(SCIMUser):
         if o.title:
             d["title"] = o.title
         return d
-
-    def validate_dict(self, d: dict) -> None:
-        if not isinstance(d, dict):
-            raise ScimError("The body must be a JSON object.", scim_type="invalidSyntax")
 
     def from_dict(self, d: dict) -> None:
         """A full representation (POST, PUT). An absent ``active`` keeps the current value."""
@@ -142,13 +148,8 @@ class ScimUserAdapter(SCIMUser):
                                   token=self.request.scim_token)
 
 
-class ScimGroupAdapter(SCIMGroup):
-    id_field = "scim_id"
+class ScimGroupAdapter(_CompanyResource, SCIMGroup):
     url_name = "scim:groups"
-
-    @property
-    def company(self):
-        return self.request.scim_company
 
     @property
     def display_name(self) -> str:
@@ -175,10 +176,6 @@ class ScimGroupAdapter(SCIMGroup):
         if o.external_id:
             d["externalId"] = o.external_id
         return d
-
-    def validate_dict(self, d: dict) -> None:
-        if not isinstance(d, dict):
-            raise ScimError("The body must be a JSON object.", scim_type="invalidSyntax")
 
     def from_dict(self, d: dict) -> None:
         members = d.get("members")

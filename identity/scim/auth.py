@@ -16,9 +16,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.errors import NotAllowed, ServiceError
+from core.errors import ServiceError
 from core.rls import company_scope, rls_bypass
 from teams.models import Company, Membership
+from teams.services.companies import company_admin_required
 
 from ..audit import audit_record
 from ..models import ScimToken
@@ -33,8 +34,7 @@ def _hash(raw: str) -> str:
 def token_create(*, company: Company, actor: Membership, name: str,
                  request: HttpRequest | None = None) -> tuple[ScimToken, str]:
     """A new token; the raw value is returned once and never stored."""
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can create provisioning tokens.")
+    company_admin_required(actor=actor, company=company, to="create provisioning tokens")
     name = name.strip()
     if not name:
         raise ServiceError("Name the token after the client that uses it, e.g. “Entra ID”.")
@@ -49,8 +49,7 @@ def token_create(*, company: Company, actor: Membership, name: str,
 
 def token_revoke(*, company: Company, actor: Membership, token: ScimToken,
                  request: HttpRequest | None = None) -> None:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can revoke provisioning tokens.")
+    company_admin_required(actor=actor, company=company, to="revoke provisioning tokens")
     revoked = ScimToken.objects.for_company(company).filter(
         pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if revoked:

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.crypto import encrypt
-from core.errors import NotAllowed, ServiceError
+from core.errors import ServiceError
 from core.rls import company_scope
 from teams.models import Company, Invitation, Membership, User
+from teams.services.companies import company_admin_required
 from teams.services.invitations import (
     email_normalise,
     invitation_accept,
@@ -57,11 +58,6 @@ def connection_get(*, company: Company) -> SsoConnection | None:
     return SsoConnection.objects.for_company(company).first()
 
 
-def _require_admin(actor: Membership, company: Company) -> None:
-    if actor.company_id != company.pk or not actor.is_admin:
-        raise NotAllowed("Only the company's admins can do this.")
-
-
 def _clean_cert(pem: str) -> str:
     body = "".join(line.strip() for line in pem.strip().splitlines()
                    if line.strip() and "CERTIFICATE" not in line)
@@ -70,7 +66,7 @@ def _clean_cert(pem: str) -> str:
 
 def connection_save(*, company: Company, actor: Membership, data: ConnectionInput,
                     request=None) -> SsoConnection:
-    _require_admin(actor, company)
+    company_admin_required(actor=actor, company=company)
     if data.protocol not in SsoConnection.Protocol.values:
         raise ServiceError("Choose OpenID Connect or SAML 2.0.")
     connection = connection_get(company=company) or SsoConnection(company=company)
@@ -122,7 +118,7 @@ def connection_save(*, company: Company, actor: Membership, data: ConnectionInpu
 def connection_enforce(*, company: Company, actor: Membership, enforced: bool,
                        request=None) -> SsoConnection:
     """Turn enforced SSO on or off. On needs a working connection and a verified domain."""
-    _require_admin(actor, company)
+    company_admin_required(actor=actor, company=company)
     connection = connection_get(company=company)
     if enforced:
         if connection is None or not connection.enabled:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from core.inputs import safe_next
+from core.pages import form_page
 from core.rls import company_scope
 from teams.models import Company
 
@@ -75,8 +76,7 @@ def sso_start(request: HttpRequest) -> HttpResponse:
             return _redirect_to_provider(request, connection)
         form.add_error("email", "No company has set up single sign-on for this address. "
                                 "Sign in with your password or an e-mailed link instead.")
-    return render(request, "identity/sso_start.html", {"form": form, "next": safe_next(request)},
-                  status=400 if form.errors else 200)
+    return form_page(request, "identity/sso_start.html", {"form": form, "next": safe_next(request)})
 
 
 @require_http_methods(["GET", "POST"])

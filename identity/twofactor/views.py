@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
 from core.inputs import safe_next
+from core.pages import form_page, reported
 
 from . import services
 
@@ -85,9 +86,9 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
             return render(request, "identity/recovery_codes.html",
                           {"codes": codes, "next": safe_next(request)})
     url = mfa_adapter().build_totp_url(request.user, secret)
-    return render(request, "identity/totp_setup.html", {
+    return form_page(request, "identity/totp_setup.html", {
         "form": form, "secret": secret, "qr_svg": mfa_adapter().build_totp_svg(url),
-        "next": safe_next(request)}, status=400 if form.errors else 200)
+        "next": safe_next(request)})
 
 
 @require_POST
@@ -116,12 +117,8 @@ def authenticator_remove(request: HttpRequest, pk: int) -> HttpResponse:
             consequences=["You can no longer use it to confirm it's you.",
                           "If it is your last one, your recovery codes are removed too, and "
                           "admin pages ask you to set one up again."])
-    try:
+    with reported(request, success="Removed."):
         services.authenticator_remove(user=request.user, authenticator_id=pk)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Removed.")
     return redirect("identity:security")
 
 
@@ -142,9 +139,8 @@ def webauthn_add(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Security key added.")
             return redirect(safe_next(request) or "identity:security")
     options = webauthn.begin_registration(request.user, passwordless=False)
-    return render(request, "identity/webauthn_add.html", {
-        "form": form, "options": {"creation_options": options}, "next": safe_next(request)},
-        status=400 if form.errors else 200)
+    return form_page(request, "identity/webauthn_add.html", {
+        "form": form, "options": {"creation_options": options}, "next": safe_next(request)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,10 +159,9 @@ def verify(request: HttpRequest) -> HttpResponse:
             return redirect(next_url)
     has_keys = services.authenticators(user=request.user).filter(
         type=Authenticator.Type.WEBAUTHN).exists()
-    return render(request, "identity/verify.html",
-                  {"form": form, "next": next_url, "has_keys": has_keys,
-                   "has_totp": services.has_totp(user=request.user)},
-                  status=400 if form.errors else 200)
+    return form_page(request, "identity/verify.html",
+                     {"form": form, "next": next_url, "has_keys": has_keys,
+                      "has_totp": services.has_totp(user=request.user)})
 
 
 def _setup_url() -> str:

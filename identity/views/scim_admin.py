@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import object_or_404
 from teams.decorators import company_view
 
 from ..audit import audit_record
@@ -63,9 +64,8 @@ def scim_settings(request: HttpRequest) -> HttpResponse:
 @require_POST
 @company_view(role="admin")
 def scim_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = ScimToken.objects.for_company(request.company).filter(pk=pk).first()
-    if token is None:
-        raise Http404("No such token.")
+    token = object_or_404(ScimToken.objects.for_company(request.company).filter(pk=pk).first(),
+                          "No such token.")
     if not is_confirmed(request):
         return confirm_page(
             request, title=f"Revoke the SCIM token “{token.name}”?",

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ServiceError
+from core.pages import form_page
 from teams.decorators import company_view
 from teams.models import Membership
 
@@ -38,9 +39,8 @@ def security(request: HttpRequest) -> HttpResponse:
               .filter(role__in=[Membership.Role.OWNER, Membership.Role.ADMIN])
               .order_by("user__email"))
     rows = [(admin, has_second_factor(user=admin.user)) for admin in admins]
-    return render(request, "identity/security_admin.html",
-                  {"form": form, "admins": rows, "required": current},
-                  status=400 if form.errors else 200)
+    return form_page(request, "identity/security_admin.html",
+                     {"form": form, "admins": rows, "required": current})
 
 
 @require_GET

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import requests
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404, reported
 from teams.decorators import company_view
 
 from .. import domains as domain_services
@@ -82,15 +83,12 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
     connection = connection_get(company=company)
     action = request.POST.get("action", "save")
     if request.method == "POST" and action in ("enforce", "unenforce"):
-        try:
-            connection_enforce(company=company, actor=actor, enforced=action == "enforce",
-                               request=request)
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Enforced SSO is on: people at your verified domains "
-                             "sign in through your identity provider; the owner keeps a "
-                             "password." if action == "enforce" else "Enforced SSO is off.")
+        enforce = action == "enforce"
+        done = ("Enforced SSO is on: people at your verified domains sign in through your "
+                "identity provider; the owner keeps a password." if enforce
+                else "Enforced SSO is off.")
+        with reported(request, success=done):
+            connection_enforce(company=company, actor=actor, enforced=enforce, request=request)
         return redirect("identity:sso_settings", company_slug=company.slug)
     form = SsoConnectionForm(request.POST or None, request.FILES or None,
                              initial=_initial(connection))
@@ -107,7 +105,7 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "SSO settings saved.")
             return redirect("identity:sso_settings", company_slug=company.slug)
-    return render(request, "identity/sso_settings.html", {
+    return form_page(request, "identity/sso_settings.html", {
         "form": form, "connection": connection, "domain_form": DomainForm(),
         "domains": domain_services.domain_list(company=company),
         "verified": domain_services.verified_domains(company=company),
@@ -115,7 +113,7 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         "txt_prefix": domain_services.TXT_PREFIX,
         "txt_value_prefix": domain_services.TXT_VALUE_PREFIX,
         "file_path": domain_services.FILE_PATH,
-    }, status=400 if form.errors else 200)
+    })
 
 
 @require_POST
@@ -125,22 +123,16 @@ def domain_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Enter a domain and choose how to prove it is yours.")
     else:
-        try:
+        with reported(request, success="Domain added. Publish the proof below, then verify."):
             domain_services.domain_add(company=request.company, actor=request.membership,
                                        domain=form.cleaned_data["domain"],
                                        method=form.cleaned_data["method"], request=request)
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Domain added. Publish the proof below, then verify.")
     return redirect("identity:sso_settings", company_slug=request.company.slug)
 
 
 def _domain(request: HttpRequest, pk: int) -> EmailDomain:
-    domain = EmailDomain.objects.for_company(request.company).filter(pk=pk).first()
-    if domain is None:
-        raise Http404("No such domain.")
-    return domain
+    return object_or_404(EmailDomain.objects.for_company(request.company).filter(pk=pk).first(),
+                         "No such domain.")
 
 
 @require_POST
@@ -168,11 +160,7 @@ def domain_remove(request: HttpRequest, pk: int) -> HttpResponse:
             consequences=["Addresses at this domain are no longer known to be this company's.",
                           "If it was the last verified domain, single sign-on stops being "
                           "enforced."])
-    try:
+    with reported(request, success=f"{domain.domain} removed."):
         domain_services.domain_remove(company=request.company, actor=request.membership,
                                       domain=domain, request=request)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{domain.domain} removed.")
     return redirect("identity:sso_settings", company_slug=request.company.slug)

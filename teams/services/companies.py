@@ -257,6 +257,13 @@ def ownership_transfer(*, company: Company, actor: Membership, new_owner: Member
     scoped.filter(pk=new_owner.pk).update(role=Role.OWNER)
 
 
+def company_admin_required(*, actor: Membership, company: Company, to: str = "do this") -> None:
+    """Refused (NotAllowed) unless ``actor`` is one of ``company``'s admins; ``to`` ends the
+    sentence "Only the company's admins can …"."""
+    if actor.company_id != company.pk or not actor.is_admin:
+        raise NotAllowed(f"Only the company's admins can {to}.")
+
+
 def _require_admin(actor: Membership) -> None:
     if not actor.is_admin:
         raise NotAllowed("Only the company's admins can do this.")

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 
 def back_to(request: HttpRequest, name: str, **kwargs: object) -> HttpResponse:
     """Redirect to the teams page ``name`` of the request's company."""
     return redirect(f"teams:{name}", company_slug=request.company.slug, **kwargs)
-
-
-def object_or_404(obj):
-    if obj is None:
-        raise Http404("No such page.")
-    return obj

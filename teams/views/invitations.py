@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404, reported
 
 from ..decorators import company_view
 from ..forms import CsvImportForm, InviteLinkForm, InviteManyForm
@@ -24,7 +25,7 @@ from ..services.csv_import import (
     csv_import_run,
     csv_template,
 )
-from .common import back_to, object_or_404
+from .common import back_to
 
 
 @require_http_methods(["GET", "POST"])
@@ -92,15 +93,11 @@ def csv_import_template(request: HttpRequest) -> HttpResponse:
 @company_view(role="admin")
 def invitation_remind(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = object_or_404(invitation_get(company=request.company, pk=pk))
-    try:
+    with reported(request, success=f"Sent the invitation to {invitation.email} again."):
         invitation_services.invitation_send(
             company=request.company, invitation=invitation,
             reminder=invitation.sent_at is not None,
         )
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Sent the invitation to {invitation.email} again.")
     return back_to(request, "dashboard")
 
 
@@ -115,12 +112,8 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             cancel_url=reverse("teams:dashboard", args=[request.company.slug]),
             consequences=["The link in the e-mail they were sent stops working.",
                           "You can invite them again later."])
-    try:
+    with reported(request, success=f"The invitation for {invitation.email} was withdrawn."):
         invitation_services.invitation_revoke(company=request.company, invitation=invitation)
-    except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"The invitation for {invitation.email} was withdrawn.")
     return back_to(request, "dashboard")
 
 
@@ -149,11 +142,10 @@ def invite_links(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             form = InviteLinkForm(company=request.company)
-    return render(
+    return form_page(
         request, "teams/invite_links.html",
         {"form": form, "links": invite_link_list(company=request.company), "new_url": new_url,
          "now": timezone.now()},
-        status=400 if form.errors else 200,
     )
 
 

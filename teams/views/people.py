@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404
 
 from ..decorators import company_view
 from ..forms import MemberAddForm, MemberEditForm
@@ -18,7 +18,7 @@ from ..models import Membership
 from ..selectors import member_get
 from ..services import companies as company_services
 from ..services.auth import member_add_on_behalf
-from .common import back_to, object_or_404
+from .common import back_to
 
 
 @require_http_methods(["GET", "POST"])
@@ -45,10 +45,9 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Saved {member.user.get_full_name()}.")
             return back_to(request, "member_detail", pk=member.pk)
     invitations = member.invitations.for_company(request.company).order_by("-created_at")
-    return render(
+    return form_page(
         request, "teams/member_detail.html",
         {"member": member, "form": form, "invitations": invitations},
-        status=400 if form.errors else 200,
     )
 
 
@@ -89,5 +88,4 @@ def member_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{member.user.get_full_name()} was added.")
             return back_to(request, "member_detail", pk=member.pk)
-    return render(request, "teams/member_add.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return form_page(request, "teams/member_add.html", {"form": form})

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ServiceError, TokenInvalid
+from core.pages import form_page
 from core.rls import rls_bypass
 
 from ..forms import EmailForm, JoinForm
@@ -108,9 +109,8 @@ def invite_link_join_view(request: HttpRequest, token: str) -> HttpResponse:
                 request, "teams/join_sent.html",
                 {"email": form.cleaned_data["email"], "invited_company": link.company},
             )
-    return render(
+    return form_page(
         request, "teams/join.html",
         {"form": form, "link": link, "invited_company": link.company,
          "action": reverse("invite_link_join", kwargs={"token": token})},
-        status=400 if form.errors else 200,
     )

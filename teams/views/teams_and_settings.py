@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from core.confirm import confirm_page, is_confirmed
 from core.errors import ServiceError
+from core.pages import form_page, object_or_404
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
 
 from ..decorators import company_view
 from ..forms import TRANSFER_MATCHES, CompanySettingsForm, TeamForm, TransferForm
 from ..selectors import team_get, team_list
 from ..services import companies as company_services
-from .common import back_to, object_or_404
+from .common import back_to
 
 # --- Teams -------------------------------------------------------------------------------------
 
@@ -44,9 +44,8 @@ def teams(request: HttpRequest) -> HttpResponse:
     people = reverse("teams:dashboard", args=[request.company.slug])
     rows = [{"name": t.name, "size": t.member_count, "edit_url": f"{edit}{t.pk}/",
              "people_url": f"{people}?team={t.pk}"} for t in page]
-    return render(request, "teams/teams.html",
-                  {"form": form, "teams": rows, "page": page},
-                  status=400 if form.errors else 200)
+    return form_page(request, "teams/teams.html",
+                     {"form": form, "teams": rows, "page": page})
 
 
 @require_http_methods(["GET", "POST"])
@@ -78,8 +77,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Team renamed.")
                 return back_to(request, "teams")
-    return render(request, "teams/team_edit.html", {"form": form, "team": team},
-                  status=400 if form.errors else 200)
+    return form_page(request, "teams/team_edit.html", {"form": form, "team": team})
 
 
 # --- Company settings ---------------------------------------------------------------------------
@@ -106,8 +104,7 @@ def company_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return back_to(request, "company_settings")
-    return render(request, "teams/company_settings.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return form_page(request, "teams/company_settings.html", {"form": form})
 
 
 @require_http_methods(["GET", "POST"])
@@ -127,8 +124,7 @@ def ownership_transfer(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Ownership transferred. You are now an admin.")
             return back_to(request, "dashboard")
-    return render(request, "teams/ownership_transfer.html",
-                  {"form": form, "query": query, "searched": bool(query.strip()),
-                   "matches": len(form.fields["new_owner"].widget.choices),
-                   "limit": TRANSFER_MATCHES},
-                  status=400 if form.errors else 200)
+    return form_page(request, "teams/ownership_transfer.html",
+                     {"form": form, "query": query, "searched": bool(query.strip()),
+                      "matches": len(form.fields["new_owner"].widget.choices),
+                      "limit": TRANSFER_MATCHES})

@@ -8,10 +8,11 @@ import csv
 import io
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from generation.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import demo_seed
 from generation.models import Headshot, LookVersion
 from generation.services.review import candidate_favourite_set
 from teams.models import Invitation, Membership
@@ -19,6 +20,7 @@ from teams.models import Invitation, Membership
 from ..faces import face_bytes
 from ..helpers import candidate_for, selfie_for
 from .images import image_loaded
+from .journeys import new_page, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
@@ -41,6 +43,18 @@ def _row(page, name: str):
     return page.locator("table tbody tr", has_text=name)
 
 
+def _download(control, folder: Path, suffix: str) -> Path:
+    """Click ``control`` and save the file it downloads (its name ends in ``suffix``) in
+    ``folder``."""
+    with control.page.expect_download() as download_info:
+        control.click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(suffix)
+    path = folder / download.suggested_filename
+    download.save_as(path)
+    return path
+
+
 def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browser, screenshot,
                                                             settings, tmp_path):
     settings.REPLICATE_API_TOKEN = ""  # jobs run on the offline backend, in-process
@@ -55,15 +69,8 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
     # employee's selfie would show up among that employee's photos on the review screen).
     reference = selfie_for(owner, face_bytes("obama.jpg"))
 
-    context = browser.new_context(**DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-
-    # Sign in with e-mail and password.
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("E-mail").fill("owner@acme.example")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = new_page(browser, **DESKTOP)
+    sign_in(page, url=live_server.url, email="owner@acme.example")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Looks").click()
     page.wait_for_url(f"**/c/{company.slug}/admin/looks/")
 
@@ -113,8 +120,7 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
     assert link.startswith(f"{live_server.url}/join/")
     assert _row(page, "New starters, December").get_by_text("0 / 25").is_visible()
     screenshot(page, "4-invite-link")
-    visitor = browser.new_context(**DESKTOP).new_page()
-    visitor.set_default_timeout(20_000)
+    visitor = new_page(browser, **DESKTOP)
     visitor.goto(link)
     assert visitor.get_by_role("heading", name="Join Acme Corporation on Likeness").is_visible()
     visitor.context.close()
@@ -162,27 +168,17 @@ def test_admin_configures_a_look_invites_reviews_and_exports(live_server, browse
     # Export: the ZIP has one photo per approved person; the CSV links their headshots.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Export").click()
     screenshot(page, "8-export")
-    with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download ZIP").click()
-    download = download_info.value
-    assert download.suggested_filename.endswith(".zip")
-    archive_path = tmp_path / download.suggested_filename
-    download.save_as(archive_path)
+    archive_path = _download(page.get_by_role("button", name="Download ZIP"), tmp_path, ".zip")
     assert zipfile.is_zipfile(archive_path)
     with zipfile.ZipFile(archive_path) as archive:
         assert sorted(archive.namelist()) == ["Erin-Engineer.jpg", "Sam-Seller.jpg"]
         assert all(archive.read(name)[:3] == b"\xff\xd8\xff" for name in archive.namelist())
 
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name="Everyone").click()
-    download = download_info.value
-    assert download.suggested_filename.endswith(".csv")
-    csv_path = tmp_path / download.suggested_filename
-    download.save_as(csv_path)
+    csv_path = _download(page.get_by_role("link", name="Everyone"), tmp_path, ".csv")
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     with_headshot = sorted(r["full_name"] for r in rows if r["headshot_url"])
     assert with_headshot == ["Erin Engineer", "Sam Seller"]
     assert {r["email"] for r in rows} >= {"uma@acme.example", "vic@acme.example"}
     assert all(r["headshot_url"].startswith(f"{live_server.url}/h/") for r in rows
                if r["headshot_url"])
-    context.close()
+    page.context.close()

@@ -13,7 +13,9 @@ import pytest
 
 from billing.models import CheckoutSession, CreditEntry, StripeCustomer
 from billing.services import credit_balance
-from generation.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import demo_seed
+
+from .journeys import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -75,10 +77,7 @@ def test_admin_buys_credits_through_checkout_and_opens_the_portal(live_server, b
     context.route(PORTAL, portal_page)
 
     # The owner signs in and opens Billing: no credits yet.
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("E-mail").fill("owner@acme.example")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, url=live_server.url, email="owner@acme.example")
     nav = page.get_by_role("navigation", name="Main")
     nav.locator("summary", has_text="Company").click()  # the admin's second-level pages
     nav.get_by_role("link", name="Billing").click()

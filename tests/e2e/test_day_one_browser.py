@@ -13,25 +13,19 @@ from teams.models import Membership
 
 from ..faces import face_bytes
 from ..helpers import consent_for, selfie_for
+from .journeys import new_page, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PASSWORD = "correct-horse-battery"  # tests/factories.py
 
 
-def _sign_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_admin_imports_people_by_name_from_the_template(live_server, browser, screenshot,
                                                          tenant_a, tmp_path):
-    page = browser.new_context(**DESKTOP).new_page()
-    page.set_default_timeout(20_000)
-    _sign_in(page, live_server.url, tenant_a.admin.user.email)
-    page.wait_for_url("**/c/alpha/admin/")  # the dashboard, not the employee page
+    page = new_page(browser, **DESKTOP)
+    # The dashboard, not the employee page.
+    sign_in(page, url=live_server.url, email=tenant_a.admin.user.email, password=PASSWORD,
+            lands_on="**/c/alpha/admin/")
     screenshot(page, "1-dashboard")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
@@ -56,11 +50,18 @@ def test_admin_imports_people_by_name_from_the_template(live_server, browser, sc
     assert uma.user.full_name == "Uma Understudy"
 
 
-def test_employee_confirms_before_withdrawing_consent(live_server, phone, screenshot, tenant_a):
+@pytest.fixture
+def member_page(live_server, phone, tenant_a):
+    """The employee, who has consented, signed in on her phone."""
     consent_for(tenant_a.member)
-    page = phone
-    _sign_in(page, live_server.url, tenant_a.member.user.email)
-    page.wait_for_url("**/c/alpha/")
+    sign_in(phone, url=live_server.url, email=tenant_a.member.user.email, password=PASSWORD,
+            lands_on="**/c/alpha/")
+    return phone
+
+
+def test_employee_confirms_before_withdrawing_consent(live_server, member_page, screenshot,
+                                                      tenant_a):
+    page = member_page
     page.goto(f"{live_server.url}/c/alpha/consent/")
     page.get_by_role("link", name="Withdraw my consent").click()
     page.get_by_role("heading", name="Withdraw your consent?").wait_for()
@@ -75,12 +76,10 @@ def test_employee_confirms_before_withdrawing_consent(live_server, phone, screen
     assert ConsentRecord.objects.for_company(tenant_a.company).latest("pk").event == "withdrawn"
 
 
-def test_employee_confirms_before_deleting_a_selfie(live_server, phone, screenshot, tenant_a):
-    consent_for(tenant_a.member)
+def test_employee_confirms_before_deleting_a_selfie(live_server, member_page, screenshot,
+                                                    tenant_a):
     selfie = selfie_for(tenant_a.member, data=face_bytes("obama.jpg"))
-    page = phone
-    _sign_in(page, live_server.url, tenant_a.member.user.email)
-    page.wait_for_url("**/c/alpha/")
+    page = member_page
     page.goto(f"{live_server.url}/c/alpha/selfies/")
     page.get_by_role("button", name="Delete").click()
     page.get_by_role("heading", name="Delete this photo?").wait_for()

@@ -12,12 +12,12 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from generation.colour import delta_e_2000, hex_to_rgb, srgb_to_lab
-from generation.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import demo_seed
 from generation.models import Headshot, LookVersion
 from teams.models import Membership
 
 from .images import image_loaded
-from .journeys import employee_joins_and_uploads
+from .journeys import employee_joins_and_uploads, new_page, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -50,14 +50,9 @@ def test_demo_from_invitation_to_an_approved_headshot(live_server, browser, phon
     assert page.get_by_role("button", name="My favourite").is_visible()
 
     # The admin signs in with a password and approves her pick on the review screen.
-    admin_context = browser.new_context(**DESKTOP)
-    admin = admin_context.new_page()
-    admin.set_default_timeout(20_000)
-    admin.goto(f"{live_server.url}/login/")
-    admin.get_by_label("E-mail").fill("admin@acme.example")
-    admin.get_by_label("Password").fill(DEMO_PASSWORD)
-    admin.get_by_role("button", name="Sign in").click()
-    admin.wait_for_url("**/admin/")  # an admin lands on the dashboard
+    admin = new_page(browser, **DESKTOP)
+    # An admin lands on the dashboard.
+    sign_in(admin, url=live_server.url, email="admin@acme.example", lands_on="**/admin/")
     admin.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     card = admin.locator("figure.selfie", has_text="Ivy Invited")
     assert card.get_by_text("their pick").is_visible()
@@ -66,7 +61,7 @@ def test_demo_from_invitation_to_an_approved_headshot(live_server, browser, phon
     assert admin.locator("figure.selfie", has_text="Ivy Invited").get_by_text(
         "Approved").is_visible()
     assert admin.get_by_text("Approved").count() >= 1
-    admin_context.close()
+    admin.context.close()
 
     # Ivy sees her approved headshot.
     page.reload()

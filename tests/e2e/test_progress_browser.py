@@ -8,6 +8,7 @@ import pytest
 from generation.models import GenerationJob
 
 from ..helpers import approved_look
+from .journeys import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -20,11 +21,8 @@ def test_the_headshots_page_shows_each_stage_without_reloading(live_server, phon
         kind=GenerationJob.Kind.CONSISTENT_BATCH, backend=GenerationJob.Backend.GPU,
         seeds=[1, 2, 3, 4])
     page = phone
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("E-mail").fill(member.user.email)
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/c/alpha/")
+    sign_in(page, url=live_server.url, email=member.user.email,
+            password="correct-horse-battery", lands_on="**/c/alpha/")
     page.goto(f"{live_server.url}/c/alpha/headshots/")
     stage = page.locator("[data-stage]")
     assert stage.inner_text() == "Queued: waiting for a worker"

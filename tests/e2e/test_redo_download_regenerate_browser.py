@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from generation.demo import DEMO_PASSWORD, demo_seed
+from generation.demo import demo_seed
 from generation.models import GenerationJob, LookVersion
 from teams.models import Membership
 
 from ..faces import face_bytes
 from ..factories import CandidateFactory, GenerationJobFactory, HeadshotFactory
 from ..helpers import consent_for, selfie_for
-from .journeys import employee_joins_and_uploads
+from .journeys import employee_joins_and_uploads, new_page, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -69,14 +69,8 @@ def test_employee_sees_progress_redoes_once_is_approved_and_downloads(
     screenshot(page, "2-after-redo")
 
     # The admin approves her pick from the redo.
-    admin_context = browser.new_context(**DESKTOP)
-    admin = admin_context.new_page()
-    admin.set_default_timeout(20_000)
-    admin.goto(f"{live_server.url}/login/")
-    admin.get_by_label("E-mail").fill("admin@acme.example")
-    admin.get_by_label("Password").fill(DEMO_PASSWORD)
-    admin.get_by_role("button", name="Sign in").click()
-    admin.wait_for_url("**/admin/")
+    admin = new_page(browser, **DESKTOP)
+    sign_in(admin, url=live_server.url, email="admin@acme.example", lands_on="**/admin/")
     _pick_and_get_approved(page, admin, live_server, slug, which=0)
 
     # Ivy downloads it: square, PNG, 512 px.
@@ -91,7 +85,7 @@ def test_employee_sees_progress_redoes_once_is_approved_and_downloads(
         photo = Image.open(io.BytesIO(handle.read()))
         assert photo.format == "PNG" and photo.size == (512, 512)
     screenshot(page, "3-approved-and-downloaded")
-    admin_context.close()
+    admin.context.close()
 
 
 
@@ -112,14 +106,8 @@ def test_admin_approves_a_new_look_version_and_regenerates(live_server, browser,
     job = GenerationJobFactory(membership=erin, company=company, look_version=v1)
     HeadshotFactory(candidate=CandidateFactory(job=job, gates_passed=True))
 
-    admin_context = browser.new_context(**DESKTOP)
-    admin = admin_context.new_page()
-    admin.set_default_timeout(20_000)
-    admin.goto(f"{live_server.url}/login/")
-    admin.get_by_label("E-mail").fill("admin@acme.example")
-    admin.get_by_label("Password").fill(DEMO_PASSWORD)
-    admin.get_by_role("button", name="Sign in").click()
-    admin.wait_for_url("**/admin/")
+    admin = new_page(browser, **DESKTOP)
+    sign_in(admin, url=live_server.url, email="admin@acme.example", lands_on="**/admin/")
 
     # Version 2, previewed on the sample portrait (no selfie of anyone's), approved.
     admin.goto(f"{live_server.url}/c/{slug}/admin/looks/")
@@ -141,7 +129,7 @@ def test_admin_approves_a_new_look_version_and_regenerates(live_server, browser,
     screenshot(admin, "5-outdated")
     with admin.expect_navigation(timeout=90_000):
         admin.get_by_role("button", name="Confirm: regenerate").click(no_wait_after=True)
-    admin_context.close()
+    admin.context.close()
 
     current = LookVersion.objects.for_company(company).get(status=LookVersion.Status.APPROVED)
     assert current.version == 2

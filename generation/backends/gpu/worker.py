@@ -33,11 +33,10 @@ from ...deletion import lora_delete
 from ...looks import LookSpec, prompt_with_instructions
 from ...models import GenerationJob, Selfie
 from ..protocol import (
-    BackendFailed,
     Keepalive,
     NoUsableInput,
     Output,
-    Received,
+    SynchronousBackend,
 )
 from .inference import InferenceConfig, pipeline_prepare
 from .lora import (
@@ -125,12 +124,12 @@ class _Reporter:
             progress={**progress, "at": timezone.now().isoformat()})
 
 
-class GpuBackend:
+class GpuBackend(SynchronousBackend):
     """The in-house GPU worker: train (or resume) the person's LoRA, then generate the seeds
     not yet stored, yielding each photo at once (the runner stores, finishes and gates it)."""
 
     name = GenerationJob.Backend.GPU
-    asynchronous = False
+    label = "The GPU backend"
 
     def unavailable(self) -> str:
         return "" if gpu_configured() else "This GPU worker has no base model configured."
@@ -177,21 +176,6 @@ class GpuBackend:
             done += 1
             reporter.report(phase="generating", step=done, total=len(job.seeds), loss=None,
                             eta_seconds=None)
-
-    def receive(self, job: GenerationJob, external_id: str) -> Received:
-        raise BackendFailed("The GPU backend delivers from submit; nothing to receive.")
-
-    def received(self, job: GenerationJob, external_id: str, result: Received) -> None:
-        return None
-
-    def outstanding(self, job: GenerationJob) -> bool:
-        return False
-
-    def failure_summary(self, job: GenerationJob) -> str:
-        return "The GPU worker made no photos."
-
-    def cancel(self, job: GenerationJob) -> None:
-        return None  # the worker sees the cancelled job at its next progress report
 
     def release(self, job: GenerationJob) -> None:
         """Delivered (or given up): the person's model goes, as the retention rules require.

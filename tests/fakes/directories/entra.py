@@ -129,11 +129,17 @@ class FakeEntra(FakeDirectory):
         handler.reply(200, {"@odata.context": f"{self.base_url}/v1.0/$metadata#users(id)",
                             "value": rows})
 
+    def _may_write_photos(self, handler: _Handler, request: RecordedRequest) -> bool:
+        """Whether the app was granted a permission that writes photos; if not, Graph's 403."""
+        if self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
+            return True
+        self._error(handler, request, 403, "Access is denied. Check credentials and try again.",
+                    "ErrorAccessDenied")
+        return False
+
     def _photo_delete(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
         """Graph's DELETE /users/{id}/photo/$value: 204, or 404 when there is no photo."""
-        if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
-            self._error(handler, request, 403, "Access is denied. Check credentials and try "
-                        "again.", "ErrorAccessDenied")
+        if not self._may_write_photos(handler, request):
             return
         user = self.user_by_id(user_id)
         if user is None or user.photo is None:
@@ -144,9 +150,7 @@ class FakeEntra(FakeDirectory):
         handler.reply(204)
 
     def _photo(self, handler: _Handler, request: RecordedRequest, user_id: str) -> None:
-        if not self.permissions & {"ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"}:
-            self._error(handler, request, 403, "Access is denied. Check credentials and try "
-                        "again.", "ErrorAccessDenied")
+        if not self._may_write_photos(handler, request):
             return
         user = self.user_by_id(user_id)
         if user is None:

@@ -230,22 +230,36 @@ def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) * 2.0
     zone = np.clip(1.0 - depth / (DESPILL_DEPTH * max(h, w)), 0.0, 1.0)
     zone = cv2.resize(zone * inside, (w, h), interpolation=cv2.INTER_LINEAR)
-    # Per channel plane throughout: numpy's reductions over a last axis of 3 (sum, min)
-    # cost ten times an elementwise pass, and this runs on every pixel of the frame.
-    f, p, b = cv2.split(foreground), cv2.split(person), cv2.split(background)
+    near = zone > 0
+    # Outside the zone (most of the frame) nothing is taken out, and what the steps below
+    # leave of a pixel is F·T/(T + 1e-4), T its channel sum: that, directly, there; the
+    # full estimate only on the zone's pixels, gathered (numpy's reductions over a last
+    # axis of 3 cost ten times an elementwise pass, so it works on channel planes).
+    total = cv2.transform(foreground, np.ones((1, 3), np.float32))[..., None]
+    out = foreground / (total + np.float32(1e-4)) * total
+    if near.any():
+        planes = [np.ascontiguousarray(x[near].T) for x in (foreground, person, background)]
+        cleaned = _despill_pixels(*planes, zone=zone[near])
+        out[near] = cleaned.T
+    return np.clip(out, 0.0, 1.0, out=out)
 
-    def chroma(rgb: list[np.ndarray]) -> list[np.ndarray]:
-        total = rgb[0] + rgb[1] + rgb[2] + np.float32(1e-4)
-        return [channel / total for channel in rgb]
+
+def _despill_pixels(f: np.ndarray, p: np.ndarray, b: np.ndarray, *,
+                    zone: np.ndarray) -> np.ndarray:
+    """``_despill`` on gathered pixels: foreground ``f``, person ``p`` and background ``b``
+    colours as (3, N) planes, ``zone`` (N,); the cleaned colours as (3, N)."""
+
+    def chroma(rgb: np.ndarray) -> np.ndarray:
+        return rgb / (rgb[0] + rgb[1] + rgb[2] + np.float32(1e-4))
 
     c, cp, cb = chroma(f), chroma(p), chroma(b)
-    towards = [cb[i] - cp[i] for i in range(3)]
+    towards = cb - cp
 
-    def along(x: list[np.ndarray]) -> np.ndarray:
+    def along(x: np.ndarray) -> np.ndarray:
         return x[0] * towards[0] + x[1] * towards[1] + x[2] * towards[2]
 
     separation = along(towards)
-    share = along([c[i] - cp[i] for i in range(3)]) / (separation + np.float32(1e-6))
+    share = along(c - cp) / (separation + np.float32(1e-6))
     # Trust it as far as the background's hue stands apart from the person's.
     trust = np.clip(separation / DESPILL_SEPARATION, 0.0, 1.0)
     u = np.clip(share, 0.0, 1.0) * trust * zone
@@ -255,32 +269,25 @@ def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
     t = u * s_p / (u * s_p + (1.0 - u) * s_b + np.float32(1e-6))
     # Never take out more of a channel than the pixel has (a dark strand would turn to the
     # background's complement), and never more than DESPILL_MAX.
-    floor = np.float32(1e-4)
-    room = np.minimum(np.minimum(f[0] / np.maximum(b[0], floor), f[1] / np.maximum(b[1], floor)),
-                      f[2] / np.maximum(b[2], floor))
+    ratio = f / np.maximum(b, np.float32(1e-4))
+    room = np.minimum(np.minimum(ratio[0], ratio[1]), ratio[2])
     t = np.clip(np.minimum(t, 0.8 * room), 0.0, DESPILL_MAX)
-    keep = 1.0 - t
-    cleaned = [(f[i] - t * b[i]) / keep for i in range(3)]
+    cleaned = (f - t * b) / (1.0 - t)
     # Keep the pixel's lightness: only the tint goes.
     before = _luma(f)
-    cleaned = [np.maximum(channel, 0.0) for channel in cleaned]
-    after = _luma(cleaned)
-    lift = before / np.maximum(after, np.float32(1e-5))
-    cleaned = [channel * lift for channel in cleaned]
+    cleaned = np.maximum(cleaned, 0.0)
+    cleaned *= before / np.maximum(_luma(cleaned), np.float32(1e-5))
     # Where the matte is too thin (opaque hair taken as half background), the estimate
     # overshoots into the background's complement (green turns magenta): no hue may lie
     # beyond the person's own, away from the background.
     total = cleaned[0] + cleaned[1] + cleaned[2]
-    c = [channel / (total + np.float32(1e-4)) for channel in cleaned]
-    beyond = np.minimum(along([c[i] - cp[i] for i in range(3)])
-                        / (separation + np.float32(1e-6)), 0.0)
-    pull = beyond * trust * zone
-    cleaned = [np.maximum(c[i] - pull * towards[i], 0.0) * total for i in range(3)]
-    return np.clip(cv2.merge(cleaned), 0.0, 1.0).astype(np.float32, copy=False)
+    c = cleaned / (total + np.float32(1e-4))
+    beyond = np.minimum(along(c - cp) / (separation + np.float32(1e-6)), 0.0)
+    return np.maximum(c - (beyond * trust * zone) * towards, 0.0) * total
 
 
-def _luma(rgb: list[np.ndarray]) -> np.ndarray:
-    """Relative luminance of three channel planes (as ``pixels @ LUMA``, in float32)."""
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Relative luminance of channel planes (3, ...) (as ``pixels @ LUMA``, in float32)."""
     return rgb[0] * LUMA[0] + rgb[1] * LUMA[1] + rgb[2] * LUMA[2]
 
 

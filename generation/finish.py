@@ -33,7 +33,7 @@ from PIL import Image
 from generation.backends.segmentation import model_confidence, person_mask_array
 from generation.colour import srgb_to_lab, srgb_to_linear
 from generation.finish_framing import frame_plan, frame_warp, touched_edges
-from generation.finish_light import LUMA, light_for, relight
+from generation.finish_light import LUMA, channels3, light_for, relight
 from generation.framing import framing_for
 from generation.intake.faces import Face, faces_detect
 from generation.looks import LookSpec
@@ -113,7 +113,7 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
     alpha = person_mask_array(framed, focus=box) * valid
     alpha = _keep_subject(alpha, box)
 
-    linear = _TO_LINEAR[framed]
+    linear = cv2.LUT(framed, _TO_LINEAR)  # as _TO_LINEAR[framed], at a seventh of the cost
     backdrop_colour = srgb_to_linear(np.array(look.backdrop_rgb)).astype(np.float32)
     foreground = _foreground(linear, alpha)
     if retouch:
@@ -121,18 +121,19 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
                              backdrop=backdrop_colour)
     backdrop = _backdrop(look, out_w, out_h, centre=((box[0] + box[2]) / 2,
                                                      (box[1] + box[3]) / 2))
-    a = alpha[..., None]
+    a = channels3(alpha)
     composite = a * foreground + (1.0 - a) * backdrop
     composite = _light_wrap(composite, alpha, backdrop)
-    encoded = _FROM_LINEAR[np.rint(np.clip(composite, 0.0, 1.0) * _FROM_LINEAR_STEPS)
-                           .astype(np.int32)]
+    np.clip(composite, 0.0, 1.0, out=composite)
+    composite *= _FROM_LINEAR_STEPS
+    encoded = _FROM_LINEAR.take(np.rint(composite, out=composite).astype(np.intp))
     amount = SHARPEN_AMOUNT * (1.0 + min(1.0, max(0.0, plan.scale - 1.0)))
     encoded = _sharpen(encoded, alpha, amount)
     # Triangular dither of one level: no banding in the smooth backdrop, still deterministic.
     noise = rng.random((out_h, out_w), dtype=np.float32) - rng.random((out_h, out_w),
                                                                       dtype=np.float32)
-    encoded += noise[..., None]
-    out = np.clip(np.rint(encoded), 0, 255).astype(np.uint8)
+    encoded += channels3(noise)
+    out = np.clip(np.rint(encoded, out=encoded), 0, 255, out=encoded).astype(np.uint8)
 
     notes = []
     if plan.tight:
@@ -202,12 +203,12 @@ def _foreground(linear: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     alpha_h = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
     wide_fg = cv2.resize(fg_q, half, interpolation=cv2.INTER_LINEAR)
     wide_bg = cv2.resize(bg_q, half, interpolation=cv2.INTER_LINEAR)
-    a = alpha_h[..., None]
+    a = channels3(alpha_h)
     fg_h = np.clip(wide_fg + a * (linear_h - a * wide_fg - (1.0 - a) * wide_bg), 0.0, 1.0)
     fg_h, bg_h = _blur_means(fg_h, wide_bg, alpha_h, max(2, round(0.006 * long_side / 2)))
     blurred_fg = cv2.resize(fg_h, (w, h), interpolation=cv2.INTER_LINEAR)
     blurred_bg = cv2.resize(bg_h, (w, h), interpolation=cv2.INTER_LINEAR)
-    a = alpha[..., None]
+    a = channels3(alpha)
     foreground = np.clip(blurred_fg + a * (linear - a * blurred_fg - (1.0 - a) * blurred_bg),
                          0.0, 1.0)
     return _despill(foreground, alpha, person=cv2.resize(fg_q, (w, h), cv2.INTER_LINEAR),
@@ -235,7 +236,7 @@ def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
     # leave of a pixel is F·T/(T + 1e-4), T its channel sum: that, directly, there; the
     # full estimate only on the zone's pixels, gathered (numpy's reductions over a last
     # axis of 3 cost ten times an elementwise pass, so it works on channel planes).
-    total = cv2.transform(foreground, np.ones((1, 3), np.float32))[..., None]
+    total = channels3(cv2.transform(foreground, np.ones((1, 3), np.float32)))
     out = foreground / (total + np.float32(1e-4)) * total
     if near.any():
         planes = [np.ascontiguousarray(x[near].T) for x in (foreground, person, background)]
@@ -294,8 +295,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 def _blur_means(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray,
                 radius: int) -> tuple[np.ndarray, np.ndarray]:
     k = (radius, radius)
-    a = alpha[..., None]
-    blurred_alpha = cv2.blur(alpha, k)[..., None]
+    a = channels3(alpha)
+    blurred_alpha = channels3(cv2.blur(alpha, k))
     blurred_fg = cv2.blur(fg * a, k) / (blurred_alpha + 1e-5)
     blurred_bg = cv2.blur(bg * (1.0 - a), k) / ((1.0 - blurred_alpha) + 1e-5)
     return blurred_fg, blurred_bg
@@ -310,8 +311,10 @@ def _light_wrap(composite: np.ndarray, alpha: np.ndarray, backdrop: np.ndarray) 
     outside = cv2.GaussianBlur(cv2.resize(1.0 - alpha, half, interpolation=cv2.INTER_AREA),
                                (0, 0), sigmaX=sigma)
     outside = cv2.resize(outside, (w, h), interpolation=cv2.INTER_LINEAR)
-    weight = (LIGHT_WRAP * alpha * outside)[..., None]
-    return composite * (1.0 - weight) + backdrop * weight
+    weight = channels3(LIGHT_WRAP * alpha * outside)
+    composite *= 1.0 - weight  # the caller's own array
+    composite += backdrop * weight
+    return composite
 
 
 def _sharpen(encoded: np.ndarray, alpha: np.ndarray, amount: float) -> np.ndarray:
@@ -320,7 +323,8 @@ def _sharpen(encoded: np.ndarray, alpha: np.ndarray, amount: float) -> np.ndarra
     detail = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=SHARPEN_SIGMA)
     # Small differences are noise and JPEG grain: leave them.
     detail = np.sign(detail) * np.maximum(np.abs(detail) - 1.0, 0.0)
-    return encoded + (amount * alpha * detail)[..., None]
+    encoded += channels3(amount * alpha * detail)  # the caller's own array
+    return encoded
 
 
 def _backdrop(look: LookSpec, out_w: int, out_h: int, *,
@@ -344,4 +348,4 @@ def _backdrop(look: LookSpec, out_w: int, out_h: int, *,
     factor = ((np.maximum(lightness - drop * r2, 8.0) + 16) / (lightness + 16)) ** 3
     factor = cv2.resize(factor, ((out_w // q + 2) * q, (out_h // q + 2) * q),
                         interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
-    return srgb_to_linear(base).astype(np.float32) * factor[..., None]
+    return cv2.merge([factor * c for c in srgb_to_linear(base).astype(np.float32)])

@@ -60,19 +60,18 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     def box(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
 
+    # Channel planes, not views into interleaved pixels: numpy's passes over a strided
+    # channel cost several times those over a contiguous plane.
+    i0, i1, i2 = cv2.split(guide_s)
     # One box filter over every channel the filter needs: the guide (3), the source (1),
     # guide x source (3) and the guide's six distinct products (its 3x3 covariance).
-    first, second = [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]
-    stacked = np.concatenate([guide_s, src_s[..., None], guide_s * src_s[..., None],
-                              guide_s[..., first] * guide_s[..., second]], axis=-1)
-    means = box(stacked)
-    mean_i, mean_p, mean_ip, mean_prod = (means[..., 0:3], means[..., 3], means[..., 4:7],
-                                          means[..., 7:13])
-    cov_ip = mean_ip - mean_i * mean_p[..., None]
-    cov = mean_prod - mean_i[..., first] * mean_i[..., second]
+    means = cv2.split(box(cv2.merge([i0, i1, i2, src_s, i0 * src_s, i1 * src_s, i2 * src_s,
+                                     i0 * i0, i0 * i1, i0 * i2, i1 * i1, i1 * i2, i2 * i2])))
+    m0, m1, m2, mean_p = means[0:4]
     # Solve (sigma + eps I) a = cov_ip per pixel, by the 3x3 inverse's cofactors.
-    s00, s01, s02 = cov[..., 0] + eps, cov[..., 1], cov[..., 2]
-    s11, s12, s22 = cov[..., 3] + eps, cov[..., 4], cov[..., 5] + eps
+    v0, v1, v2 = means[4] - m0 * mean_p, means[5] - m1 * mean_p, means[6] - m2 * mean_p
+    s00, s01, s02 = means[7] - m0 * m0 + eps, means[8] - m0 * m1, means[9] - m0 * m2
+    s11, s12, s22 = means[10] - m1 * m1 + eps, means[11] - m1 * m2, means[12] - m2 * m2 + eps
     c00 = s11 * s22 - s12 * s12
     c01 = s02 * s12 - s01 * s22
     c02 = s01 * s12 - s02 * s11
@@ -81,16 +80,16 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     c22 = s00 * s11 - s01 * s01
     det = s00 * c00 + s01 * c01 + s02 * c02
     inv_det = 1.0 / np.where(np.abs(det) < 1e-12, 1e-12, det)
-    v0, v1, v2 = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
     a0 = (c00 * v0 + c01 * v1 + c02 * v2) * inv_det
     a1 = (c01 * v0 + c11 * v1 + c12 * v2) * inv_det
     a2 = (c02 * v0 + c12 * v1 + c22 * v2) * inv_det
-    b = mean_p - a0 * mean_i[..., 0] - a1 * mean_i[..., 1] - a2 * mean_i[..., 2]
-    coefficients = box(np.stack([a0, a1, a2, b], axis=-1))
+    b = mean_p - a0 * m0 - a1 * m1 - a2 * m2
+    coefficients = box(cv2.merge([a0, a1, a2, b]))
     if subsample > 1:
         coefficients = cv2.resize(coefficients, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (coefficients[..., 0] * guide[..., 0] + coefficients[..., 1] * guide[..., 1]
-            + coefficients[..., 2] * guide[..., 2] + coefficients[..., 3])
+    c0, c1, c2, c3 = cv2.split(coefficients)
+    g0, g1, g2 = cv2.split(guide)
+    return c0 * g0 + c1 * g1 + c2 * g2 + c3
 
 
 def _blurred_mean(pixels: np.ndarray, weight: np.ndarray, sigma: float, *, variance: bool):

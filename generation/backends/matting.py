@@ -18,6 +18,8 @@ ship. The pieces here are each a published method built from OpenCV primitives:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -40,38 +42,38 @@ FINAL_SUBSAMPLE = 2
 MID_SIDE = 320  # long side at which local colours are estimated (they are smooth)
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float,
+def guided_filter(guide: Sequence[np.ndarray], src: np.ndarray, *, radius: int, eps: float,
                   subsample: int = 1) -> np.ndarray:
-    """Colour guided filter of ``src`` (HxW float32) steered by ``guide`` (HxWx3, 0..1).
+    """Colour guided filter of ``src`` (HxW float32) steered by ``guide`` (its three colour
+    planes, HxW float32, 0..1).
 
     With ``subsample`` > 1 it is the fast guided filter (He & Sun, 2015): coefficients
-    are computed at a lower resolution and upsampled, which keeps the edges.
+    are computed at a lower resolution and upsampled, which keeps the edges. Everything is
+    per plane: numpy's passes over one channel of interleaved pixels, and OpenCV's
+    merging and splitting of them, cost several times the arithmetic itself.
     """
     h, w = src.shape
     if subsample > 1:
         size = (max(1, w // subsample), max(1, h // subsample))
-        guide_s = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
+        i0, i1, i2 = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in guide)
         src_s = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
         radius_s = max(1, radius // subsample)
     else:
-        guide_s, src_s, radius_s = guide, src, radius
+        (i0, i1, i2), src_s, radius_s = guide, src, radius
     k = (2 * radius_s + 1, 2 * radius_s + 1)
 
     def box(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
 
-    # Channel planes, not views into interleaved pixels: numpy's passes over a strided
-    # channel cost several times those over a contiguous plane.
-    i0, i1, i2 = cv2.split(guide_s)
-    # One box filter over every channel the filter needs: the guide (3), the source (1),
-    # guide x source (3) and the guide's six distinct products (its 3x3 covariance).
-    means = cv2.split(box(cv2.merge([i0, i1, i2, src_s, i0 * src_s, i1 * src_s, i2 * src_s,
-                                     i0 * i0, i0 * i1, i0 * i2, i1 * i1, i1 * i2, i2 * i2])))
-    m0, m1, m2, mean_p = means[0:4]
+    # The means the filter needs: the guide (3), the source (1), guide x source (3) and
+    # the guide's six distinct products (its 3x3 covariance).
+    m0, m1, m2, mean_p = box(i0), box(i1), box(i2), box(src_s)
     # Solve (sigma + eps I) a = cov_ip per pixel, by the 3x3 inverse's cofactors.
-    v0, v1, v2 = means[4] - m0 * mean_p, means[5] - m1 * mean_p, means[6] - m2 * mean_p
-    s00, s01, s02 = means[7] - m0 * m0 + eps, means[8] - m0 * m1, means[9] - m0 * m2
-    s11, s12, s22 = means[10] - m1 * m1 + eps, means[11] - m1 * m2, means[12] - m2 * m2 + eps
+    v0, v1, v2 = (box(i0 * src_s) - m0 * mean_p, box(i1 * src_s) - m1 * mean_p,
+                  box(i2 * src_s) - m2 * mean_p)
+    s00, s01, s02 = box(i0 * i0) - m0 * m0 + eps, box(i0 * i1) - m0 * m1, box(i0 * i2) - m0 * m2
+    s11, s12 = box(i1 * i1) - m1 * m1 + eps, box(i1 * i2) - m1 * m2
+    s22 = box(i2 * i2) - m2 * m2 + eps
     c00 = s11 * s22 - s12 * s12
     c01 = s02 * s12 - s01 * s22
     c02 = s01 * s12 - s02 * s11
@@ -84,11 +86,12 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     a1 = (c01 * v0 + c11 * v1 + c12 * v2) * inv_det
     a2 = (c02 * v0 + c12 * v1 + c22 * v2) * inv_det
     b = mean_p - a0 * m0 - a1 * m1 - a2 * m2
-    coefficients = box(cv2.merge([a0, a1, a2, b]))
+    coefficients = [box(x) for x in (a0, a1, a2, b)]
     if subsample > 1:
-        coefficients = cv2.resize(coefficients, (w, h), interpolation=cv2.INTER_LINEAR)
-    c0, c1, c2, c3 = cv2.split(coefficients)
-    g0, g1, g2 = cv2.split(guide)
+        coefficients = [cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
+                        for x in coefficients]
+    c0, c1, c2, c3 = coefficients
+    g0, g1, g2 = guide
     return c0 * g0 + c1 * g1 + c2 * g2 + c3
 
 
@@ -228,7 +231,8 @@ def refine_mask(rgb: np.ndarray, prior: np.ndarray) -> np.ndarray:
     sure_fg_small = _eroded(decided > 0.95, max(1, round(SURE_PERSON_DEPTH * max(work))))
     sure_bg_small = _eroded(decided < 0.05, max(1, round(SURE_BACKGROUND_DEPTH * max(work))))
 
-    guide = rgb.astype(np.float32) * np.float32(1 / 255)
+    # The photo's colour planes, 0..1, made once for both guided filters and step 3.
+    guide = [rgb[..., c] * np.float32(1 / 255) for c in range(3)]
     alpha = cv2.resize(decided, (w, h), interpolation=cv2.INTER_LINEAR)
     alpha = guided_filter(guide, alpha, radius=max(2, long_side // 256), eps=1e-3,
                           subsample=max(1, long_side // 256))
@@ -236,16 +240,19 @@ def refine_mask(rgb: np.ndarray, prior: np.ndarray) -> np.ndarray:
                          interpolation=cv2.INTER_NEAREST) > 0
     sure_bg = cv2.resize(sure_bg_small.astype(np.uint8), (w, h),
                          interpolation=cv2.INTER_NEAREST) > 0
-    alpha = np.where(sure_fg, 1.0, np.where(sure_bg, 0.0, np.clip(alpha, 0.0, 1.0)))
-    alpha = alpha.astype(np.float32)
+    alpha = np.clip(alpha, 0.0, 1.0, out=alpha)
+    alpha[sure_bg] = 0.0
+    alpha[sure_fg] = 1.0  # sure person wins where both are set, as before
     alpha = _colour_alpha(guide, alpha, sure_fg)
     alpha = guided_filter(guide, alpha, radius=max(1, round(2 * long_side / 1024)),
                           eps=FINAL_EPS, subsample=FINAL_SUBSAMPLE)
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 
-def _colour_alpha(guide: np.ndarray, alpha: np.ndarray, sure_fg: np.ndarray) -> np.ndarray:
-    """Step 3: alpha from colour in the band, with local colours estimated at MID_SIDE."""
+def _colour_alpha(guide: Sequence[np.ndarray], alpha: np.ndarray,
+                  sure_fg: np.ndarray) -> np.ndarray:
+    """Step 3: alpha from colour in the band, with local colours estimated at MID_SIDE.
+    ``guide``: the photo's colour planes (0..1)."""
     h, w = alpha.shape
     band = cv2.dilate((~sure_fg & (alpha > 0.02)).astype(np.uint8), np.ones((5, 5), np.uint8))
     ys, xs = np.nonzero(band)
@@ -253,7 +260,7 @@ def _colour_alpha(guide: np.ndarray, alpha: np.ndarray, sure_fg: np.ndarray) -> 
         return alpha
     ratio = min(1.0, MID_SIDE / max(h, w))
     mid = (max(1, round(w * ratio)), max(1, round(h * ratio)))
-    guide_m = cv2.resize(guide, mid, interpolation=cv2.INTER_AREA)
+    guide_m = cv2.merge([cv2.resize(g, mid, interpolation=cv2.INTER_AREA) for g in guide])
     fg_m = cv2.resize(sure_fg.astype(np.float32), mid, interpolation=cv2.INTER_AREA)
     bg_m = cv2.resize((alpha < 0.05).astype(np.float32), mid, interpolation=cv2.INTER_AREA)
     scale = max(mid) / 1024
@@ -279,7 +286,7 @@ def _colour_alpha(guide: np.ndarray, alpha: np.ndarray, sure_fg: np.ndarray) -> 
 
     fg_c, bg_c = at_band(person), at_band(background)
     spread = COLOUR_SEPARATION + VARIANCE_WEIGHT * (at_band(person_var) + at_band(background_var))
-    pixel = guide[ys, xs]
+    pixel = np.stack([g[ys, xs] for g in guide], axis=-1)
     difference = fg_c - bg_c
     separation = np.sum(difference * difference, axis=-1)
     projected = np.sum((pixel - bg_c) * difference, axis=-1) / (separation + 1e-4)

@@ -122,7 +122,9 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
     backdrop = _backdrop(look, out_w, out_h, centre=((box[0] + box[2]) / 2,
                                                      (box[1] + box[3]) / 2))
     a = channels3(alpha)
-    composite = a * foreground + (1.0 - a) * backdrop
+    composite = a * foreground
+    a = np.subtract(1.0, a, out=a)
+    composite += a * backdrop
     composite = _light_wrap(composite, alpha, backdrop)
     np.clip(composite, 0.0, 1.0, out=composite)
     composite *= _FROM_LINEAR_STEPS
@@ -203,16 +205,27 @@ def _foreground(linear: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     alpha_h = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
     wide_fg = cv2.resize(fg_q, half, interpolation=cv2.INTER_LINEAR)
     wide_bg = cv2.resize(bg_q, half, interpolation=cv2.INTER_LINEAR)
-    a = channels3(alpha_h)
-    fg_h = np.clip(wide_fg + a * (linear_h - a * wide_fg - (1.0 - a) * wide_bg), 0.0, 1.0)
+    fg_h = _blur_fusion_step(linear_h, channels3(alpha_h), wide_fg, wide_bg)
     fg_h, bg_h = _blur_means(fg_h, wide_bg, alpha_h, max(2, round(0.006 * long_side / 2)))
     blurred_fg = cv2.resize(fg_h, (w, h), interpolation=cv2.INTER_LINEAR)
     blurred_bg = cv2.resize(bg_h, (w, h), interpolation=cv2.INTER_LINEAR)
-    a = channels3(alpha)
-    foreground = np.clip(blurred_fg + a * (linear - a * blurred_fg - (1.0 - a) * blurred_bg),
-                         0.0, 1.0)
+    foreground = _blur_fusion_step(linear, channels3(alpha), blurred_fg, blurred_bg)
     return _despill(foreground, alpha, person=cv2.resize(fg_q, (w, h), cv2.INTER_LINEAR),
                     background=cv2.resize(bg_q, (w, h), cv2.INTER_LINEAR))
+
+
+def _blur_fusion_step(image: np.ndarray, a: np.ndarray, fg: np.ndarray,
+                      bg: np.ndarray) -> np.ndarray:
+    """clip(F + a (I - a F - (1 - a) B), 0, 1): the per-pixel correction of blur fusion,
+    in place in two buffers (each fresh full-frame array costs its page faults)."""
+    out = a * fg
+    np.subtract(image, out, out=out)
+    rest = 1.0 - a
+    rest *= bg
+    out -= rest
+    out *= a
+    out += fg
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
@@ -238,10 +251,12 @@ def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
     # axis of 3 cost ten times an elementwise pass, so it works on channel planes).
     total = channels3(cv2.transform(foreground, np.ones((1, 3), np.float32)))
     out = foreground / (total + np.float32(1e-4)) * total
-    if near.any():
-        planes = [np.ascontiguousarray(x[near].T) for x in (foreground, person, background)]
-        cleaned = _despill_pixels(*planes, zone=zone[near])
-        out[near] = cleaned.T
+    index = np.flatnonzero(near)  # one index for every gather (a boolean mask redoes it)
+    if len(index):
+        planes = [np.ascontiguousarray(x.reshape(-1, 3).take(index, axis=0).T)
+                  for x in (foreground, person, background)]
+        cleaned = _despill_pixels(*planes, zone=zone.reshape(-1).take(index))
+        out.reshape(-1, 3)[index] = cleaned.T
     return np.clip(out, 0.0, 1.0, out=out)
 
 

@@ -188,6 +188,8 @@ def relight(linear: np.ndarray, alpha: np.ndarray, box: tuple[float, float, floa
     out = channel_gains(out, balance)
     # Roll highlights off rather than clip them.
     knee = 0.8
-    over = out > knee
-    out[over] = knee + (1 - knee) * np.tanh((out[over] - knee) / (1 - knee))
+    out = np.ascontiguousarray(out)  # already is: then reshape below is a view
+    flat = out.reshape(-1)
+    over = np.flatnonzero(flat > knee)  # one flat index, not a boolean mask twice
+    flat[over] = knee + (1 - knee) * np.tanh((flat.take(over) - knee) / (1 - knee))
     return np.clip(out, 0.0, 1.0, out=out)  # out is this function's own array by now

@@ -82,15 +82,22 @@ class Finished:
     frame: tuple[tuple[float, float], ...]
 
 
-def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: bool = False,
-                 face: Face | None = None) -> Finished:
-    """``image`` framed, matted and laid on ``look``'s backdrop (see the module's text).
+@dataclass(frozen=True)
+class Subject:
+    """What the finish reads from the whole photo before framing it: the face, and the
+    edges the person runs off. The same for every look and seed of one photo, so a job
+    that renders several from one selfie finds it once (``finish_subject``)."""
 
-    ``face``: the face in ``image``'s pixels if already known (saves a detection).
-    ``retouch``: also shape the person's light and colour toward the look (for a selfie;
-    a generative backend's output was lit as asked). Raises ``NoFaceToFinish``.
-    """
-    source = np.asarray(image.convert("RGB"))
+    face: Face
+    edges: dict[str, float | None]
+
+
+def finish_subject(image: Image.Image, *, face: Face | None = None) -> Subject:
+    """The ``Subject`` of ``image`` (``face``: if already known). Raises ``NoFaceToFinish``."""
+    return _subject(image, np.asarray(image.convert("RGB")), face)
+
+
+def _subject(image: Image.Image, source: np.ndarray, face: Face | None) -> Subject:
     if face is None:
         # A usable photo has a large face: the quick pass finds it; look closer if not.
         faces = faces_detect(image, upsample=0) or faces_detect(image)
@@ -99,12 +106,27 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
                 "No face was found in the photo, so it cannot be framed as a headshot. "
                 "Use a photo where the face is clearly visible and faces the camera.")
         face = faces[0]
+    return Subject(face=face, edges=touched_edges(model_confidence(source)))
+
+
+def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: bool = False,
+                 face: Face | None = None, subject: Subject | None = None) -> Finished:
+    """``image`` framed, matted and laid on ``look``'s backdrop (see the module's text).
+
+    ``face``: the face in ``image``'s pixels if already known (saves a detection);
+    ``subject``: ``finish_subject(image)`` if already known (saves that and more).
+    ``retouch``: also shape the person's light and colour toward the look (for a selfie;
+    a generative backend's output was lit as asked). Raises ``NoFaceToFinish``.
+    """
+    source = np.asarray(image.convert("RGB"))
+    if subject is None:
+        subject = _subject(image, source, face)
+    face, edges = subject.face, subject.edges
     framing = framing_for(look.framing)
     output = look.output_dimensions
     out_w, out_h = output
     rng = np.random.default_rng(np.random.SeedSequence([seed & 0xFFFFFFFF, 0x5EED]))
 
-    edges = touched_edges(model_confidence(source))
     plan = frame_plan(face, framing, source=source.shape[:2], output=output, edges=edges,
                       rng=rng)
     framed, valid = frame_warp(source, plan, output)

@@ -94,7 +94,7 @@ class Subject:
 
 def finish_subject(image: Image.Image, *, face: Face | None = None) -> Subject:
     """The ``Subject`` of ``image`` (``face``: if already known). Raises ``NoFaceToFinish``."""
-    return _subject(image, np.asarray(image.convert("RGB")), face)
+    return _subject(image, _rgb(image), face)
 
 
 def _subject(image: Image.Image, source: np.ndarray, face: Face | None) -> Subject:
@@ -118,7 +118,7 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
     ``retouch``: also shape the person's light and colour toward the look (for a selfie;
     a generative backend's output was lit as asked). Raises ``NoFaceToFinish``.
     """
-    source = np.asarray(image.convert("RGB"))
+    source = _rgb(image)
     if subject is None:
         subject = _subject(image, source, face)
     face, edges = subject.face, subject.edges
@@ -171,6 +171,11 @@ def finish_apply(image: Image.Image, *, look: LookSpec, seed: int = 0, retouch: 
     frame = tuple((float(x), float(y)) for x, y in corners @ inverse[:, :2].T + inverse[:, 2])
     return Finished(image=Image.fromarray(out, "RGB"), matte=alpha, face_box=box,
                     notes=tuple(notes), scale=plan.scale, frame=frame)
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    """The photo's RGB pixels (``convert`` would copy an RGB photo once more first)."""
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def _mapped_box(face: Face, matrix: np.ndarray) -> tuple[float, float, float, float]:

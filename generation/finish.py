@@ -272,12 +272,11 @@ def _despill(foreground: np.ndarray, alpha: np.ndarray, *, person: np.ndarray,
     zone = np.clip(1.0 - depth / (DESPILL_DEPTH * max(h, w)), 0.0, 1.0)
     zone = cv2.resize(zone * inside, (w, h), interpolation=cv2.INTER_LINEAR)
     near = zone > 0
-    # Outside the zone (most of the frame) nothing is taken out, and what the steps below
-    # leave of a pixel is F·T/(T + 1e-4), T its channel sum: that, directly, there (they
-    # would also darken a pixel of luminance under 1e-5, a twentieth of the encoder's
-    # first step); the full estimate only on the zone's pixels, gathered (numpy's
-    # reductions over a last axis of 3 cost ten times an elementwise pass, so it works on
-    # channel planes).
+    # Outside the zone (most of the frame) nothing is taken out: the steps below leave
+    # F·T/(T + 1e-4) there, T the channel sum (and darken a luminance under 1e-5, a sixth
+    # of the encoder's first step), so that, directly; the full estimate on the zone's
+    # pixels only, gathered as channel planes (numpy's reductions over a last axis of 3
+    # cost ten times an elementwise pass).
     total = channels3(cv2.transform(foreground, np.ones((1, 3), np.float32)))
     out = foreground / (total + np.float32(1e-4)) * total
     index = np.flatnonzero(near)  # one index for every gather (a boolean mask redoes it)

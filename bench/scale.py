@@ -459,7 +459,7 @@ def _models_stubbed(model_time: list[float],
     images: dict[tuple[int, int], object] = {}
     vector = [0.05] * 128
 
-    def retouch(image, *, look, seed, instructions=""):
+    def retouch(image, *, look, seed, instructions="", subject=None):
         started, started_cpu = time.perf_counter(), time.process_time()
         if look.aspect < 1:
             size = (round(look.output_size * look.aspect), look.output_size)
@@ -485,6 +485,7 @@ def _models_stubbed(model_time: list[float],
                                  distance=0.1) for _ in images]
 
     with mock.patch("generation.backends.offline.studio_retouch", retouch), \
+            mock.patch("generation.backends.offline.finish_subject", lambda image: object()), \
             mock.patch("generation.scoring.face_embedding", embedding), \
             mock.patch("generation.scoring.candidates_gate", gates), \
             mock.patch("generation.conformance.conformance_check", conformance):

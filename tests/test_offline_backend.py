@@ -13,6 +13,7 @@ from generation.backends.offline import (
     BACKEND_LABEL,
     FRAMINGS,
     NoFaceForRetouch,
+    finish_subject,
     studio_retouch,
     studio_retouch_with_mask,
 )
@@ -46,6 +47,20 @@ def test_same_photo_look_and_seed_give_identical_pixels(obama):
     second = studio_retouch(obama, look=spec, seed=11)
     assert _digest(first) == _digest(second)
     assert _digest(studio_retouch(obama, look=spec, seed=12)) != _digest(first)
+
+
+def test_a_jobs_further_seeds_with_the_selfies_subject_give_the_same_pixels(obama):
+    # A job finds the selfie's face and edges once (OfflineBackend.submit) for all its seeds.
+    subject = finish_subject(obama)
+    for preset, seed in (("corporate", 21), ("friendly", 22)):
+        spec = _spec(preset)
+        assert _digest(studio_retouch(obama, look=spec, seed=seed, subject=subject)) == \
+            _digest(studio_retouch(obama, look=spec, seed=seed))
+
+
+def test_no_face_is_said_by_the_subject_too():
+    with pytest.raises(NoFaceForRetouch):
+        finish_subject(Image.new("RGB", (400, 500), (128, 128, 128)))
 
 
 @pytest.mark.parametrize(("aspect", "size"), [("1:1", (SIZE, SIZE)), ("4:5", (512, SIZE)),

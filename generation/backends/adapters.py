@@ -70,17 +70,27 @@ class OfflineBackend(SynchronousBackend):
     def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
                seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
         opened: dict[str, Image.Image] = {}  # each selfie decoded once per job, not per seed
+        # ...and its face and edges found once (``finish_subject``): None, it has no face.
+        subjects: dict[str, offline.Subject | None] = {}
         selfies = _roomy_first(selfies, framing=look.framing)
         for seed in seeds:
             index = job.seeds.index(seed)
             selfie = selfies[index % len(selfies)]
             if selfie.image_key not in opened:
                 opened[selfie.image_key] = _open(selfie.image_key).convert("RGB")
+                try:
+                    subjects[selfie.image_key] = offline.finish_subject(
+                        opened[selfie.image_key])
+                except offline.NoFaceForRetouch:
+                    subjects[selfie.image_key] = None
+            subject = subjects[selfie.image_key]
+            if subject is None:
+                continue
             try:
                 # A redo's comment only where there is one (stand-ins take look and seed).
                 extra = {"instructions": job.instructions} if job.instructions else {}
                 result = offline.studio_retouch(opened[selfie.image_key].copy(), look=look,
-                                                seed=seed, **extra)
+                                                seed=seed, subject=subject, **extra)
             except offline.NoFaceForRetouch:
                 continue
             # Handed to the runner decoded, in memory (``Output.image``): no PNG round trip.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from generation.finish import NoFaceToFinish, finish_apply
+from generation.finish import NoFaceToFinish, Subject, finish_apply, finish_subject
 from generation.finish_light import light_for
 from generation.framing import EYE_DISTANCE_PER_BOX, FACE_SIZE_OVERSHOOT, FRAMINGS, Framing
 from generation.looks import LookSpec
@@ -26,8 +26,8 @@ from generation.looks import LookSpec
 from .offline_redo import redo_adjustments, redo_apply
 
 __all__ = ["BACKEND_LABEL", "EYE_DISTANCE_PER_BOX", "FACE_SIZE_OVERSHOOT", "FRAMINGS",
-           "Framing", "NoFaceForRetouch", "OfflineLimit", "offline_limits", "studio_retouch",
-           "studio_retouch_with_mask"]
+           "Framing", "NoFaceForRetouch", "OfflineLimit", "Subject", "finish_subject",
+           "offline_limits", "studio_retouch", "studio_retouch_with_mask"]
 
 BACKEND_LABEL = "Studio retouch, offline"
 
@@ -35,24 +35,25 @@ NoFaceForRetouch = NoFaceToFinish  # the name callers of this backend know
 
 
 def studio_retouch(image: Image.Image, *, look: LookSpec, seed: int,
-                   instructions: str = "") -> Image.Image:
+                   instructions: str = "", subject: Subject | None = None) -> Image.Image:
     """A studio-style headshot of the person in ``image``, framed and coloured per ``look``.
 
     ``instructions``: a redo's comment; what the retouch can honour of it ("brighter",
     "warmer", "tighter crop": ``offline_redo``) is applied to the person.
+    ``subject``: ``finish_subject(image)``, found once for all of a job's seeds of it.
     """
     adjust = redo_adjustments(instructions)
     if not adjust.any:
-        return studio_retouch_with_mask(image, look=look, seed=seed)[0]
-    finished = finish_apply(image, look=look, seed=seed, retouch=True)
+        return studio_retouch_with_mask(image, look=look, seed=seed, subject=subject)[0]
+    finished = finish_apply(image, look=look, seed=seed, retouch=True, subject=subject)
     return redo_apply(finished.image, matte=finished.matte, face_box=finished.face_box,
                       adjust=adjust)
 
 
-def studio_retouch_with_mask(image: Image.Image, *, look: LookSpec,
-                             seed: int) -> tuple[Image.Image, np.ndarray]:
+def studio_retouch_with_mask(image: Image.Image, *, look: LookSpec, seed: int,
+                             subject: Subject | None = None) -> tuple[Image.Image, np.ndarray]:
     """As ``studio_retouch``, plus the person matte used (float32 HxW, 1 on the person)."""
-    finished = finish_apply(image, look=look, seed=seed, retouch=True)
+    finished = finish_apply(image, look=look, seed=seed, retouch=True, subject=subject)
     return finished.image, finished.matte
 
 

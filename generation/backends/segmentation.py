@@ -90,14 +90,24 @@ def model_confidence(rgb: np.ndarray, *, resize: bool = True) -> np.ndarray:
     return np.clip(confidence.reshape(MODEL_SIDE, MODEL_SIDE), 0.0, 1.0)
 
 
+def _prescaled(rgb: np.ndarray, side: float, cache: dict[float, np.ndarray]) -> tuple[
+        float, np.ndarray]:
+    """``rgb`` reduced so that a square of ``side`` is at most twice the model's input,
+    once per scale (two head views share theirs)."""
+    prescale = min(1.0, 2 * MODEL_SIDE / side)
+    if prescale not in cache:
+        cache[prescale] = rgb if prescale == 1.0 else cv2.resize(
+            rgb, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+    return prescale, cache[prescale]
+
+
 def _square_confidence(rgb: np.ndarray, square: tuple[float, float, float], *, flip: bool,
-                       size: tuple[int, int]) -> np.ndarray:
+                       size: tuple[int, int],
+                       prescaled: dict[float, np.ndarray] | None = None) -> np.ndarray:
     """The model's confidence for a square (x0, y0, side) of ``rgb``, drawn at ``size``."""
     h, w = rgb.shape[:2]
     x0, y0, side = square
-    prescale = min(1.0, 2 * MODEL_SIDE / side)
-    source = rgb if prescale == 1.0 else cv2.resize(
-        rgb, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+    prescale, source = _prescaled(rgb, side, {} if prescaled is None else prescaled)
     k = MODEL_SIDE / side
     # Crop by warping (the square may leave the frame; edge pixels fill it).
     to_crop = np.array([[k / prescale, 0, -x0 * k], [0, k / prescale, -y0 * k]])
@@ -129,10 +139,11 @@ def _head_confidence(rgb: np.ndarray, focus: tuple[float, float, float, float],
     face_h = bottom - top
     cx, cy = (left + right) / 2, (top + bottom) / 2 - 0.2 * face_h
     views = []
+    prescaled: dict[float, np.ndarray] = {}
     for factor, flip in HEAD_VIEWS:
         side = max(16.0, factor * face_h)
         views.append(_square_confidence(rgb, (cx - side / 2, cy - side / 2, side), flip=flip,
-                                        size=size))
+                                        size=size, prescaled=prescaled))
     head = np.mean(views, axis=0)
     # Blend weight: 1 inside the smallest square, fading out over its outer 15 %.
     side = max(16.0, min(f for f, _ in HEAD_VIEWS) * face_h)

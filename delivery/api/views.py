@@ -22,13 +22,19 @@ from generation.selectors import headshots_that_may_leave
 from teams.models import Membership, Team
 from teams.services.invitations import invitation_create
 
-from .base import CompanyScopedMixin, UpdatedCursor
+from .base import CompanyScopedMixin, UpdatedCursor, ValuesListMixin
 from .serializers import (
+    HEADSHOT_COLUMNS,
+    JOB_COLUMNS,
+    PERSON_COLUMNS,
     HeadshotSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
     JobSerializer,
     PersonSerializer,
+    headshot_rows,
+    job_rows,
+    person_rows,
 )
 
 TEAM = OpenApiParameter("team", int, description="Only this team's people")
@@ -78,12 +84,16 @@ def _variant(request) -> Variant:
         raise ValidationError({"variant": str(error)}) from None
 
 
-class PeopleList(CompanyScopedMixin, generics.ListAPIView):
+class PeopleList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     """People of the company, oldest change first."""
 
     model = Membership
     serializer_class = PersonSerializer
     pagination_class = UpdatedCursor
+    list_columns = PERSON_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return person_rows(rows)
 
     def scoped_queryset(self, company):
         people = (Membership.objects.for_company(company)
@@ -119,21 +129,21 @@ class HeadshotCursor(UpdatedCursor):
     ordering = ("approved_at", "pk")
 
 
-class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
+class HeadshotList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     """Approved headshots, each with a short-lived link to the variant asked for."""
 
     model = Headshot
     serializer_class = HeadshotSerializer
     pagination_class = HeadshotCursor
+    # Only what a row shows: the columns of five tables, never the user's password hash or
+    # the candidate's scores.
+    list_columns = HEADSHOT_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return headshot_rows(rows, _variant(self.request))
 
     def scoped_queryset(self, company):
-        # Only what a row shows (HeadshotSerializer): five models a row, most of their
-        # columns (the user's password hash, the candidate's scores) never read.
-        headshots = headshots_that_may_leave(company=company).select_related(
-            "candidate", "membership__user", "membership__team").only(
-            "company_id", "membership_id", "candidate_id", "approved_at", "candidate__width",
-            "candidate__height", "membership__team_id", "membership__user__email",
-            "membership__user__full_name", "membership__team__name")
+        headshots = headshots_that_may_leave(company=company)
         team = _int_param(self.request, "team")
         if team is not None:
             headshots = headshots.filter(membership__team_id=team)
@@ -141,9 +151,6 @@ class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
         if since is not None:
             headshots = headshots.filter(approved_at__gte=since)
         return headshots
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "variant": _variant(self.request)}
 
     @extend_schema(parameters=[TEAM, UPDATED_SINCE, *VARIANT])
     def get(self, request, *args, **kwargs):
@@ -196,10 +203,14 @@ class InvitationCreate(CompanyScopedMixin, generics.GenericAPIView):
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
-class JobList(CompanyScopedMixin, generics.ListAPIView):
+class JobList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
     pagination_class = UpdatedCursor
+    list_columns = JOB_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return job_rows(rows)
 
     def scoped_queryset(self, company):
         jobs = GenerationJob.objects.for_company(company)

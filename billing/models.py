@@ -44,7 +44,12 @@ class CreditEntry(TenantModel):
     class Meta:
         ordering = ["-created_at", "-pk"]
         # The billing page's ledger, newest first (keyset on created_at, id).
-        indexes = [models.Index(fields=["company", "created_at", "id"], name="credit_by_time")]
+        indexes = [models.Index(fields=["company", "created_at", "id"], name="credit_by_time"),
+                   # The balance (a SUM of amount over the company's ledger) read from the
+                   # index alone, never the table's rows: on SQLite the SUM over 4,000 entries
+                   # through credit_by_time fetched each row and made the billing page 1.3-1.5x
+                   # slower at 10,000 people than at 10.
+                   models.Index(fields=["company", "amount"], name="credit_balance")]
         constraints = [
             models.UniqueConstraint(fields=["stripe_ref"], condition=models.Q(kind="purchase"),
                                     name="credit_purchase_once_per_session"),

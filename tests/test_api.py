@@ -284,3 +284,36 @@ def test_headshot_pages_cost_the_same_queries_whatever_their_size(tenant_a):
 
     assert _queries(client, "/api/v1/headshots/?page_size=1") == _queries(
         client, "/api/v1/headshots/?page_size=8")
+
+
+def test_each_list_row_is_the_detail_views_json(tenant_a):
+    """The lists write their rows from plain values (delivery/api/serializers.py says why);
+    each row must be exactly what the serializer gives the same object in its detail view:
+    with and without a team, a headshot that may leave and one that may not, a job with
+    and without its times."""
+    from django.core import signing
+
+    approve(tenant_a.member)
+    loner = MembershipFactory(company=tenant_a.company, team=None,
+                              user=UserFactory(email="loner@alpha.example", full_name=""))
+    hidden = candidate_for(loner, visible=False)
+    Headshot.objects.create(company=tenant_a.company, membership=loner, candidate=hidden)
+    approve(MembershipFactory(company=tenant_a.company, team=None,
+                              user=UserFactory(email="solo@alpha.example")))
+    client = api(key_for(tenant_a))
+    seen = set()
+    for kind in ("people", "headshots", "jobs"):
+        rows = client.get(f"/api/v1/{kind}/?page_size=200&size=512&shape=square").json()
+        for row in rows["results"]:
+            detail = client.get(f"/api/v1/{kind}/{row['id']}/?size=512&shape=square").json()
+            if kind == "headshots":  # the links expire from now: the same claims, not text
+                url, detail_url = row.pop("url"), detail.pop("url")
+                assert url.rsplit("/", 2)[0] == detail_url.rsplit("/", 2)[0]
+                claims = [signing.loads(u.rstrip("/").rsplit("/", 1)[1],
+                                        salt="likeness.headshot-variant") for u in (url, detail_url)]
+                assert abs(claims[0].pop("e") - claims[1].pop("e")) <= 2
+                assert claims[0] == claims[1]
+            assert row == detail
+            seen.add((kind, row.get("team") is None, bool(row.get("headshot"))))
+    assert {("people", True, False), ("people", True, True), ("people", False, True),
+            ("headshots", True, False), ("jobs", True, False)} <= seen

@@ -22,13 +22,19 @@ from generation.selectors import headshots_that_may_leave
 from teams.models import Membership, Team
 from teams.services.invitations import invitation_create
 
-from .base import CompanyScopedMixin, UpdatedCursor
+from .base import CompanyScopedMixin, UpdatedCursor, ValuesListMixin
 from .serializers import (
+    HEADSHOT_COLUMNS,
+    JOB_COLUMNS,
+    PERSON_COLUMNS,
     HeadshotSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
     JobSerializer,
     PersonSerializer,
+    headshot_rows,
+    job_rows,
+    person_rows,
 )
 
 TEAM = OpenApiParameter("team", int, description="Only this team's people")
@@ -99,11 +105,15 @@ def _people(company):
 
 @extend_schema_view(get=extend_schema(parameters=[TEAM, UPDATED_SINCE, OpenApiParameter(
     "status", str, enum=list(Membership.Status.values))]))
-class PeopleList(CompanyScopedMixin, generics.ListAPIView):
+class PeopleList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     """People of the company, oldest change first."""
 
     model = Membership
     serializer_class = PersonSerializer
+    list_columns = PERSON_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return person_rows(rows)
 
     def scoped_queryset(self, company):
         return _filtered(
@@ -126,26 +136,23 @@ class HeadshotCursor(UpdatedCursor):
 
 
 @extend_schema_view(get=extend_schema(parameters=[TEAM, UPDATED_SINCE, *VARIANT]))
-class HeadshotList(CompanyScopedMixin, generics.ListAPIView):
+class HeadshotList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     """Approved headshots, each with a short-lived link to the variant asked for."""
 
     model = Headshot
     serializer_class = HeadshotSerializer
     pagination_class = HeadshotCursor
+    # Only what a row shows: the columns of five tables, never the user's password hash or
+    # the candidate's scores.
+    list_columns = HEADSHOT_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return headshot_rows(rows, _variant(self.request))
 
     def scoped_queryset(self, company):
-        # Only what a row shows (HeadshotSerializer): five models a row, most of their
-        # columns (the user's password hash, the candidate's scores) never read.
-        headshots = headshots_that_may_leave(company=company).select_related(
-            "candidate", "membership__user", "membership__team").only(
-            "company_id", "membership_id", "candidate_id", "approved_at", "candidate__width",
-            "candidate__height", "membership__team_id", "membership__user__email",
-            "membership__user__full_name", "membership__team__name")
-        return _filtered(headshots, membership__team_id=_int_param(self.request, "team"),
+        return _filtered(headshots_that_may_leave(company=company),
+                         membership__team_id=_int_param(self.request, "team"),
                          approved_at__gte=_since_param(self.request))
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "variant": _variant(self.request)}
 
 
 @extend_schema_view(get=extend_schema(parameters=VARIANT))
@@ -191,9 +198,13 @@ class InvitationCreate(CompanyScopedMixin, generics.GenericAPIView):
 @extend_schema_view(get=extend_schema(parameters=[
     OpenApiParameter("person", int),
     OpenApiParameter("status", str, enum=list(GenerationJob.Status.values))]))
-class JobList(CompanyScopedMixin, generics.ListAPIView):
+class JobList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
+    list_columns = JOB_COLUMNS
+
+    def list_rows(self, rows: list[dict]) -> list[dict]:
+        return job_rows(rows)
 
     def scoped_queryset(self, company):
         return _filtered(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -15,8 +17,10 @@ from core.crypto import last4
 from core.errors import ServiceError
 from core.pages import form_page, object_or_404, reported
 from core.pagination import BadCursor, bad_cursor_response, keyset_page
+from core.rows import local_second, path_for_id
 from teams.decorators import company_view
 
+from ..models import WebhookDelivery
 from .services import (
     EVENT_TYPES,
     webhook_delivery_get,
@@ -64,15 +68,35 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     return response
 
 
+_DELIVERY_COLUMNS = ("id", "created_at", "event_type", "event_id", "status", "delivered_at",
+                     "attempts", "last_status_code", "last_error", "next_attempt_at")
+_STATUS_LABELS = dict(WebhookDelivery.Status.choices)
+_STATUS_BADGES = {"succeeded": " badge-approved", "failed": " badge-rejected",
+                  "pending": " badge-invited"}
+
+
+def _delivery_row(row: dict, resend: Callable[[int], str]) -> dict:
+    status = row["status"]
+    return {**row, "created": local_second(row["created_at"]),
+            "delivered": local_second(row["delivered_at"]),
+            "next_attempt": local_second(row["next_attempt_at"]) if status == "pending" else "—",
+            "status_label": _STATUS_LABELS.get(status, status),
+            "badge": _STATUS_BADGES.get(status, ""), "resend_url": resend(row["id"])}
+
+
 @require_GET
 @company_view(role="admin")
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = object_or_404(webhook_endpoint_get(company=request.company, pk=pk))
     try:  # newest first, each page one index range (core.pagination)
-        deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint),
-                                 key="-created_at", params=request.GET)
+        deliveries = keyset_page(webhook_delivery_list(company=request.company, endpoint=endpoint)
+                                 .values(*_DELIVERY_COLUMNS), key="-created_at",
+                                 params=request.GET)
     except BadCursor as error:
         return bad_cursor_response(request, error)
+    # The rows' strings made once here, not by the template per row (core/rows.py says why).
+    resend = path_for_id("integrations:delivery_resend", request.company.slug)
+    deliveries.items = [_delivery_row(row, resend) for row in deliveries.items]
     return render(request, "delivery/webhook_detail.html", {
         "endpoint": endpoint, "deliveries": deliveries,
         "event_types": EVENT_TYPES,

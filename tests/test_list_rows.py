@@ -1,0 +1,85 @@
+"""core/rows.py: the strings a list's rows are given in the view are exactly what the template
+wrote before (the ``date`` filter in the current time zone, ``{% url %}``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.template import engines
+from django.urls import reverse
+from django.utils import timezone
+
+from core.rows import local_day, local_minute, local_second, path_for_id
+
+TIMES = [datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+         datetime(1999, 7, 8, 0, 0, tzinfo=UTC), datetime(2026, 3, 29, 1, 30), None]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"])
+def test_times_are_written_as_the_date_filter_writes_them(zone):
+    template = engines["django"].from_string(
+        '{{ t|date:"Y-m-d" }}|{{ t|date:"Y-m-d H:i" }}|{{ t|date:"Y-m-d H:i:s" }}')
+    with timezone.override(zone):
+        for value in TIMES:
+            assert template.render({"t": value}) == "|".join(
+                (local_day(value), local_minute(value), local_second(value)))
+        assert local_day(date(2026, 5, 6)) == "2026-05-06"
+
+
+def test_a_path_for_any_id_is_what_reverse_gives():
+    path = path_for_id("integrations:delivery_resend", "acme-4611686018427387911")
+    for pk in (1, 42, 2**63 - 1):
+        assert path(pk) == reverse("integrations:delivery_resend",
+                                   args=["acme-4611686018427387911", pk])
+
+
+# The delivery log's row as templates/delivery/webhook_detail.html wrote it before
+# delivery/templatetags/webhook_rows.py.
+_OLD_ROW = (
+    '{% for d in deliveries %}<tr>'
+    '<td data-label="Created">{{ d.created_at|date:"Y-m-d H:i:s" }}</td>\n'
+    '<td data-label="Event"><code>{{ d.event_type }}</code> '
+    '<small class="muted">{{ d.event_id }}</small></td>\n'
+    '<td data-label="Status"><span class="badge'
+    "{% if d.status == 'succeeded' %} badge-approved"
+    "{% elif d.status == 'failed' %} badge-rejected"
+    "{% elif d.status == 'pending' %} badge-invited"
+    '{% endif %}">{{ d.get_status_display }}</span>{% if d.delivered_at %} '
+    '<small class="muted">{{ d.delivered_at|date:"Y-m-d H:i:s" }}</small>{% endif %}</td>\n'
+    '<td data-label="Attempts">{{ d.attempts }}</td>\n'
+    '<td data-label="Last answer">{% if d.last_status_code %}{{ d.last_status_code }}'
+    '{% endif %}{% if d.last_error %} <small class="muted">{{ d.last_error }}</small>'
+    '{% endif %}{% if not d.last_status_code and not d.last_error %}—{% endif %}</td>\n'
+    '<td data-label="Next attempt">'
+    '{% if d.status == \'pending\' %}{{ d.next_attempt_at|date:"Y-m-d H:i:s" }}{% else %}—'
+    '{% endif %}</td>\n'
+    '<td>{% if active %}<form method="post" action="'
+    '{% url \'integrations:delivery_resend\' \'acme\' d.id %}" class="inline">{% csrf_token %}'
+    '<button class="link" type="submit">Re-send</button></form>{% endif %}</td></tr>\n'
+    '{% endfor %}'
+)
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_the_delivery_log_rows_are_the_templates_markup(active):
+    from delivery.models import WebhookDelivery
+    from delivery.webhooks.views import _delivery_row
+
+    labels = dict(WebhookDelivery.Status.choices)
+    rows = [{"id": n + 1, "created_at": TIMES[n % 3], "event_type": "person.updated",
+             "event_id": f"evt_<{n}>&", "status": status, "delivered_at": TIMES[1] if n % 2 else None,
+             "attempts": n, "last_status_code": code, "last_error": error,
+             "next_attempt_at": TIMES[2]}
+            for n, (status, code, error) in enumerate([
+                ("succeeded", 200, ""), ("failed", 500, "Server <error>"), ("pending", None, ""),
+                ("sending", 0, "timed out"), ("pending", 404, "")])]
+    context = {"csrf_token": "tok<en>", "active": active}
+    old = engines["django"].from_string(_OLD_ROW).render(
+        {**context, "deliveries": [{**row, "get_status_display": labels[row["status"]]}
+                                   for row in rows]})
+    path = path_for_id("integrations:delivery_resend", "acme")
+    new = engines["django"].from_string(
+        "{% load webhook_rows %}{% delivery_rows deliveries active %}").render(
+        {**context, "deliveries": [_delivery_row(row, path) for row in rows]})
+    assert new == old

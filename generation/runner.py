@@ -80,7 +80,8 @@ def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
     else:
         image = Image.open(io.BytesIO(output.data), formats=("PNG", "JPEG", "WEBP"))
         image.load()
-    image = image.convert("RGB")
+    if image.mode != "RGB":  # converting an RGB image would only copy it
+        image = image.convert("RGB")
     if output.finished:
         return image
     try:

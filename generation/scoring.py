@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from .candidate_images import candidate_jpegs
 from .conformance import tolerances_for
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
@@ -48,7 +49,6 @@ HIDDEN_LIKENESS = "not a good enough likeness"
 HIDDEN_NO_FACE = "no face found"
 HIDDEN_GATES = "failed a quality or look check"
 HIDDEN_NOT_BEST = "not among the best of the job"
-THUMB_SIZE = 384
 # How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
 MAX_COLLEAGUES = 5000
 
@@ -132,14 +132,10 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> list[lis
 
 def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     """Store a re-cropped candidate in place of the original (same keys: nothing dangles)."""
-    full, thumb = io.BytesIO(), io.BytesIO()
-    image.save(full, format="JPEG", quality=92)
-    preview = image.copy()
-    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    preview.save(thumb, format="JPEG", quality=85)
+    full, thumb = candidate_jpegs(image)
     for key, data in ((candidate.image_key, full), (candidate.thumb_key, thumb)):
         default_storage.delete(key)
-        saved = default_storage.save(key, ContentFile(data.getvalue()))
+        saved = default_storage.save(key, ContentFile(data))
         if saved != key:  # storage renamed it: keep what it chose
             if key == candidate.image_key:
                 candidate.image_key = saved

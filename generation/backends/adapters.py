@@ -68,7 +68,7 @@ class OfflineBackend:
                 continue
             # Handed to the runner decoded, in memory (``Output.image``): no PNG round trip.
             yield Output(seed=seed, output_index=0, finished=True, data=b"",
-                         image=result.convert("RGB"),
+                         image=result if result.mode == "RGB" else result.convert("RGB"),
                          source_id=f"offline:selfie-{selfie.pk}:seed-{seed}")
 
     def receive(self, job: GenerationJob, external_id: str) -> Received:

@@ -38,7 +38,7 @@ from .backends.protocol import (
     Output,
 )
 from .finish import NoFaceToFinish, finish_apply
-from .jobs import job_lease_renew
+from .jobs import job_lease_renew, job_refresh
 from .looks import LookSpec, look_spec
 from .models import Candidate, GenerationJob, Selfie
 from .sample_portrait import sample_selfie
@@ -186,7 +186,7 @@ def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) 
     """All outputs are in: score them through the gates and finish; nothing made by an
     asynchronous backend → the fallback backend."""
     backend = backend or backend_for(job.backend)
-    job.refresh_from_db()
+    job_refresh(job)
     if job.status != Status.RUNNING:
         return job.status
     if backend.outstanding(job):
@@ -197,5 +197,5 @@ def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) 
         return "rerouted"
     job_finish(job)
     backend.release(job)
-    job.refresh_from_db()
+    job_refresh(job)
     return job.status

@@ -72,7 +72,7 @@ def _open(key: str) -> Image.Image:
     with default_storage.open(key, "rb") as handle:
         image = Image.open(io.BytesIO(handle.read()))
         image.load()
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
 
 
 def job_references(job: GenerationJob) -> References:

@@ -58,11 +58,15 @@ class OfflineBackend:
             index = job.seeds.index(seed)
             selfie = selfies[index % len(selfies)]
             if selfie.image_key not in opened:
-                opened[selfie.image_key] = _open(selfie.image_key).convert("RGB")
+                decoded = _open(selfie.image_key)
+                opened[selfie.image_key] = (decoded if decoded.mode == "RGB"
+                                            else decoded.convert("RGB"))
             try:
                 # A redo's comment only where there is one (stand-ins take look and seed).
+                # The same decoded selfie for every seed, not a copy each: the retouch only
+                # reads it (``finish_apply`` takes its pixels into an array first).
                 extra = {"instructions": job.instructions} if job.instructions else {}
-                result = offline.studio_retouch(opened[selfie.image_key].copy(), look=look,
+                result = offline.studio_retouch(opened[selfie.image_key], look=look,
                                                 seed=seed, **extra)
             except offline.NoFaceForRetouch:
                 continue

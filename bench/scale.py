@@ -579,9 +579,12 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
         results.values[f"job_{key}_ms_small"] = s
         results.values[f"job_{key}_ms_large"] = big
         candidates = per["small"][0]["candidates"]
+        # Issue 19's goal, on the process's CPU: on a shared machine the wall time is
+        # mostly waiting for a core (both are printed).
+        goal, ok = ("≤ 100 ms", max(s, big) <= 100) if key == "total_cpu" else ("", None)
         results.add(f"Job overhead: {label}" + (f" ({candidates} candidates)"
                                                    if key.startswith("total") else ""),
-                    _ms(s), _ms(big))
+                    _ms(s), _ms(big), goal, ok)
 
 
 def bench_sweep(results: Results, large: Seeded, files: int, media: Path) -> None:

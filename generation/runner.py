@@ -91,16 +91,21 @@ def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
         return image
 
 
-def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec) -> Candidate | None:
+def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec,
+                   unseen: bool = False) -> Candidate | None:
     """Finish and store one output. None when that (seed, output) is already stored or the
-    job is cancelled."""
+    job is cancelled. ``unseen``: the caller knows its seed has no stored photo (``job_run``
+    hands the backend only those)."""
     # A duplicated webhook or a redelivered task: not finished twice. An output that needs
-    # no finish is left to ``candidate_store``'s own check (one query less per photo).
-    if not output.finished and Candidate.objects.for_company(job.company_id).filter(
-            job=job, seed=output.seed, output_index=output.output_index).exists():
-        return None
+    # no finish is left to ``candidate_store``'s own check; either way it is looked up once.
+    if not unseen and not output.finished:
+        if Candidate.objects.for_company(job.company_id).filter(
+                job=job, seed=output.seed, output_index=output.output_index).exists():
+            return None
+        unseen = True
     return candidate_store(job=job, seed=output.seed, output_index=output.output_index,
-                           source_id=output.source_id, image=output_finish(output, look=look))
+                           source_id=output.source_id, image=output_finish(output, look=look),
+                           unseen=unseen)
 
 
 def _keepalive(job: GenerationJob):
@@ -132,7 +137,7 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
     try:
         for output in backend.submit(job, selfies=selfies, look=look, seeds=seeds,
                                      keepalive=keepalive):
-            output_deliver(job, output, look=look)
+            output_deliver(job, output, look=look, unseen=output.seed not in stored)
             keepalive()
     except JobStopped:
         return "stopped"

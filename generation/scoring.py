@@ -40,7 +40,7 @@ from .gates.quality import face_quality, quality_baseline
 from .intake.faces import faces_detect
 from .likeness import NoFaceToScore, face_embedding
 from .looks import look_spec
-from .models import Candidate, GenerationJob, JobSelfie, Selfie
+from .models import Candidate, GenerationJob, Selfie
 from .sample_portrait import sample_selfie
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,8 @@ def _open(key: str) -> Image.Image:
 def job_references(job: GenerationJob) -> References:
     """The person's selfie embeddings and quality baseline (computed once, kept on each
     selfie), and the colleagues' selfie centroids."""
-    selfie_ids = JobSelfie.objects.for_company(job.company_id).filter(job=job).values_list(
-        "selfie_id", flat=True)
     embeddings, qualities = [], []
-    references = list(Selfie.objects.for_company(job.company_id).filter(pk__in=list(selfie_ids)))
+    references = list(job.selfies.for_company(job.company_id))  # one query, through JobSelfie
     if job.sample_portrait:
         # Previews on the sample portrait must still look like the person in it.
         references = [sample_selfie(job)]

@@ -160,19 +160,21 @@ def job_reroute(job: GenerationJob, *, reason: str) -> None:
 
 def candidate_store(
     *, job: GenerationJob, seed: int, output_index: int, source_id: str,
-    data: bytes | None = None, image: Image.Image | None = None,
+    data: bytes | None = None, image: Image.Image | None = None, unseen: bool = False,
 ) -> Candidate | None:
     """Keep one produced image (``data`` as a backend sent it, or an ``image`` already
     decoded in this process). Returns None if this (seed, output) was already stored.
 
     Decodes what the backend sent (never trusting it), writes a clean JPEG and a
     thumbnail, and relies on the unique constraint so a redelivered task or a
-    duplicated webhook cannot add the same image twice.
+    duplicated webhook cannot add the same image twice. ``unseen``: the caller has just
+    found this (seed, output) not stored, so it is not looked up again (one query less
+    per photo); a duplicate made meanwhile still meets the constraint, and its files go.
     """
     if (data is None) == (image is None):
         raise TypeError("candidate_store takes data or image, one of them")
-    if Candidate.objects.for_company(job.company_id).filter(
-        job=job, seed=seed, output_index=output_index).exists():
+    if not unseen and Candidate.objects.for_company(job.company_id).filter(
+            job=job, seed=seed, output_index=output_index).exists():
         return None
     if not GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).exclude(
             status=Status.CANCELLED).exists():

@@ -134,11 +134,13 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
                  .values_list("seed", flat=True))
     seeds = [seed for seed in job.seeds if seed not in stored]
     keepalive = _keepalive(job)
+    renewed = False  # the last thing done: the lease renewed, so the job was still running
     try:
         for output in backend.submit(job, selfies=selfies, look=look, seeds=seeds,
                                      keepalive=keepalive):
             output_deliver(job, output, look=look, unseen=output.seed not in stored)
             keepalive()
+            renewed = True
     except JobStopped:
         return "stopped"
     except NoUsableInput as exc:
@@ -151,7 +153,7 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
         GenerationJob.objects.for_company(job.company_id).filter(
             pk=job.pk, status=Status.RUNNING).update(lease_until=None)
         return "waiting"
-    return job_settle(job, backend=backend)
+    return job_settle(job, backend=backend, running=renewed)
 
 
 def _failed(job: GenerationJob, exc: BackendFailed) -> str:
@@ -187,11 +189,15 @@ def job_receive(job: GenerationJob, *, external_id: str,
     return result.status
 
 
-def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
+def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None,
+               running: bool = False) -> str:
     """All outputs are in: score them through the gates and finish; nothing made by an
-    asynchronous backend → the fallback backend."""
+    asynchronous backend → the fallback backend. ``running``: the caller has just renewed
+    the job's lease, so it is not read again first (``job_finish`` moves it on with a
+    conditional UPDATE, and re-reads it then)."""
     backend = backend or backend_for(job.backend)
-    job_refresh(job)
+    if not running:
+        job_refresh(job)
     if job.status != Status.RUNNING:
         return job.status
     if backend.outstanding(job):

@@ -25,6 +25,7 @@ migrated, and dropped again at the end (its name must contain "bench"). See benc
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import io
 import json
@@ -492,6 +493,25 @@ def _models_stubbed(model_time: list[float],
         yield
 
 
+@contextmanager
+def _gc_timed() -> Iterator[list[float]]:
+    """CPU seconds of each garbage collection while the block runs."""
+    spent: list[float] = []
+    began = [0.0]
+
+    def callback(phase: str, _info: dict) -> None:
+        if phase == "start":
+            began[0] = time.process_time()
+        else:
+            spent.append(time.process_time() - began[0])
+
+    gc.callbacks.append(callback)
+    try:
+        yield spent
+    finally:
+        gc.callbacks.remove(callback)
+
+
 def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> None:
     from generation import runner, tasks
     from generation.models import Candidate, GenerationJob
@@ -519,7 +539,7 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
                 _marks["stored_cpu"] = time.process_time()
                 return candidate
 
-            with _models_stubbed(model_time, model_cpu), \
+            with _models_stubbed(model_time, model_cpu), _gc_timed() as collecting, \
                     mock.patch.object(tasks, "_job", job_lookup), \
                     mock.patch.object(runner, "candidate_store", store):
                 started, started_cpu = time.perf_counter(), time.process_time()
@@ -539,21 +559,33 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
                     "total": ready - started - model, "candidates": made,
                     # CPU time of this process (all threads) for the same span: on a shared
                     # machine, what the platform's work costs, apart from waiting for a core.
-                    "total_cpu": ready_cpu - started_cpu - sum(model_cpu)})
+                    "total_cpu": ready_cpu - started_cpu - sum(model_cpu),
+                    # Of that CPU, the garbage collector's passes (their cost grows with
+                    # every object the process holds, not with the job alone).
+                    "gc_cpu": sum(collecting)})
     parts = (("accept", "job_create → task started"),
              ("store", "task started → candidates stored"),
              ("finish", "stored → ready (scoring, notices)"),
              ("total", "total per job, model time excluded"),
-             ("total_cpu", "CPU per job, model time excluded"))
+             ("total_cpu", "CPU per job, model time excluded"),
+             ("total_cpu_mean", "CPU per job, mean"),
+             ("gc_cpu", "of which the garbage collector (CPU), mean"))
     for key, label in parts:
-        s = statistics.median(r[key] for r in per["small"]) * 1000
-        big = statistics.median(r[key] for r in per["large"]) * 1000
+        # A full collection lands in one job of several: the mean, not the median, says
+        # what the collector costs per job (and the CPU mean beside it).
+        average = statistics.mean if key in ("gc_cpu", "total_cpu_mean") else statistics.median
+        field = "total_cpu" if key == "total_cpu_mean" else key
+        s = average(r[field] for r in per["small"]) * 1000
+        big = average(r[field] for r in per["large"]) * 1000
         results.values[f"job_{key}_ms_small"] = s
         results.values[f"job_{key}_ms_large"] = big
         candidates = per["small"][0]["candidates"]
+        # Issue 19's goal, on the process's CPU: on a shared machine the wall time is
+        # mostly waiting for a core (both are printed).
+        goal, ok = ("≤ 100 ms", max(s, big) <= 100) if key == "total_cpu" else ("", None)
         results.add(f"Job overhead: {label}" + (f" ({candidates} candidates)"
                                                    if key.startswith("total") else ""),
-                    _ms(s), _ms(big))
+                    _ms(s), _ms(big), goal, ok)
 
 
 def bench_sweep(results: Results, large: Seeded, files: int, media: Path) -> None:

@@ -38,6 +38,17 @@ class IllegalTransition(Exception):
     pass
 
 
+def job_refresh(job: GenerationJob) -> None:
+    """Re-read the job, keeping its look version loaded: a version never changes (an edit
+    makes a new one), so the runner and scoring need not fetch it again after each of the
+    job's state changes (``refresh_from_db`` forgets every related row it had)."""
+    field = GenerationJob._meta.get_field("look_version")
+    version = field.get_cached_value(job) if field.is_cached(job) else None
+    job.refresh_from_db()
+    if version is not None and version.pk == job.look_version_id:
+        field.set_cached_value(job, version)
+
+
 def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
     """Move ``job`` to ``to`` if its current state allows it. Returns False if it lost a race.
 
@@ -54,9 +65,9 @@ def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
         pk=job.pk, status__in=allowed_from
     ).update(**updates)
     if changed:
-        job.refresh_from_db()
+        job_refresh(job)
         return True
-    job.refresh_from_db()
+    job_refresh(job)
     if to not in TRANSITIONS[job.status] and job.status != to:
         raise IllegalTransition(f"A {job.get_status_display().lower()} job cannot become {to}.")
     return False
@@ -71,7 +82,7 @@ def job_claim(job: GenerationJob, *, lease: timedelta) -> bool:
         pk=job.pk,
     ).update(status=Status.RUNNING, lease_until=now + lease, attempts=F("attempts") + 1,
              started_at=now, updated_at=now)
-    job.refresh_from_db()
+    job_refresh(job)
     return bool(claimed)
 
 

@@ -38,7 +38,7 @@ from .backends.protocol import (
     Output,
 )
 from .finish import NoFaceToFinish, finish_apply
-from .jobs import job_lease_renew
+from .jobs import job_lease_renew, job_refresh
 from .looks import LookSpec, look_spec
 from .models import Candidate, GenerationJob, Selfie
 from .sample_portrait import sample_selfie
@@ -80,7 +80,8 @@ def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
     else:
         image = Image.open(io.BytesIO(output.data), formats=("PNG", "JPEG", "WEBP"))
         image.load()
-    image = image.convert("RGB")
+    if image.mode != "RGB":  # converting an RGB image would only copy it
+        image = image.convert("RGB")
     if output.finished:
         return image
     try:
@@ -90,16 +91,21 @@ def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
         return image
 
 
-def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec) -> Candidate | None:
+def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec,
+                   unseen: bool = False) -> Candidate | None:
     """Finish and store one output. None when that (seed, output) is already stored or the
-    job is cancelled."""
+    job is cancelled. ``unseen``: the caller knows its seed has no stored photo (``job_run``
+    hands the backend only those)."""
     # A duplicated webhook or a redelivered task: not finished twice. An output that needs
-    # no finish is left to ``candidate_store``'s own check (one query less per photo).
-    if not output.finished and Candidate.objects.for_company(job.company_id).filter(
-            job=job, seed=output.seed, output_index=output.output_index).exists():
-        return None
+    # no finish is left to ``candidate_store``'s own check; either way it is looked up once.
+    if not unseen and not output.finished:
+        if Candidate.objects.for_company(job.company_id).filter(
+                job=job, seed=output.seed, output_index=output.output_index).exists():
+            return None
+        unseen = True
     return candidate_store(job=job, seed=output.seed, output_index=output.output_index,
-                           source_id=output.source_id, image=output_finish(output, look=look))
+                           source_id=output.source_id, image=output_finish(output, look=look),
+                           unseen=unseen)
 
 
 def _keepalive(job: GenerationJob):
@@ -128,11 +134,13 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
                  .values_list("seed", flat=True))
     seeds = [seed for seed in job.seeds if seed not in stored]
     keepalive = _keepalive(job)
+    renewed = False  # the last thing done: the lease renewed, so the job was still running
     try:
         for output in backend.submit(job, selfies=selfies, look=look, seeds=seeds,
                                      keepalive=keepalive):
-            output_deliver(job, output, look=look)
+            output_deliver(job, output, look=look, unseen=output.seed not in stored)
             keepalive()
+            renewed = True
     except JobStopped:
         return "stopped"
     except NoUsableInput as exc:
@@ -145,7 +153,7 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
         GenerationJob.objects.for_company(job.company_id).filter(
             pk=job.pk, status=Status.RUNNING).update(lease_until=None)
         return "waiting"
-    return job_settle(job, backend=backend)
+    return job_settle(job, backend=backend, running=renewed)
 
 
 def _failed(job: GenerationJob, exc: BackendFailed) -> str:
@@ -181,11 +189,15 @@ def job_receive(job: GenerationJob, *, external_id: str,
     return result.status
 
 
-def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
+def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None,
+               running: bool = False) -> str:
     """All outputs are in: score them through the gates and finish; nothing made by an
-    asynchronous backend → the fallback backend."""
+    asynchronous backend → the fallback backend. ``running``: the caller has just renewed
+    the job's lease, so it is not read again first (``job_finish`` moves it on with a
+    conditional UPDATE, and re-reads it then)."""
     backend = backend or backend_for(job.backend)
-    job.refresh_from_db()
+    if not running:
+        job_refresh(job)
     if job.status != Status.RUNNING:
         return job.status
     if backend.outstanding(job):
@@ -196,5 +208,5 @@ def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None) 
         return "rerouted"
     job_finish(job)
     backend.release(job)
-    job.refresh_from_db()
+    job_refresh(job)
     return job.status

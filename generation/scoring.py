@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from .candidate_images import candidate_jpegs
 from .conformance import tolerances_for
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
@@ -39,7 +40,7 @@ from .gates.quality import face_quality, quality_baseline
 from .intake.faces import faces_detect
 from .likeness import NoFaceToScore, face_embedding
 from .looks import look_spec
-from .models import Candidate, GenerationJob, JobSelfie, Selfie
+from .models import Candidate, GenerationJob, Selfie
 from .sample_portrait import sample_selfie
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ HIDDEN_LIKENESS = "not a good enough likeness"
 HIDDEN_NO_FACE = "no face found"
 HIDDEN_GATES = "failed a quality or look check"
 HIDDEN_NOT_BEST = "not among the best of the job"
-THUMB_SIZE = 384
 # How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
 MAX_COLLEAGUES = 5000
 
@@ -72,16 +72,14 @@ def _open(key: str) -> Image.Image:
     with default_storage.open(key, "rb") as handle:
         image = Image.open(io.BytesIO(handle.read()))
         image.load()
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
 
 
 def job_references(job: GenerationJob) -> References:
     """The person's selfie embeddings and quality baseline (computed once, kept on each
     selfie), and the colleagues' selfie centroids."""
-    selfie_ids = JobSelfie.objects.for_company(job.company_id).filter(job=job).values_list(
-        "selfie_id", flat=True)
     embeddings, qualities = [], []
-    references = list(Selfie.objects.for_company(job.company_id).filter(pk__in=list(selfie_ids)))
+    references = list(job.selfies.for_company(job.company_id))  # one query, through JobSelfie
     if job.sample_portrait:
         # Previews on the sample portrait must still look like the person in it.
         references = [sample_selfie(job)]
@@ -132,14 +130,10 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> list[lis
 
 def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     """Store a re-cropped candidate in place of the original (same keys: nothing dangles)."""
-    full, thumb = io.BytesIO(), io.BytesIO()
-    image.save(full, format="JPEG", quality=92)
-    preview = image.copy()
-    preview.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    preview.save(thumb, format="JPEG", quality=85)
+    full, thumb = candidate_jpegs(image)
     for key, data in ((candidate.image_key, full), (candidate.thumb_key, thumb)):
         default_storage.delete(key)
-        saved = default_storage.save(key, ContentFile(data.getvalue()))
+        saved = default_storage.save(key, ContentFile(data))
         if saved != key:  # storage renamed it: keep what it chose
             if key == candidate.image_key:
                 candidate.image_key = saved
@@ -167,7 +161,7 @@ def _apply(candidate: Candidate, verdict: CandidateVerdict) -> None:
 
 
 def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
-    """Run the gates on ``candidates`` and store every verdict on them (one write)."""
+    """Run the gates on ``candidates`` and store every verdict on them (one transaction)."""
     if not candidates:
         return
     version = job.look_version
@@ -180,7 +174,13 @@ def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
         check_colour=not job.watermarked)
     for candidate, verdict in zip(candidates, verdicts, strict=True):
         _apply(candidate, verdict)
-    Candidate.objects.for_company(job.company_id).bulk_update(candidates, _SCORED_FIELDS)
+    # All or nothing, one UPDATE per candidate: a bulk_update's CASE WHEN over 11 fields
+    # costs the worker 4× the CPU of these plain UPDATEs (10 against 2.5 ms for 4).
+    scoped = Candidate.objects.for_company(job.company_id)
+    with transaction.atomic():
+        for candidate in candidates:
+            scoped.filter(pk=candidate.pk).update(
+                **{name: getattr(candidate, name) for name in _SCORED_FIELDS})
 
 
 def _hidden_reason(candidate: Candidate) -> str:

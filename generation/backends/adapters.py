@@ -77,7 +77,9 @@ class OfflineBackend(SynchronousBackend):
             index = job.seeds.index(seed)
             selfie = selfies[index % len(selfies)]
             if selfie.image_key not in opened:
-                opened[selfie.image_key] = _open(selfie.image_key).convert("RGB")
+                decoded = _open(selfie.image_key)
+                opened[selfie.image_key] = (decoded if decoded.mode == "RGB"
+                                            else decoded.convert("RGB"))
                 try:
                     subjects[selfie.image_key] = offline.finish_subject(
                         opened[selfie.image_key])
@@ -88,14 +90,16 @@ class OfflineBackend(SynchronousBackend):
                 continue
             try:
                 # A redo's comment only where there is one (stand-ins take look and seed).
+                # The same decoded selfie for every seed, not a copy each: the retouch only
+                # reads it (``finish_apply`` takes its pixels into an array first).
                 extra = {"instructions": job.instructions} if job.instructions else {}
-                result = offline.studio_retouch(opened[selfie.image_key].copy(), look=look,
+                result = offline.studio_retouch(opened[selfie.image_key], look=look,
                                                 seed=seed, subject=subject, **extra)
             except offline.NoFaceForRetouch:
                 continue
             # Handed to the runner decoded, in memory (``Output.image``): no PNG round trip.
             yield Output(seed=seed, output_index=0, finished=True, data=b"",
-                         image=result.convert("RGB"),
+                         image=result if result.mode == "RGB" else result.convert("RGB"),
                          source_id=f"offline:selfie-{selfie.pk}:seed-{seed}")
 
 

@@ -86,6 +86,18 @@ def job_claim(job: GenerationJob, *, lease: timedelta) -> bool:
     return bool(claimed)
 
 
+def job_claim_scoring(job: GenerationJob, *, lease: timedelta) -> bool:
+    """Take over a job whose worker died while scoring it: its photos are all stored, its
+    lease ran out (or, from before scoring held a lease, it has not moved for one)."""
+    now = timezone.now()
+    claimed = GenerationJob.objects.for_company(job.company_id).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, updated_at__lt=now - lease),
+        pk=job.pk, status=Status.SCORING,
+    ).update(lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now)
+    job_refresh(job)
+    return bool(claimed)
+
+
 def job_lease_renew(job: GenerationJob, *, lease: timedelta) -> bool:
     """Keep holding a running job; False if it was cancelled or taken meanwhile."""
     now = timezone.now()

@@ -189,6 +189,15 @@ def job_receive(job: GenerationJob, *, external_id: str,
     return result.status
 
 
+def job_rescore(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
+    """Score a job claimed back in scoring (``job_claim_scoring``) and finish it."""
+    backend = backend or backend_for(job.backend)
+    job_finish(job)
+    backend.release(job)
+    job_refresh(job)
+    return job.status
+
+
 def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None,
                running: bool = False) -> str:
     """All outputs are in: score them through the gates and finish; nothing made by an

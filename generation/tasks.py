@@ -19,7 +19,7 @@ from core.rls import company_of, company_task, rls_bypass
 from . import runner
 from .backends.adapters import backend_for
 from .backends.protocol import BackendFailed
-from .jobs import job_claim
+from .jobs import job_claim, job_claim_scoring
 from .models import GenerationJob, ReplicatePrediction
 from .services.jobs import job_dead_letter
 from .services.recovery import jobs_recover_stalled
@@ -49,7 +49,7 @@ def _claim_or_wait(task, job: GenerationJob | None) -> bool:
         return False
     if job_claim(job, lease=_lease()):
         return True
-    if job.status == Status.RUNNING and job.lease_until is not None:
+    if job.status in (Status.RUNNING, Status.SCORING) and job.lease_until is not None:
         remaining = (job.lease_until - timezone.now()).total_seconds()
         if not task.request.is_eager:
             raise task.retry(countdown=max(1.0, remaining + 1.0))
@@ -75,6 +75,11 @@ def _noop_if_job_vanished(task_body):
 def _run(task, job_id: int) -> str:
     """Claim the job and run it on its backend through the runner (``generation.runner``)."""
     job = _job(job_id)
+    if job is not None and job.status == Status.SCORING and job_claim_scoring(
+            job, lease=_lease()):
+        # Its worker died while scoring (the message handed out again, or the stalled-job
+        # sweep): every photo is stored, so scoring is what is left.
+        return runner.job_rescore(job)
     if not _claim_or_wait(task, job):
         return "not claimable"
     try:

@@ -6,11 +6,13 @@ import hashlib
 import io
 import logging
 from contextlib import nullcontext
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from PIL import Image
 
 from billing.limits import (
@@ -241,7 +243,11 @@ def watermark(image: Image.Image) -> Image.Image:
 
 def job_finish(job: GenerationJob) -> None:
     """All images are in: score them; then the job is ready, makes more, or honestly fails."""
-    if job.status == Status.RUNNING and not job_transition(job, Status.SCORING):
+    # Scoring holds a lease too: a worker that dies while scoring leaves a job that
+    # recovery can see as stalled and another worker can take over (job_claim_scoring).
+    lease_until = timezone.now() + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+    if job.status == Status.RUNNING and not job_transition(job, Status.SCORING,
+                                                           lease_until=lease_until):
         return
     if job.status != Status.SCORING:
         return

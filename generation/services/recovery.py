@@ -1,7 +1,7 @@
 """Stalled-job recovery: jobs no worker holds are sent again, sparingly, then given up.
 
-A job is stalled when it runs with an expired lease (its worker died and its message may be
-gone with it) or has been queued a long time (its message may have been lost, or the queue
+A job is stalled when it runs, or is being scored, with an expired lease (its worker died
+and its message may be gone with it) or has been queued a long time (its message may have been lost, or the queue
 is simply busy). Sending its message again is cheap when it was lost and harmful when it was
 not: with no free worker, a beat that re-sends every stalled job on every run fills the
 queue with copies. So each job is sent again at most once per lease, each wait twice the
@@ -50,7 +50,10 @@ def requeue_wait(requeues: int) -> timedelta:
 
 def _stalled(now: datetime) -> Q:
     queued_since = now - timedelta(seconds=settings.GENERATION_QUEUED_GRACE_SECONDS)
+    lease = timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
     return (Q(status=Status.RUNNING, lease_until__lt=now)
+            | Q(status=Status.SCORING, lease_until__lt=now)
+            | Q(status=Status.SCORING, lease_until__isnull=True, updated_at__lt=now - lease)
             | Q(status=Status.QUEUED, updated_at__lt=queued_since))
 
 
@@ -99,6 +102,11 @@ def _give_up(company_id: int, pk: int, *, requeues: int) -> bool:
         job_dead_letter(job, reason=(
             f"Stopped: its worker stopped answering and it was sent again {requeues} times "
             f"over about {hours} h without finishing. You were not charged."))
+    elif job.status == Status.SCORING:
+        job_fail(job, reason=(
+            f"Stopped: its photos were made, but checking them was interrupted again and "
+            f"again (it was sent again {requeues} times over about {hours} h). You were not "
+            "charged."))
     else:
         job_fail(job, reason=(
             f"No worker took this job in about {hours} h (it was sent again {requeues} "

@@ -1,11 +1,11 @@
 """Stalled-job recovery: jobs no worker holds are sent again, sparingly, then given up.
 
 A job is stalled when it runs, or is being scored, with an expired lease (its worker died
-and its message may be gone with it) or has been queued a long time (its message may have been lost, or the queue
-is simply busy). Sending its message again is cheap when it was lost and harmful when it was
-not: with no free worker, a beat that re-sends every stalled job on every run fills the
-queue with copies. So each job is sent again at most once per lease, each wait twice the
-last (capped), counted on the job (``requeues``, ``requeued_at``); after
+and its message may be gone with it) or has been queued a long time (its message may have
+been lost, or the queue is simply busy). Sending its message again is cheap when it was lost
+and harmful when it was not: with no free worker, a beat that re-sends every stalled job on
+every run fills the queue with copies. So each job is sent again at most once per lease, each
+wait twice the last (capped), counted on the job (``requeues``, ``requeued_at``); after
 ``GENERATION_MAX_REQUEUES`` the job is given up and its credits are released.
 
 A copy that reaches a worker after another copy is harmless: claiming is one conditional

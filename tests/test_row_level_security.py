@@ -248,3 +248,12 @@ def test_db_roles_warns_when_the_application_connects_as_the_owner(db):
     err = io.StringIO()
     call_command("db_roles", login_from="default", stdout=io.StringIO(), stderr=err)
     assert "row-level security will not hold the application" in err.getvalue()
+
+
+def test_db_roles_names_an_unknown_alias_and_creates_nothing(db):
+    import io
+
+    roles = _raw("SELECT count(*) FROM pg_roles")
+    with pytest.raises(CommandError, match="No database alias 'nosuch'"):
+        call_command("db_roles", login_from="nosuch", stdout=io.StringIO())
+    assert _raw("SELECT count(*) FROM pg_roles") == roles

@@ -56,6 +56,7 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
     "deploy": (CHECK_DEPLOY, PRODUCTION_ENV),
     "production settings": (SHOW_SETTINGS, {**PRODUCTION_ENV, "DJANGO_DEBUG": "true"}),
     "embedded default": (SHOW_SETTINGS, {}),
+    "unknown embedding runtime": (["check"], {"FACE_EMBEDDING_RUNTIME": "onnx"}),
     **{f"weak {key}": (CHECK_DEPLOY, {**PRODUCTION_ENV, name: value})
        for key, (name, value, _) in WEAK.items()},
     **{f"missing {name}": (["check"], {k: v for k, v in PRODUCTION_ENV.items() if k != name})
@@ -113,6 +114,12 @@ def test_weak_production_values_fail_the_deploy_checks(ran, key):
     run = ran[f"weak {key}"]
     assert run.returncode != 0
     assert WEAK[key][2] in run.stdout + run.stderr
+
+
+def test_an_unknown_embedding_runtime_is_refused_at_start(ran):
+    run = ran["unknown embedding runtime"]
+    assert run.returncode != 0
+    assert "FACE_EMBEDDING_RUNTIME must be 'numpy' or 'dlib', not 'onnx'" in run.stderr
 
 
 @pytest.mark.parametrize("missing", REQUIRED)

@@ -24,6 +24,10 @@ FACE_MODELS_DIR = env.str("FACE_MODELS_DIR", default="")
 # NumPy's BLAS: ~5x faster than the dlib-bin wheel, which has no BLAS) or "dlib" (the reference).
 # Both give the same embeddings (tests/test_resnet_embedding.py).
 FACE_EMBEDDING_RUNTIME = env.str("FACE_EMBEDDING_RUNTIME", default="numpy")
+if FACE_EMBEDDING_RUNTIME not in ("numpy", "dlib"):
+    # Refused at start, not at the first upload's embedding.
+    raise ValueError(f"FACE_EMBEDDING_RUNTIME must be 'numpy' or 'dlib', "
+                     f"not {FACE_EMBEDDING_RUNTIME!r}.")
 
 # --- Generation: backends, likeness, the GPU worker -------------------------------
 # Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.

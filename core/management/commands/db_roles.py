@@ -63,6 +63,9 @@ class Command(BaseCommand):
         """The application's login role, as ``alias`` connects: created (LOGIN, nothing more)
         with its password when missing, then granted ``role``. A deployment can so hand the
         application a role of its own from its two URLs, with no SQL by hand."""
+        if alias not in connections.settings:
+            raise CommandError(f"No database alias {alias!r} (there are: "
+                               f"{', '.join(connections.settings)}).")
         login = connections.settings[alias]
         user, password = login.get("USER") or "", login.get("PASSWORD") or ""
         if not user:

@@ -83,3 +83,18 @@ def test_the_delivery_log_rows_are_the_templates_markup(active):
         "{% load webhook_rows %}{% delivery_rows deliveries active %}").render(
         {**context, "deliveries": [_delivery_row(row, path) for row in rows]})
     assert new == old
+
+
+def test_the_export_pages_team_links_are_the_loops_markup():
+    # templates/delivery/exports.html wrote one link a team in a loop before {% team_links %}.
+    old = engines["django"].from_string(
+        "{% for t in teams %}<a class=\"button secondary\" href=\"{% url 'generation:people_csv' "
+        "slug %}?team={{ t.pk }}\">{{ t.name }}</a> {% endfor %}")
+    new = engines["django"].from_string(
+        "{% load lists %}{% url 'generation:people_csv' slug as people_csv %}"
+        "{% team_links teams people_csv %}")
+    teams = [(1, "Sales"), (22, "R&D <labs>"), (2**63 - 1, "\"Quotes\" & 'apostrophes'"),
+             (5, "Équipe")]
+    assert new.render({"slug": "acme-1", "teams": teams}) == old.render(
+        {"slug": "acme-1", "teams": [{"pk": pk, "name": name} for pk, name in teams]})
+    assert new.render({"slug": "acme-1", "teams": []}) == ""

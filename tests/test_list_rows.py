@@ -98,3 +98,47 @@ def test_the_export_pages_team_links_are_the_loops_markup():
     assert new.render({"slug": "acme-1", "teams": teams}) == old.render(
         {"slug": "acme-1", "teams": [{"pk": pk, "name": name} for pk, name in teams]})
     assert new.render({"slug": "acme-1", "teams": []}) == ""
+
+
+# The review page's cards as templates/generation/review.html wrote them before
+# generation/templatetags/review_cards.py.
+_OLD_REVIEW_CARDS = (
+    '{% for row in rows %}<figure class="selfie card{% if row.approved %} approved{% endif %}">\n'
+    '{% if row.pick %}<a href="{{ row.image_url }}"><img src="{{ row.thumb_url }}" alt="{{ row.name'
+    ' }}\'s pick" width="180"></a>{% endif %}\n'
+    '<figcaption><strong>{{ row.name }}</strong><br><small class="muted">{{ row.team|default:"No te'
+    'am" }} · {% if row.favourite %}their pick{% else %}best of {{ row.choices }}{% endif %}</small'
+    '>{% if row.offline %}<br><small class="muted" data-offline-note>Studio retouch, offline: their'
+    " own photo, so the look's wardrobe is not applied</small>{% endif %}\n"
+    '{% if row.pick_approved %}<p><span class="badge badge-approved">Approved</span></p>{% elif row'
+    '.pick %}\n'
+    '<form method="post" action="{{ row.decide_url }}">{% csrf_token %}<input type="hidden" name="n'
+    'ext" value="{{ here }}">\n'
+    '<button type="submit" name="action" value="approve">Approve<span class="visually-hidden"> {{ r'
+    "ow.name }}'s photo</span></button>\n"
+    '<div class="field"><label for="reason-{{ row.pick }}">Reason to reject</label><input id="reaso'
+    'n-{{ row.pick }}" type="text" name="reason" maxlength="500"></div>\n'
+    '<button type="submit" name="action" value="reject" class="secondary">Reject<span class="visual'
+    'ly-hidden"> {{ row.name }}\'s photo</span></button></form>{% endif %}</figcaption></figure>\n'
+    '{% empty %}<p class="empty">Nobody is waiting for review.</p>{% endfor %}'
+)
+
+
+@pytest.mark.parametrize("token", ["tok<en>", "NOTPROVIDED", None])
+def test_the_review_cards_are_the_templates_markup(token):
+    rows = []
+    for n in range(12):
+        pick = (n + 1) * 7 if n % 4 else None
+        rows.append({
+            "name": ["Ada Lovelace", "O'Brien <b>&", "", "Zoë \"Z\""][n % 4], "team": ["", "R&D"][n % 2],
+            "pick": pick, "favourite": n % 3 == 0, "choices": n, "approved": n % 5 == 0,
+            "pick_approved": n % 6 == 0, "offline": n % 2 == 1,
+            "image_url": f"/c/acme/candidates/{pick}/image/?a=1&b=2" if pick else "",
+            "thumb_url": f"/c/acme/candidates/{pick}/thumb/" if pick else "",
+            "decide_url": f"/c/acme/review/{pick}/decide/" if pick else ""})
+    context = {"csrf_token": token, "here": "/c/acme/admin/review/?team=3&page=last"} if token else {
+        "here": "/c/acme/admin/review/"}
+    old = engines["django"].from_string(_OLD_REVIEW_CARDS)
+    new = engines["django"].from_string("{% load review_cards %}{% review_cards rows here %}")
+    assert new.render({**context, "rows": rows}) == old.render({**context, "rows": rows})
+    assert new.render({**context, "rows": []}) == old.render({**context, "rows": []})

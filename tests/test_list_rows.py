@@ -142,3 +142,37 @@ def test_the_review_cards_are_the_templates_markup(token):
     new = engines["django"].from_string("{% load review_cards %}{% review_cards rows here %}")
     assert new.render({**context, "rows": rows}) == old.render({**context, "rows": rows})
     assert new.render({**context, "rows": []}) == old.render({**context, "rows": []})
+
+
+# The uniformity page's people as templates/generation/uniformity.html wrote them before
+# generation/templatetags/uniformity_rows.py.
+_OLD_UNIFORMITY_PHOTOS = (
+    '{% for p in entry.people %}<figure class="selfie{% if p.outlier %} outlier{% endif %}"><img sr'
+    'c="{% url \'generation:candidate_thumb\' company.slug p.photo.pk %}" alt="{{ p.name }}" width='
+    '"140"><figcaption>{{ p.name }}{% if p.approved %} <span class="badge badge-approved">Approved<'
+    '/span>{% endif %}</figcaption></figure>{% endfor %}'
+)
+_OLD_UNIFORMITY_ROWS = (
+    '{% for p in entry.people %}<tr><td data-label="Person">{{ p.name }}</td>{% for cell in p.cells'
+    ' %}<td data-label="{{ cell.label }}"{% if cell.outlier %} class="outlier"{% endif %}>{{ cell.v'
+    'alue }}{% if cell.outlier %} <span class="visually-hidden">(stands out)</span>⚠{% endif %}</td'
+    '>{% endfor %}</tr>{% endfor %}'
+)
+
+
+def test_the_uniformity_people_are_the_templates_markup():
+    people = [{
+        "name": ["Ada", "O'Brien <b>&", "Zoë \"Z\""][n % 3], "photo": {"pk": (n + 1) * 11},
+        "approved": n % 2 == 0, "outlier": n % 3 == 1,
+        "cells": [{"label": label, "value": value, "outlier": (n + k) % 4 == 0}
+                  for k, (label, value) in enumerate([("Backdrop ΔE", "1.5"), ("Face <h>", "12%"),
+                                                      ("Head roll", "—"), ("Eye line", None)])]}
+        for n in range(7)]
+    context = {"company": {"slug": "acme-7"}, "entry": {"people": people}}
+    old = engines["django"].from_string(_OLD_UNIFORMITY_PHOTOS + "|" + _OLD_UNIFORMITY_ROWS)
+    new = engines["django"].from_string(
+        "{% load uniformity_rows %}{% uniformity_photos entry.people company.slug %}|"
+        "{% uniformity_rows entry.people %}")
+    assert new.render(context) == old.render(context)
+    empty = {**context, "entry": {"people": []}}
+    assert new.render(empty) == old.render(empty) == "|"

@@ -83,3 +83,96 @@ def test_the_delivery_log_rows_are_the_templates_markup(active):
         "{% load webhook_rows %}{% delivery_rows deliveries active %}").render(
         {**context, "deliveries": [_delivery_row(row, path) for row in rows]})
     assert new == old
+
+
+def test_the_export_pages_team_links_are_the_loops_markup():
+    # templates/delivery/exports.html wrote one link a team in a loop before {% team_links %}.
+    old = engines["django"].from_string(
+        "{% for t in teams %}<a class=\"button secondary\" href=\"{% url 'generation:people_csv' "
+        "slug %}?team={{ t.pk }}\">{{ t.name }}</a> {% endfor %}")
+    new = engines["django"].from_string(
+        "{% load lists %}{% url 'generation:people_csv' slug as people_csv %}"
+        "{% team_links teams people_csv %}")
+    teams = [(1, "Sales"), (22, "R&D <labs>"), (2**63 - 1, "\"Quotes\" & 'apostrophes'"),
+             (5, "Équipe")]
+    assert new.render({"slug": "acme-1", "teams": teams}) == old.render(
+        {"slug": "acme-1", "teams": [{"pk": pk, "name": name} for pk, name in teams]})
+    assert new.render({"slug": "acme-1", "teams": []}) == ""
+
+
+# The review page's cards as templates/generation/review.html wrote them before
+# generation/templatetags/review_cards.py.
+_OLD_REVIEW_CARDS = (
+    '{% for row in rows %}<figure class="selfie card{% if row.approved %} approved{% endif %}">\n'
+    '{% if row.pick %}<a href="{{ row.image_url }}"><img src="{{ row.thumb_url }}" alt="{{ row.name'
+    ' }}\'s pick" width="180"></a>{% endif %}\n'
+    '<figcaption><strong>{{ row.name }}</strong><br><small class="muted">{{ row.team|default:"No te'
+    'am" }} · {% if row.favourite %}their pick{% else %}best of {{ row.choices }}{% endif %}</small'
+    '>{% if row.offline %}<br><small class="muted" data-offline-note>Studio retouch, offline: their'
+    " own photo, so the look's wardrobe is not applied</small>{% endif %}\n"
+    '{% if row.pick_approved %}<p><span class="badge badge-approved">Approved</span></p>{% elif row'
+    '.pick %}\n'
+    '<form method="post" action="{{ row.decide_url }}">{% csrf_token %}<input type="hidden" name="n'
+    'ext" value="{{ here }}">\n'
+    '<button type="submit" name="action" value="approve">Approve<span class="visually-hidden"> {{ r'
+    "ow.name }}'s photo</span></button>\n"
+    '<div class="field"><label for="reason-{{ row.pick }}">Reason to reject</label><input id="reaso'
+    'n-{{ row.pick }}" type="text" name="reason" maxlength="500"></div>\n'
+    '<button type="submit" name="action" value="reject" class="secondary">Reject<span class="visual'
+    'ly-hidden"> {{ row.name }}\'s photo</span></button></form>{% endif %}</figcaption></figure>\n'
+    '{% empty %}<p class="empty">Nobody is waiting for review.</p>{% endfor %}'
+)
+
+
+@pytest.mark.parametrize("token", ["tok<en>", "NOTPROVIDED", None])
+def test_the_review_cards_are_the_templates_markup(token):
+    rows = []
+    for n in range(12):
+        pick = (n + 1) * 7 if n % 4 else None
+        rows.append({
+            "name": ["Ada Lovelace", "O'Brien <b>&", "", "Zoë \"Z\""][n % 4], "team": ["", "R&D"][n % 2],
+            "pick": pick, "favourite": n % 3 == 0, "choices": n, "approved": n % 5 == 0,
+            "pick_approved": n % 6 == 0, "offline": n % 2 == 1,
+            "image_url": f"/c/acme/candidates/{pick}/image/?a=1&b=2" if pick else "",
+            "thumb_url": f"/c/acme/candidates/{pick}/thumb/" if pick else "",
+            "decide_url": f"/c/acme/review/{pick}/decide/" if pick else ""})
+    context = {"csrf_token": token, "here": "/c/acme/admin/review/?team=3&page=last"} if token else {
+        "here": "/c/acme/admin/review/"}
+    old = engines["django"].from_string(_OLD_REVIEW_CARDS)
+    new = engines["django"].from_string("{% load review_cards %}{% review_cards rows here %}")
+    assert new.render({**context, "rows": rows}) == old.render({**context, "rows": rows})
+    assert new.render({**context, "rows": []}) == old.render({**context, "rows": []})
+
+
+# The uniformity page's people as templates/generation/uniformity.html wrote them before
+# generation/templatetags/uniformity_rows.py.
+_OLD_UNIFORMITY_PHOTOS = (
+    '{% for p in entry.people %}<figure class="selfie{% if p.outlier %} outlier{% endif %}"><img sr'
+    'c="{% url \'generation:candidate_thumb\' company.slug p.photo.pk %}" alt="{{ p.name }}" width='
+    '"140"><figcaption>{{ p.name }}{% if p.approved %} <span class="badge badge-approved">Approved<'
+    '/span>{% endif %}</figcaption></figure>{% endfor %}'
+)
+_OLD_UNIFORMITY_ROWS = (
+    '{% for p in entry.people %}<tr><td data-label="Person">{{ p.name }}</td>{% for cell in p.cells'
+    ' %}<td data-label="{{ cell.label }}"{% if cell.outlier %} class="outlier"{% endif %}>{{ cell.v'
+    'alue }}{% if cell.outlier %} <span class="visually-hidden">(stands out)</span>⚠{% endif %}</td'
+    '>{% endfor %}</tr>{% endfor %}'
+)
+
+
+def test_the_uniformity_people_are_the_templates_markup():
+    people = [{
+        "name": ["Ada", "O'Brien <b>&", "Zoë \"Z\""][n % 3], "photo": {"pk": (n + 1) * 11},
+        "approved": n % 2 == 0, "outlier": n % 3 == 1,
+        "cells": [{"label": label, "value": value, "outlier": (n + k) % 4 == 0}
+                  for k, (label, value) in enumerate([("Backdrop ΔE", "1.5"), ("Face <h>", "12%"),
+                                                      ("Head roll", "—"), ("Eye line", None)])]}
+        for n in range(7)]
+    context = {"company": {"slug": "acme-7"}, "entry": {"people": people}}
+    old = engines["django"].from_string(_OLD_UNIFORMITY_PHOTOS + "|" + _OLD_UNIFORMITY_ROWS)
+    new = engines["django"].from_string(
+        "{% load uniformity_rows %}{% uniformity_photos entry.people company.slug %}|"
+        "{% uniformity_rows entry.people %}")
+    assert new.render(context) == old.render(context)
+    empty = {**context, "entry": {"people": []}}
+    assert new.render(empty) == old.render(empty) == "|"

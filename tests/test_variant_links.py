@@ -3,14 +3,16 @@ is a 404, never a server error."""
 
 from __future__ import annotations
 
+import random
 import time
+from unittest import mock
 
 import pytest
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from delivery.variants import _SALT, Variant, variant_url
+from delivery.variants import _SALT, FORMATS, SHAPES, SIZES, Variant, variant_url, variant_url_maker
 from generation.models import Headshot
 
 from .helpers import candidate_for
@@ -36,6 +38,42 @@ def test_a_genuine_link_serves_the_image(headshot):
     assert _get(signing.dumps(_claims(headshot), salt=_SALT, compress=True)) == 200
     url = variant_url(headshot, Variant(size=256), absolute=False)
     assert Client().get(url).status_code == 200
+
+
+def test_a_page_of_links_signs_exactly_as_signing_dumps(settings):
+    # variant_url_maker signs a page's tokens with its key derived once (delivery/variants.py):
+    # every token must be signing.dumps's, byte for byte, compressed or not, whatever the ids.
+    rng = random.Random(19)
+    ids = [1, 9, 10, 99, 2**31, 2**63 - 1, 1111111111, 10**12, 123456789]
+    settings.API_IMAGE_URL_TTL_SECONDS = 3600
+    compressed = plain = 0
+    for round_ in range(400):
+        variant = Variant(size=rng.choice(SIZES), shape=rng.choice(SHAPES),
+                          format=rng.choice(list(FORMATS)))
+        ttl = rng.choice([None, 1, 300, 86_400 * 7])
+        now = rng.choice([1_700_000_000.0, 1_765_000_000.9, 4_000_000_000.5, 61.0])
+        claims = [rng.choice(ids) if round_ % 3 == 0 else rng.randrange(1, 2**rng.randrange(1, 64))
+                  for _ in range(3)]
+        with mock.patch("time.time", return_value=now):
+            url = variant_url_maker(variant, ttl=ttl, absolute=round_ % 2 == 0)(
+                company_id=claims[0], headshot_id=claims[1], candidate_id=claims[2])
+            expected = signing.dumps(
+                {"c": claims[0], "h": claims[1], "k": claims[2], "s": variant.size,
+                 "sh": variant.shape, "f": variant.format,
+                 "e": int(now) + (3600 if ttl is None else ttl)}, salt=_SALT, compress=True)
+        assert url.endswith(f"/h/{expected}/"), (claims, variant, ttl, now)
+        compressed += expected.startswith(".")
+        plain += not expected.startswith(".")
+    assert compressed and plain  # both of signing's forms were compared
+
+
+def test_a_link_for_ids_that_are_no_plain_int_is_signed_by_signing_itself():
+    with mock.patch("time.time", return_value=1_765_000_000.0):
+        url = variant_url_maker(Variant(), ttl=60, absolute=False)(
+            company_id=True, headshot_id=2, candidate_id=3)
+        expected = signing.dumps({"c": True, "h": 2, "k": 3, "s": 1024, "sh": "look",
+                                  "f": "jpeg", "e": 1_765_000_060}, salt=_SALT, compress=True)
+    assert url.endswith(f"/h/{expected}/")
 
 
 @pytest.mark.parametrize("changes", [

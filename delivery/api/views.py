@@ -18,7 +18,7 @@ from core.errors import ServiceError
 from core.inputs import MAX_BIGINT, InputInvalid, int_bounded
 from delivery.variants import FORMATS, SHAPES, SIZES, Variant, variant_render, variant_resolve
 from generation.models import GenerationJob, Headshot
-from generation.selectors import headshots_that_may_leave
+from generation.selectors import headshots_that_may_leave, headshots_that_may_leave_in_order
 from teams.models import Membership, Team
 from teams.services.invitations import invitation_create
 
@@ -150,7 +150,7 @@ class HeadshotList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
         return headshot_rows(rows, _variant(self.request))
 
     def scoped_queryset(self, company):
-        return _filtered(headshots_that_may_leave(company=company),
+        return _filtered(headshots_that_may_leave_in_order(company=company),
                          membership__team_id=_int_param(self.request, "team"),
                          approved_at__gte=_since_param(self.request))
 

@@ -57,7 +57,8 @@ def exports(request: HttpRequest) -> HttpResponse:
             stamp = timezone.now().strftime("%Y%m%d")
             return FileResponse(archive, as_attachment=True, content_type="application/zip",
                                 filename=f"{label}-headshots-{stamp}.zip")
-    teams = Team.objects.for_company(company).order_by("name")
+    # (id, name) rows for the links ({% team_links %}): no model instance per team.
+    teams = Team.objects.for_company(company).order_by("name").values_list("pk", "name")
     approved = headshots_that_may_leave(company=company)
     return form_page(request, "delivery/exports.html",
                      {"form": form, "teams": teams, "approved_total": approved.count(),

@@ -115,7 +115,10 @@ def _new_blazeface(model_selection: int):
             warnings.simplefilter("ignore", UserWarning)  # protobuf 4 deprecation noise
             from mediapipe.python.solutions.face_detection import FaceDetection
 
-            # A low floor: callers decide what score counts for what.
+            # Callers decide what score counts for what, so ask for a low floor. The graph
+            # still drops what its own model deems too weak (0.5 short range, 0.6 full range,
+            # seen while matching its detections outside MediaPipe), so nothing under that
+            # reaches a caller; every threshold the gates apply is 0.6 or more.
             return FaceDetection(model_selection=model_selection, min_detection_confidence=0.3)
     return make
 

@@ -20,6 +20,7 @@ embedded in one batch.
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 
@@ -33,7 +34,6 @@ from PIL import Image
 
 from .candidate_images import candidate_jpegs
 from .conformance import tolerances_for
-from .decoding import image_decode, images_decode
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
 from .gates.quality import face_quality, quality_baseline
@@ -68,13 +68,11 @@ def likeness_threshold(company) -> float:
     return float(settings.LIKENESS_THRESHOLD)
 
 
-def _read(key: str) -> bytes:
-    with default_storage.open(key, "rb") as handle:
-        return handle.read()
-
-
 def _open(key: str) -> Image.Image:
-    return image_decode(_read(key))
+    with default_storage.open(key, "rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
 
 
 def job_references(job: GenerationJob) -> References:
@@ -176,14 +174,10 @@ def _candidates_judge(job: GenerationJob, candidates: list[Candidate]) -> None:
     while the gates run)."""
     version = job.look_version
     look = look_spec(version)
-    # The gates judge what is stored: each stored JPEG is decoded again, side by side, while
-    # the references and the company's threshold are read from the database.
-    decoded = images_decode([_read(c.image_key) for c in candidates])
-    references = job_references(job)
-    threshold = likeness_threshold(job.company)
     verdicts = candidates_gate(
-        decoded(), references=references, look=look,
-        tolerances=tolerances_for(look, version.tolerances), threshold=threshold,
+        [_open(c.image_key) for c in candidates], references=job_references(job), look=look,
+        tolerances=tolerances_for(look, version.tolerances),
+        threshold=likeness_threshold(job.company),
         # A watermarked preview's mark covers the backdrop: colour cannot be judged.
         check_colour=not job.watermarked)
     for candidate, verdict in zip(candidates, verdicts, strict=True):

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from core.retry import jittered
 
-from ..decoding import images_decode
 from ..looks import LookSpec, prompt_with_instructions
 from ..models import GenerationJob, ReplicatePrediction, Selfie
 from ..routing import replicate_failure_record, replicate_success_record
@@ -42,9 +42,11 @@ RATE_LIMIT_INLINE_WAIT = 5.0
 RATE_LIMIT_TASK_BUDGET = 60.0
 
 
-def _read(key: str) -> bytes:
+def _open(key: str) -> Image.Image:
     with default_storage.open(key, "rb") as handle:
-        return handle.read()
+        image = Image.open(handle)
+        image.load()
+    return image
 
 
 def _roomy_first(selfies: list[Selfie], *, framing: str) -> list[Selfie]:
@@ -67,15 +69,17 @@ class OfflineBackend(SynchronousBackend):
 
     def submit(self, job: GenerationJob, *, selfies: list[Selfie], look: LookSpec,
                seeds: list[int], keepalive: Keepalive) -> Iterator[Output]:
-        selfies = _roomy_first(selfies, framing=look.framing)
-        chosen = [selfies[job.seeds.index(seed) % len(selfies)] for seed in seeds]
-        # Each selfie the seeds use decoded once per job, not per seed, side by side...
-        keys = list(dict.fromkeys(selfie.image_key for selfie in chosen))
-        opened = dict(zip(keys, images_decode([_read(key) for key in keys])(), strict=True))
+        opened: dict[str, Image.Image] = {}  # each selfie decoded once per job, not per seed
         # ...and its face and edges found once (``finish_subject``): None, it has no face.
         subjects: dict[str, offline.Subject | None] = {}
-        for seed, selfie in zip(seeds, chosen, strict=True):
-            if selfie.image_key not in subjects:
+        selfies = _roomy_first(selfies, framing=look.framing)
+        for seed in seeds:
+            index = job.seeds.index(seed)
+            selfie = selfies[index % len(selfies)]
+            if selfie.image_key not in opened:
+                decoded = _open(selfie.image_key)
+                opened[selfie.image_key] = (decoded if decoded.mode == "RGB"
+                                            else decoded.convert("RGB"))
                 try:
                     subjects[selfie.image_key] = offline.finish_subject(
                         opened[selfie.image_key])

@@ -103,11 +103,15 @@ def free_preview_available(*, company: Company) -> bool:
         kind__in=[Kind.PURCHASE, Kind.FREE_PREVIEW]).exists()
 
 
-@transaction.atomic
 def credits_reserve(*, company: Company, job: JobRef) -> None:
     """Hold the job's credits, or refuse it with a message the person can act on."""
     if not billing_enabled():
-        return
+        return  # before the transaction: without billing, not even a savepoint
+    _credits_reserve(company=company, job=job)
+
+
+@transaction.atomic
+def _credits_reserve(*, company: Company, job: JobRef) -> None:
     if getattr(job, "watermarked", False):
         # The free look preview costs nothing; the line says it was used.
         _entry(company, kind=Kind.FREE_PREVIEW, amount=0, job_ref=job.pk,
@@ -128,7 +132,9 @@ def credits_reserve(*, company: Company, job: JobRef) -> None:
         _low_balance_notify(company, balance - cost)
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction (two round trips per job): every caller lets
+# a failure here end its own transaction, so a savepoint would have nothing to save.
+@transaction.atomic(savepoint=False)
 def credits_settle(*, company: Company, job: JobRef, consumed: bool) -> None:
     """Delivered: the reservation is consumed. Failed, cancelled or no likeness: refunded."""
     reservation = CreditEntry.objects.for_company(company).filter(

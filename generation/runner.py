@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -38,7 +39,7 @@ from .backends.protocol import (
     Output,
 )
 from .finish import NoFaceToFinish, finish_apply
-from .jobs import job_lease_renew, job_refresh
+from .jobs import job_hold, job_lease_renew, job_refresh
 from .looks import LookSpec, look_spec
 from .models import Candidate, GenerationJob, Selfie
 from .sample_portrait import sample_selfie
@@ -92,10 +93,11 @@ def output_finish(output: Output, *, look: LookSpec) -> Image.Image:
 
 
 def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec,
-                   unseen: bool = False) -> Candidate | None:
+                   unseen: bool = False,
+                   still_open: Callable[[], bool] | None = None) -> Candidate | None:
     """Finish and store one output. None when that (seed, output) is already stored or the
     job is cancelled. ``unseen``: the caller knows its seed has no stored photo (``job_run``
-    hands the backend only those)."""
+    hands the backend only those); ``still_open``: ``candidate_store``'s."""
     # A duplicated webhook or a redelivered task: not finished twice. An output that needs
     # no finish is left to ``candidate_store``'s own check; either way it is looked up once.
     if not unseen and not output.finished:
@@ -105,7 +107,7 @@ def output_deliver(job: GenerationJob, output: Output, *, look: LookSpec,
         unseen = True
     return candidate_store(job=job, seed=output.seed, output_index=output.output_index,
                            source_id=output.source_id, image=output_finish(output, look=look),
-                           unseen=unseen)
+                           unseen=unseen, still_open=still_open)
 
 
 def _keepalive(job: GenerationJob):
@@ -114,6 +116,32 @@ def _keepalive(job: GenerationJob):
             raise JobStopped(f"job {job.pk} is no longer held by this worker")
 
     return renew
+
+
+def _deliver_held(job: GenerationJob, output: Output, *, look: LookSpec, unseen: bool,
+                  keepalive: Callable[[], None]) -> None:
+    """Store one output of a running job and keep the job's lease; JobStopped when the job
+    is no longer running (cancelled, handed on, taken over).
+
+    The store's check that the job is neither cancelled nor gone renews the lease in the
+    same statement (``job_hold``): one round trip per photo, not a look-up before the INSERT
+    and a renewal after it. What is kept is what was: a cancelled job's photo is not stored;
+    a photo of a job moved on meanwhile (requeued, rerouted) is stored, then the run stops.
+    The renewal now comes just before the photo's INSERT, not just after it: a job moved on
+    in those few milliseconds is seen at the next photo's check (that photo, too, is then
+    kept if the job was not cancelled: the next run skips the seeds stored). Nothing to
+    store (the photo was stored already): the lease is renewed on its own."""
+    held: list[str | None] = []
+
+    def still_open() -> bool:
+        held.append(job_hold(job, lease=_lease()))
+        return held[0] is not None and held[0] != Status.CANCELLED
+
+    output_deliver(job, output, look=look, unseen=unseen, still_open=still_open)
+    if not held:
+        keepalive()
+    elif held[0] != Status.RUNNING:
+        raise JobStopped(f"job {job.pk} is no longer held by this worker")
 
 
 def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> str:
@@ -138,8 +166,8 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
     try:
         for output in backend.submit(job, selfies=selfies, look=look, seeds=seeds,
                                      keepalive=keepalive):
-            output_deliver(job, output, look=look, unseen=output.seed not in stored)
-            keepalive()
+            _deliver_held(job, output, look=look, unseen=output.seed not in stored,
+                          keepalive=keepalive)
             renewed = True
     except JobStopped:
         return "stopped"

@@ -164,6 +164,14 @@ def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
     """Run the gates on ``candidates`` and store every verdict on them (one transaction)."""
     if not candidates:
         return
+    _candidates_judge(job, candidates)
+    with transaction.atomic():
+        _verdicts_store(job, candidates)
+
+
+def _candidates_judge(job: GenerationJob, candidates: list[Candidate]) -> None:
+    """The gates' verdicts, set on ``candidates`` (not stored yet; no transaction is open
+    while the gates run)."""
     version = job.look_version
     look = look_spec(version)
     verdicts = candidates_gate(
@@ -174,13 +182,16 @@ def candidates_score(job: GenerationJob, candidates: list[Candidate]) -> None:
         check_colour=not job.watermarked)
     for candidate, verdict in zip(candidates, verdicts, strict=True):
         _apply(candidate, verdict)
-    # All or nothing, one UPDATE per candidate: a bulk_update's CASE WHEN over 11 fields
-    # costs the worker 4× the CPU of these plain UPDATEs (10 against 2.5 ms for 4).
+
+
+def _verdicts_store(job: GenerationJob, candidates: list[Candidate]) -> None:
+    """Inside the caller's transaction (all or nothing), one UPDATE per candidate: a
+    bulk_update's CASE WHEN over 11 fields costs the worker 4× the CPU of these plain
+    UPDATEs (10 against 2.5 ms for 4)."""
     scoped = Candidate.objects.for_company(job.company_id)
-    with transaction.atomic():
-        for candidate in candidates:
-            scoped.filter(pk=candidate.pk).update(
-                **{name: getattr(candidate, name) for name in _SCORED_FIELDS})
+    for candidate in candidates:
+        scoped.filter(pk=candidate.pk).update(
+            **{name: getattr(candidate, name) for name in _SCORED_FIELDS})
 
 
 def _hidden_reason(candidate: Candidate) -> str:
@@ -194,17 +205,22 @@ def _hidden_reason(candidate: Candidate) -> str:
 
 def job_score(job: GenerationJob, candidates: list[Candidate]) -> JobScore:
     """Score what is not scored yet, then decide which of the job's candidates are shown."""
-    candidates_score(job, [c for c in candidates if c.scored_at is None])
+    unscored = [c for c in candidates if c.scored_at is None]
+    if unscored:
+        _candidates_judge(job, unscored)
     threshold = likeness_threshold(job.company)
     keep = settings.KEEP_PER_JOB.get(job.backend, 4)
-    everything = list(Candidate.objects.for_company(job.company_id).filter(job=job))
-    # The company's threshold may have changed since scoring: it is applied again here.
-    passing = [c for c in everything if c.gates_passed and c.likeness_distance is not None
-               and c.likeness_distance <= threshold]
-    passing.sort(key=lambda c: c.likeness_distance)
-    shown = {c.pk for c in passing[:keep]}
-    changes: dict[tuple[bool, str], list[int]] = {}
+    # One transaction for the verdicts and who is shown (one BEGIN and COMMIT less a job):
+    # all or nothing, as each was.
     with transaction.atomic():
+        _verdicts_store(job, unscored)
+        everything = list(Candidate.objects.for_company(job.company_id).filter(job=job))
+        # The company's threshold may have changed since scoring: it is applied again here.
+        passing = [c for c in everything if c.gates_passed
+                   and c.likeness_distance is not None and c.likeness_distance <= threshold]
+        passing.sort(key=lambda c: c.likeness_distance)
+        shown = {c.pk for c in passing[:keep]}
+        changes: dict[tuple[bool, str], list[int]] = {}
         for candidate in everything:
             if candidate.pk in shown:
                 visible, reason = True, ""

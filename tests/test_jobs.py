@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 from django.utils import timezone
 
-from generation.jobs import IllegalTransition, job_claim, job_transition
+from generation.jobs import IllegalTransition, job_claim, job_hold, job_transition
 from generation.models import GenerationJob
 from generation.routing import (
     gpu_worker_heartbeat,
@@ -16,7 +17,10 @@ from generation.routing import (
     replicate_failure_record,
     replicate_success_record,
 )
+from generation.services.jobs import _notify_ready
+from teams.models import Membership
 
+from .factories import MembershipFactory, UserFactory
 from .helpers import candidate_for
 
 Status = GenerationJob.Status
@@ -111,3 +115,44 @@ def test_queues_are_declared_once_and_routes_point_at_them():
     assert declared == set(QUEUES)
     for route in app.conf.task_routes.values():
         assert route["queue"] in declared
+
+
+def test_job_hold_renews_only_a_running_job_and_says_its_status(job):
+    lease = timedelta(minutes=5)
+    assert job_hold(job, lease=lease) == Status.QUEUED
+    job.refresh_from_db()
+    assert job.lease_until is None  # a queued job is not held by anyone
+    assert job_claim(job, lease=lease)
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        assert job_hold(job, lease=lease) == Status.RUNNING
+        job.refresh_from_db()
+        assert job.lease_until >= timezone.now() + lease - timedelta(seconds=1)
+    assert job_transition(job, Status.CANCELLED)
+    before = (job.lease_until, job.updated_at)
+    assert job_hold(job, lease=lease) == Status.CANCELLED
+    job.refresh_from_db()
+    assert (job.lease_until, job.updated_at) == before
+    job.delete()
+    assert job_hold(job, lease=lease) is None
+
+
+@pytest.mark.parametrize(("teammate", "sent"), [
+    (Membership.Status.REVIEW, "2 people in Engineering have headshots waiting"),
+    (Membership.Status.GENERATING, None),
+])
+def test_admins_hear_a_team_is_ready_with_how_many_wait(
+        job, tenant_a, teammate, sent, django_capture_on_commit_callbacks):
+    other = MembershipFactory(company=tenant_a.company, team=tenant_a.team, status=teammate,
+                              user=UserFactory(email="other@alpha.example"))
+    Membership.objects.for_company(tenant_a.company).filter(pk=tenant_a.member.pk).update(
+        status=Membership.Status.REVIEW)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        _notify_ready(job)
+    team_mail = {m.to[0]: m.body for m in mail.outbox if "ready for review" in m.subject}
+    if sent is None:
+        assert team_mail == {}
+    else:
+        assert set(team_mail) == {tenant_a.owner.user.email, tenant_a.admin.user.email}
+        assert all(sent in body for body in team_mail.values())
+    assert other.user.email not in team_mail

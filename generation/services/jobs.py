@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from PIL import Image
 
@@ -163,6 +165,7 @@ def job_reroute(job: GenerationJob, *, reason: str) -> None:
 def candidate_store(
     *, job: GenerationJob, seed: int, output_index: int, source_id: str,
     data: bytes | None = None, image: Image.Image | None = None, unseen: bool = False,
+    still_open: Callable[[], bool] | None = None,
 ) -> Candidate | None:
     """Keep one produced image (``data`` as a backend sent it, or an ``image`` already
     decoded in this process). Returns None if this (seed, output) was already stored.
@@ -172,14 +175,16 @@ def candidate_store(
     duplicated webhook cannot add the same image twice. ``unseen``: the caller has just
     found this (seed, output) not stored, so it is not looked up again (one query less
     per photo); a duplicate made meanwhile still meets the constraint, and its files go.
+    ``still_open``: the caller's own check that the job is neither cancelled nor gone (the
+    runner's renews its lease in the same statement), in place of this one's look-up.
     """
     if (data is None) == (image is None):
         raise TypeError("candidate_store takes data or image, one of them")
     if not unseen and Candidate.objects.for_company(job.company_id).filter(
             job=job, seed=seed, output_index=output_index).exists():
         return None
-    if not GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).exclude(
-            status=Status.CANCELLED).exists():
+    if not (still_open() if still_open is not None else GenerationJob.objects.for_company(
+            job.company_id).filter(pk=job.pk).exclude(status=Status.CANCELLED).exists()):
         # Cancelled, or erased with its person: a late output is not kept, not even as a
         # file (the orphan sweep would have to find it).
         return None
@@ -369,14 +374,15 @@ def _notify_ready(job: GenerationJob) -> None:
     team = membership.team
     if team is None:
         return
-    team_members = Membership.objects.for_company(job.company_id).filter(team=team)
-    if team_members.filter(status=MStatus.GENERATING).exists():
-        return
-    if not team_members.filter(status=MStatus.REVIEW).exists():
+    # The team's state in one query (not two look-ups and a count per admin e-mail).
+    team_now = Membership.objects.for_company(job.company_id).filter(team=team).aggregate(
+        generating=Count("pk", filter=Q(status=MStatus.GENERATING)),
+        review=Count("pk", filter=Q(status=MStatus.REVIEW)))
+    if team_now["generating"] or not team_now["review"]:
         return
     admins = Membership.objects.for_company(job.company_id).filter(
         role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
     for admin in admins:
         email_send(to=admin.user.email, template="team_ready_for_review",
                    context={"team": team, "company": membership.company,
-                            "count": team_members.filter(status=MStatus.REVIEW).count()})
+                            "count": team_now["review"]})

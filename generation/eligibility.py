@@ -17,7 +17,6 @@ from django.db.models import (
     BigIntegerField,
     Case,
     CharField,
-    Exists,
     F,
     OuterRef,
     Q,
@@ -90,8 +89,10 @@ def _why(*, company: Company, kind: str, everyone: bool) -> Case:
                    default=Value(company_version), output_field=BigIntegerField())
     consent = Subquery(ConsentRecord.objects.for_company(company).filter(
         subject_user_id=OuterRef("user_id")).order_by("-pk").values("event")[:1])
-    busy = Exists(GenerationJob.objects.for_company(company).filter(
-        membership_id=OuterRef("pk"), status__in=OPEN).exclude(kind=GenerationJob.Kind.PREVIEW))
+    # Uncorrelated: the company's open jobs (few) are read once and looked up per person
+    # (a hashed subplan on PostgreSQL, an ephemeral index on SQLite), not searched per person.
+    busy = Q(pk__in=GenerationJob.objects.for_company(company).filter(
+        status__in=OPEN).exclude(kind=GenerationJob.Kind.PREVIEW).values("membership_id"))
     approved_version = Subquery(Headshot.objects.for_company(company).filter(
         membership_id=OuterRef("pk")).values("candidate__job__look_version_id")[:1])
     ready = [When(accepted_selfies__lt=MIN_SELFIES[kind], then=Value(WHY_SELFIES))]

@@ -69,6 +69,10 @@ class ConsentRecord(TenantModel):
             # Two records claiming the same predecessor would fork the chain.
             models.UniqueConstraint(fields=["company", "prev_hash"], name="consent_chain_no_fork")
         ]
+        # A person's latest record (who may be in a team order, per person on the batches
+        # page) is the first entry read backwards: no sort per person.
+        indexes = [models.Index(fields=["company", "subject_user_id", "id"],
+                                name="consent_by_subject")]
 
     def __str__(self) -> str:
         return f"Consent {self.event} by {self.subject_email}"

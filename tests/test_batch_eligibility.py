@@ -133,3 +133,80 @@ def test_only_the_companys_admins_order_a_batch(tenant_a, tenant_b, team, who):
             {"team": tenant_a.team.pk, "kind": "consistent_batch"})
         assert response.status_code in (403, 404)
     assert db_fingerprint() == before
+
+
+@pytest.fixture
+def mixed(tenant_a, team):
+    """Everyone in ``team`` plus, interleaved by name, ready people and people left out for
+    every reason, in a second team with its own look: the page reads them in one sorted
+    pass and must count and name exactly whom the order takes."""
+    from privacy.services import RequestInfo, consent_withdraw
+
+    from .factories import TeamFactory
+    from .helpers import consent_for
+
+    company = tenant_a.company
+    own = TeamFactory(company=company, name="Own look")
+    own_v1 = approved_look(company, team=own)
+    own_current = approved_look(company, team=own)
+    company_current = LookVersion.objects.for_company(company).get(
+        look__team__isnull=True, status=LookVersion.Status.APPROVED)
+
+    def at(name, status=Status.UPLOADED, *, in_own=False, **kwargs):
+        member = person_at(tenant_a, name, status=status, **kwargs)
+        if in_own:
+            Membership.objects.for_company(company).filter(pk=member.pk).update(team=own)
+            member.refresh_from_db()
+        return member
+
+    for i in range(4):  # ready, spread between the others by name
+        at(f"A{i} Ready")
+        at(f"C{i} Ready", status=Status.REVIEW, in_own=True)
+    at("B Invited", status=Status.INVITED)
+    at("B Left", status=Status.LEFT)
+    GenerationJobFactory(membership=at("B Busy"), company=company,
+                         status=GenerationJob.Status.QUEUED, look_version=company_current)
+    GenerationJobFactory(membership=at("B Previewing"), company=company,
+                         kind=GenerationJob.Kind.PREVIEW, status=GenerationJob.Status.RUNNING,
+                         look_version=company_current)  # a preview does not count
+    info = RequestInfo(ip_address="127.0.0.1", user_agent="pytest")
+    consent_withdraw(company=company, membership=at("B Withdrawn", status=Status.WITHDRAWN),
+                     request_info=info)
+    again = at("B Regranted")
+    consent_withdraw(company=company, membership=again, request_info=info)
+    consent_for(again)  # the latest record is what counts
+    consent_withdraw(company=company, membership=at("B Consented then withdrew"),
+                     request_info=info)  # status still uploaded
+    # In the team with its own look, the company's look or an old team version is not
+    # current for them; the team's current version is.
+    headshot_approved_in(at("D Company look", Status.APPROVED, in_own=True), company_current)
+    headshot_approved_in(at("D Old team look", Status.APPROVED, in_own=True), own_v1)
+    headshot_approved_in(at("D Current team look", Status.APPROVED, in_own=True), own_current)
+    return own
+
+
+@pytest.mark.parametrize("everyone", [False, True])
+@pytest.mark.parametrize("listed", [1, 3, 50])
+@pytest.mark.parametrize("which", ["company", "team", "own"])
+def test_the_summary_matches_the_order_over_a_mixed_company(tenant_a, mixed, everyone, listed,
+                                                            which):
+    team_id = {"company": None, "team": tenant_a.team.pk, "own": mixed.pk}[which]
+    full = batch_eligibility(company=tenant_a.company, team_id=team_id, everyone=everyone)
+    summary = batch_eligibility_summary(company=tenant_a.company, team_id=team_id,
+                                        everyone=everyone, listed=listed)
+    assert summary.ready == len(full.included)
+    assert summary.left_out == len(full.excluded)
+    assert summary.approved_current == full.approved_current
+    assert summary.quote.jobs == full.quote.jobs
+    assert summary.included == [m.user.full_name for m in full.included][:listed]
+    assert summary.excluded.items == [(m.user.full_name, why)
+                                      for m, why in full.excluded][:listed]
+    if which == "company":  # the fixture covers what it claims to
+        reasons = {why for _, why in full.excluded}
+        assert {"has withdrawn consent", "headshots are being made right now",
+                "has not accepted the invitation yet"} <= reasons
+        assert (APPROVED_IN_CURRENT_LOOK in reasons) is not everyone
+        names = _names(full.included)
+        assert {"B Previewing", "B Regranted", "D Company look", "D Old team look"} <= names
+        assert not {"B Consented then withdrew", "B Left"} & names
+        assert ("D Current team look" in names) is everyone

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Kernel: tenancy, errors, e-mail, events, limits, storage keys"
+
+    def ready(self) -> None:
+        from . import pg_times
+
+        pg_times.connect()

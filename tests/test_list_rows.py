@@ -176,3 +176,26 @@ def test_the_uniformity_people_are_the_templates_markup():
     assert new.render(context) == old.render(context)
     empty = {**context, "entry": {"people": []}}
     assert new.render(empty) == old.render(empty) == "|"
+
+
+def test_format_html_fast_writes_what_format_html_writes():
+    from django.utils.html import format_html
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    from core.rows import format_html_fast
+
+    class Html:
+        def __html__(self):
+            return "<b>own</b>"
+
+    values = ["", "plain", "<script>&\"'</script>", "Ünïcode ⚠ 💡", "&amp;", 0, -7, 2**63 - 1,
+              True, False, None, 1.5, float("nan"), mark_safe("<i>safe</i>"), Html(),
+              gettext_lazy("Approved"), date(2026, 1, 2), ["<list>"], b"<bytes>"]
+    formats = ["{}", "<a href=\"{}\">{}</a>", "[{}|{}|{}]"]
+    for fmt in formats:
+        width = fmt.count("{}")
+        for start in range(len(values)):
+            args = [values[(start + k) % len(values)] for k in range(width)]
+            fast, slow = format_html_fast(fmt, *args), format_html(fmt, *args)
+            assert fast == slow and type(fast) is type(slow), (fmt, args)

@@ -112,7 +112,7 @@ class PeopleList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     serializer_class = PersonSerializer
     list_columns = PERSON_COLUMNS
 
-    def list_rows(self, rows: list[dict]) -> list[dict]:
+    def list_rows(self, rows: list) -> list[dict]:
         return person_rows(rows)
 
     def scoped_queryset(self, company):
@@ -146,7 +146,7 @@ class HeadshotList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     # the candidate's scores.
     list_columns = HEADSHOT_COLUMNS
 
-    def list_rows(self, rows: list[dict]) -> list[dict]:
+    def list_rows(self, rows: list) -> list[dict]:
         return headshot_rows(rows, _variant(self.request))
 
     def scoped_queryset(self, company):
@@ -203,7 +203,7 @@ class JobList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     serializer_class = JobSerializer
     list_columns = JOB_COLUMNS
 
-    def list_rows(self, rows: list[dict]) -> list[dict]:
+    def list_rows(self, rows: list) -> list[dict]:
         return job_rows(rows)
 
     def scoped_queryset(self, company):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from core.rows import format_html_fast
 
 register = template.Library()
 
@@ -18,11 +19,12 @@ def team_options(teams, selected=None, counts: bool = False) -> SafeString:
     ~20 µs on each option written out in a loop)."""
     selected = str(selected) if selected not in (None, "") else None
     if counts:
-        return format_html_join("", '<option value="{}"{}>{} ({})</option>', (
-            (pk, _SELECTED if str(pk) == selected else "", name, size)
-            for pk, name, size in teams))
-    return format_html_join("", '<option value="{}"{}>{}</option>', (
-        (pk, _SELECTED if str(pk) == selected else "", name) for pk, name, _size in teams))
+        return mark_safe("".join(format_html_fast(
+            '<option value="{}"{}>{} ({})</option>', pk, _SELECTED if str(pk) == selected else "",
+            name, size) for pk, name, size in teams))
+    return mark_safe("".join(format_html_fast(
+        '<option value="{}"{}>{}</option>', pk, _SELECTED if str(pk) == selected else "", name)
+        for pk, name, _size in teams))
 
 
 @register.simple_tag
@@ -31,5 +33,5 @@ def team_links(teams, url: str) -> SafeString:
     (as ``team_options``): the export page's links were a loop of template nodes a team,
     50 teams costing the page ~0.5 ms more than 3. The same HTML as that loop wrote,
     escaping included."""
-    return format_html_join("", '<a class="button secondary" href="{}?team={}">{}</a> ',
-                            ((url, pk, name) for pk, name in teams))
+    return mark_safe("".join(format_html_fast('<a class="button secondary" href="{}?team={}">{}</a> ',
+                                              url, pk, name) for pk, name in teams))

@@ -5,10 +5,11 @@
 A job's candidates (the offline backend's retouches of one portrait, ``--candidates`` seeds,
 ``--size`` px long side) are scored the way ``generation.scoring.candidates_score`` does:
 the selfie embeddings and quality figures are already stored (computed once, at upload),
-the gates run on each candidate and their faces are embedded in one batch. Figures: wall
-and CPU time per candidate (median over ``--runs`` runs, after one warm-up run that loads
-the models), and the split by stage (people, look, quality, embedding). CPU time is this
-process's own: on a shared machine it says what a candidate costs better than wall time.
+the gates run on each candidate (on ``SCORING_THREADS`` threads) and their faces are embedded
+in one batch. Figures: wall and CPU time per candidate (median over ``--runs`` runs, after one
+warm-up run of the whole job that loads every thread's models), and the split by stage, one
+candidate at a time (people, look, quality, embedding). CPU time is this process's own: on a
+shared machine it says what a candidate costs better than wall time.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def main() -> None:
     print(f"scoring: {machine()}")
     print(f"{args.candidates} candidates of {images[0].size[0]}x{images[0].size[1]} px, "
           f"{args.runs} runs after a warm-up")
-    candidates_gate(images[:1], references=references, look=look, tolerances=tolerances)
+    # The warm-up scores the whole job: each scoring thread (SCORING_THREADS) loads its own
+    # models once, as a worker's first job does; later jobs reuse them.
+    candidates_gate(images, references=references, look=look, tolerances=tolerances)
     totals, stages = [], {"people": [], "look": [], "quality": [], "embedding": []}
     for _ in range(args.runs):
         start = _clock()

@@ -55,3 +55,24 @@ def set_openblas_coretype() -> str:
             os.environ["OPENBLAS_CORETYPE"] = name
             return name
     return ""
+
+
+# 2**20 TSC cycles, ~0.4 ms: see set_openblas_thread_timeout.
+THREAD_TIMEOUT = "20"
+
+
+def set_openblas_thread_timeout() -> str:
+    """Set ``OPENBLAS_THREAD_TIMEOUT`` if it is unset and NumPy is not loaded yet; the value in force.
+
+    Why: after each matrix product OpenBLAS's worker threads spin (yielding) for 2**28 cycles,
+    ~0.1 s, before they sleep. On a 2-core worker that spinning thread takes a core from the
+    scoring threads after every embedding batch and every product large enough to be split
+    (a face's skin patch): bench/scoring.py measured ~190 ms of CPU per candidate for ~105 ms
+    of wall time, most of the difference spinning. 2**20 cycles still covers the gaps between
+    the embedding network's layers, and the numbers computed are the same (only when the
+    threads sleep changes).
+    """
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ or "numpy" in sys.modules:
+        return os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = THREAD_TIMEOUT
+    return THREAD_TIMEOUT

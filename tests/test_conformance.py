@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import cv2
 import pytest
 from PIL import Image
 
@@ -193,3 +194,49 @@ def test_default_tolerances_follow_the_looks_framing(look, tolerances):
     # Chest-up shows more of the body: a smaller face, with the eyes higher in the frame.
     assert chest_up.face_height_max < tolerances.face_height_max
     assert chest_up.eye_line_max < tolerances.eye_line_max
+
+
+
+def test_the_backdrop_measured_colour_by_colour_equals_every_pixel_measured(candidate, look,
+                                                                            monkeypatch):
+    """The backdrop's distinct colours are each converted once: the figures are those of
+    converting every pixel, on a noisy backdrop (thousands of colours) as on a flat one."""
+    import numpy as np
+
+    from generation import conformance
+    from generation.colour import delta_e_2000, hex_to_rgb, srgb_to_lab
+
+    segmented = []
+    segment = conformance.person_confidence
+    monkeypatch.setattr(conformance, "person_confidence",
+                        lambda pixels: segmented.append(pixels) or segment(pixels))
+    noise = np.random.default_rng(3).normal(0.0, 6.0, (candidate.height, candidate.width, 3))
+    noisy = Image.fromarray(np.clip(np.asarray(candidate) + noise, 0, 255).astype(np.uint8))
+    colours = []
+    for image in (candidate, noisy):
+        segmented.clear()
+        measured = conformance_measure(image, look=look)
+        pixels = segmented[0]
+        person = segment(pixels) >= conformance.BACKDROP_CONFIDENCE
+        size = 2 * conformance.BACKDROP_ERODE + 1
+        near = cv2.dilate(person.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+        backdrop = pixels[~near].astype(np.float64)  # floats: converted pixel by pixel
+        colours.append(len(np.unique(backdrop, axis=0)))
+        lab = srgb_to_lab(backdrop)
+        target = srgb_to_lab(np.array(hex_to_rgb(look.backdrop_color), dtype=np.float64))
+        difference = delta_e_2000(lab, target)
+        assert measured["backdrop_delta_e"] == round(float(np.median(difference)), 2)
+        assert measured["backdrop_lab"] == [round(float(v), 2) for v in np.median(lab, axis=0)]
+        assert measured["backdrop_off"] == [round(float((difference > t).mean()), 4)
+                                            for t in range(1, 31)]
+    assert colours[1] > 1000  # the noisy backdrop: many colours
+
+
+def test_pixels_convert_to_linear_light_as_their_values_do():
+    import numpy as np
+
+    from generation.colour import srgb_to_linear
+
+    values = np.arange(256)
+    assert np.array_equal(srgb_to_linear(values.astype(np.uint8)),
+                          srgb_to_linear(values.astype(np.float64)))

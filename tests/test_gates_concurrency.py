@@ -68,3 +68,41 @@ def test_many_threads_give_the_single_thread_verdicts(work):
         results = list(pool.map(lambda i: (i, work[i]()), jobs))
     wrong = [(i, got) for i, got in results if got != expected[i]]
     assert wrong == [], f"{len(wrong)} of {len(results)} verdicts differ under threads"
+
+
+def test_a_jobs_candidates_checked_side_by_side_get_the_one_at_a_time_verdicts(settings,
+                                                                              monkeypatch):
+    """``candidates_gate`` checks a job's candidates on SCORING_THREADS threads: every
+    reason, metric and embedding equals what checking them one at a time gives."""
+    from generation.gates import candidate as gate
+
+    photo = face_image("obama.jpg")
+    look = look_spec_example("corporate", output_size=512)
+    references = References(embeddings=[selfie_qa(photo).embedding], quality=None)
+    good = studio_retouch(photo, look=look, seed=1)
+    images = [good, D.paste_second_face(good, face_image("biden.jpg"), height_fraction=0.2,
+                                        centre=(0.85, 0.2)),
+              D.blur(good, 3.0), studio_retouch(face_image("biden.jpg"), look=look, seed=1)]
+
+    def verdicts():
+        return [(v.reasons, v.metrics, v.embedding, v.distance)
+                for v in gate.candidates_gate(images, references=references, look=look,
+                                              tolerances=tolerances_for(look))]
+
+    settings.SCORING_THREADS = 1
+    expected = verdicts()
+    assert len({tuple(reasons) for reasons, *_ in expected}) >= 3  # shown and refused alike
+    threads = set()
+    prepare = gate.candidate_prepare
+
+    def recorded(*args, **kwargs):
+        import threading
+
+        threads.add(threading.get_ident())
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(gate, "candidate_prepare", recorded)
+    monkeypatch.setattr(gate, "cores_available", lambda: 4)  # side by side on any machine
+    settings.SCORING_THREADS = 2
+    assert verdicts() == expected
+    assert len(threads) == 2

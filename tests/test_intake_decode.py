@@ -61,7 +61,7 @@ def test_a_photo_at_or_under_the_long_side_keeps_its_size():
 
 
 def test_heic_decodes_on_every_core_the_process_may_use_and_never_from_a_thumbnail():
-    from generation.intake.decode import _cores
+    from generation.intake.decode import cores_available
 
-    assert pillow_heif.options.DECODE_THREADS == _cores() <= len(os.sched_getaffinity(0))
+    assert pillow_heif.options.DECODE_THREADS == cores_available() <= len(os.sched_getaffinity(0))
     assert pillow_heif.options.THUMBNAILS is False

@@ -171,3 +171,13 @@ def test_the_core_is_chosen_in_this_process():
 
     if coretype_for(_cpu_flags()):
         assert os.environ.get("OPENBLAS_CORETYPE")
+
+
+def test_openblas_threads_sleep_soon_after_their_work():
+    """config names a short spin for OpenBLAS's idle threads before NumPy loads (a spinning
+    thread took a core from scoring for ~0.1 s after every product)."""
+    import os
+
+    from config.blas import THREAD_TIMEOUT
+
+    assert os.environ.get("OPENBLAS_THREAD_TIMEOUT") == THREAD_TIMEOUT

@@ -15,13 +15,16 @@ In order, every check run (so the audit view lists every reason, not just the fi
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from PIL import Image
 
 from generation.conformance import Tolerances, conformance_check
+from generation.intake.decode import cores_available
 from generation.intake.faces import detection_copy
 from generation.likeness import (
     DEFAULT_THRESHOLD,
@@ -79,10 +82,23 @@ def candidate_gate(image: Image.Image, *, references: References, look: LookSpec
 def candidates_gate(images: list[Image.Image], *, references: References, look: LookSpec,
                     tolerances: Tolerances, threshold: float = DEFAULT_THRESHOLD,
                     check_colour: bool = True) -> list[CandidateVerdict]:
-    """``candidate_gate`` for several images, their faces embedded in one batch."""
-    prepared = [candidate_prepare(image, references=references, look=look,
-                                  tolerances=tolerances, check_colour=check_colour)
-                for image in images]
+    """``candidate_gate`` for several images, their faces embedded in one batch.
+
+    The candidates are checked side by side on ``SCORING_THREADS`` threads: the detectors,
+    the segmenter, Pillow and NumPy all release the GIL, so two threads halve a job's wall
+    time on two cores for the same CPU time. Each thread uses its own models
+    (``generation.intake.faces``: they are not thread-safe), kept for the next job's threads.
+    """
+    def prepare(image: Image.Image) -> Prepared:
+        return candidate_prepare(image, references=references, look=look,
+                                 tolerances=tolerances, check_colour=check_colour)
+
+    threads = min(settings.SCORING_THREADS, len(images), cores_available())
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring") as pool:
+            prepared = list(pool.map(prepare, images))
+    else:
+        prepared = [prepare(image) for image in images]
     chips = [p.chip for p in prepared if p.chip is not None]
     vectors = iter(chips_embed(chips))
     return [candidate_finish(p, next(vectors) if p.chip is not None else None,

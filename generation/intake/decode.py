@@ -26,7 +26,7 @@ import pillow_heif
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 
-def _cores() -> int:
+def cores_available() -> int:
     """The cores this process may use: those it may run on, fewer under a container's CPU
     quota (cgroup v2 ``cpu.max``; a pod limited to 1 CPU on a 16-core node has 1)."""
     try:
@@ -45,7 +45,7 @@ def _cores() -> int:
 # Only the primary image's own pixels: never an embedded thumbnail in its place (which
 # could show something else than the photo), nor depth maps and other auxiliary images
 # (decoding them costs time and nothing here uses them).
-pillow_heif.register_heif_opener(decode_threads=_cores(), thumbnails=False,
+pillow_heif.register_heif_opener(decode_threads=cores_available(), thumbnails=False,
                                  depth_images=False, aux_images=False)
 
 # Pillow format names we decode. Anything else (GIF, SVG, PDF, TIFF, BMP, PSD…)

@@ -28,6 +28,9 @@ if FACE_EMBEDDING_RUNTIME not in ("numpy", "dlib"):
     # Refused at start, not at the first upload's embedding.
     raise ValueError(f"FACE_EMBEDDING_RUNTIME must be 'numpy' or 'dlib', "
                      f"not {FACE_EMBEDDING_RUNTIME!r}.")
+# Threads that run the gates on a job's candidates side by side (never more than the cores
+# the process may use): each holds its own detector models (~40 MB). 1: one at a time.
+SCORING_THREADS = env.int("SCORING_THREADS", default=2)
 
 # --- Generation: backends, likeness, the GPU worker -------------------------------
 # Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.

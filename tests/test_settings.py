@@ -57,6 +57,7 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
     "production settings": (SHOW_SETTINGS, {**PRODUCTION_ENV, "DJANGO_DEBUG": "true"}),
     "embedded default": (SHOW_SETTINGS, {}),
     "unknown embedding runtime": (["check"], {"FACE_EMBEDDING_RUNTIME": "onnx"}),
+    "no scoring threads": (["check"], {"SCORING_THREADS": "0"}),
     **{f"weak {key}": (CHECK_DEPLOY, {**PRODUCTION_ENV, name: value})
        for key, (name, value, _) in WEAK.items()},
     **{f"missing {name}": (["check"], {k: v for k, v in PRODUCTION_ENV.items() if k != name})
@@ -120,6 +121,12 @@ def test_an_unknown_embedding_runtime_is_refused_at_start(ran):
     run = ran["unknown embedding runtime"]
     assert run.returncode != 0
     assert "FACE_EMBEDDING_RUNTIME must be 'numpy' or 'dlib', not 'onnx'" in run.stderr
+
+
+def test_no_scoring_threads_is_refused_at_start(ran):
+    run = ran["no scoring threads"]
+    assert run.returncode != 0
+    assert "SCORING_THREADS must be 1 or more (1: one candidate at a time), not 0." in run.stderr
 
 
 @pytest.mark.parametrize("missing", REQUIRED)

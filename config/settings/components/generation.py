@@ -31,6 +31,9 @@ if FACE_EMBEDDING_RUNTIME not in ("numpy", "dlib"):
 # Threads that run the gates on a job's candidates side by side (never more than the cores
 # the process may use): each holds its own detector models (~40 MB). 1: one at a time.
 SCORING_THREADS = env.int("SCORING_THREADS", default=2)
+if SCORING_THREADS < 1:
+    raise ValueError(f"SCORING_THREADS must be 1 or more (1: one candidate at a time), "
+                     f"not {SCORING_THREADS}.")
 
 # --- Generation: backends, likeness, the GPU worker -------------------------------
 # Replicate: single-selfie jobs. Empty token: jobs go to the offline backend.

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, transaction
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 
@@ -95,6 +96,32 @@ class TenantQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
         self._check_scoped()
         return super().update(**kwargs)
+
+    def update_returning(self, **kwargs: Any) -> list[models.Model] | None:
+        """``update(**kwargs)``, giving back the rows it changed as they now stand, in the
+        same statement (``UPDATE … RETURNING``): what the row holds after a conditional
+        UPDATE without a second round trip to read it. None where the database cannot
+        return rows from an UPDATE (SQLite before 3.35, the version that brought RETURNING
+        to INSERT and UPDATE alike): the caller reads them itself.
+
+        Hand-written because Django's ``update()`` says only how many rows it changed; the
+        statement is Django's own (its compiler), with RETURNING added and the rows read
+        through ``raw()``, which applies every field's converters."""
+        self._check_scoped()
+        connection = connections[self.db]
+        if not connection.features.can_return_columns_from_insert:
+            return None
+        query = self.query.chain(UpdateQuery)
+        query.add_update_values(kwargs)
+        query.annotations = {}
+        statement, params = query.get_compiler(self.db).as_sql()
+        if not statement:
+            return []
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
+        with transaction.mark_for_rollback_on_error(using=self.db):
+            return list(self.model._base_manager.db_manager(self.db).raw(
+                f"{statement} RETURNING {columns}", params))
 
     def delete(self) -> tuple[int, dict[str, int]]:
         self._check_scoped()

@@ -39,15 +39,52 @@ class IllegalTransition(Exception):
     pass
 
 
-def job_refresh(job: GenerationJob) -> None:
-    """Re-read the job, keeping its look version loaded: a version never changes (an edit
-    makes a new one), so the runner and scoring need not fetch it again after each of the
-    job's state changes (``refresh_from_db`` forgets every related row it had)."""
-    field = GenerationJob._meta.get_field("look_version")
-    version = field.get_cached_value(job) if field.is_cached(job) else None
-    job.refresh_from_db()
-    if version is not None and version.pk == job.look_version_id:
-        field.set_cached_value(job, version)
+def job_refresh(job: GenerationJob, *, fresh: GenerationJob | None = None) -> None:
+    """Re-read the job (or take ``fresh``, the row an ``UPDATE … RETURNING`` gave back),
+    keeping its look version and company loaded: a version never changes (an edit makes a
+    new one) and a job never changes company, so the runner and scoring need not fetch them
+    again after each of the job's state changes (``refresh_from_db`` forgets every related
+    row it had). The company's settings are therefore those read when the task took the
+    job (a threshold changed meanwhile applies from the job's next scoring)."""
+    kept = {}
+    for name in ("look_version", "company"):
+        field = GenerationJob._meta.get_field(name)
+        if field.is_cached(job):
+            kept[field] = field.get_cached_value(job)
+    if fresh is None:
+        job.refresh_from_db()
+    else:
+        _load(job, fresh)
+    for field, value in kept.items():
+        if value is not None and value.pk == getattr(job, field.attname):
+            field.set_cached_value(job, value)
+
+
+def _load(job: GenerationJob, fresh: GenerationJob) -> None:
+    """What ``refresh_from_db`` does with the row it reads, for a row already read."""
+    job._prefetched_objects_cache = {}
+    for field in GenerationJob._meta.concrete_fields:
+        setattr(job, field.attname, getattr(fresh, field.attname))
+        if field.is_relation and field.is_cached(job):
+            field.delete_cached_value(job)
+    for relation in GenerationJob._meta.related_objects:
+        if relation.is_cached(job):
+            relation.delete_cached_value(job)
+    job._state.db = fresh._state.db
+
+
+def _update_and_load(job: GenerationJob, matching, **updates: Any) -> bool:
+    """UPDATE the job where ``matching`` (a queryset of its row) still finds it; True if it
+    did. The job then holds the row as it now stands: from the same statement where the
+    database returns rows from an UPDATE (one round trip, not an UPDATE and a SELECT),
+    read again where it cannot or where nothing matched."""
+    rows = matching.update_returning(**updates)
+    if rows:
+        job_refresh(job, fresh=rows[0])
+        return True
+    changed = bool(matching.update(**updates)) if rows is None else False
+    job_refresh(job)
+    return changed
 
 
 def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
@@ -62,13 +99,9 @@ def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
     if to in TERMINAL:
         updates.setdefault("finished_at", now)
         updates.setdefault("lease_until", None)
-    changed = GenerationJob.objects.for_company(job.company_id).filter(
-        pk=job.pk, status__in=allowed_from
-    ).update(**updates)
-    if changed:
-        job_refresh(job)
+    if _update_and_load(job, GenerationJob.objects.for_company(job.company_id).filter(
+            pk=job.pk, status__in=allowed_from), **updates):
         return True
-    job_refresh(job)
     if to not in TRANSITIONS[job.status] and job.status != to:
         raise IllegalTransition(f"A {job.get_status_display().lower()} job cannot become {to}.")
     return False
@@ -77,26 +110,22 @@ def job_transition(job: GenerationJob, to: str, **fields: Any) -> bool:
 def job_claim(job: GenerationJob, *, lease: timedelta) -> bool:
     """Take a job for this worker: queued, or running with an expired lease (its worker died)."""
     now = timezone.now()
-    claimed = GenerationJob.objects.for_company(job.company_id).filter(
+    return _update_and_load(job, GenerationJob.objects.for_company(job.company_id).filter(
         Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
         | Q(status=Status.RUNNING, lease_until__isnull=True),
         pk=job.pk,
-    ).update(status=Status.RUNNING, lease_until=now + lease, attempts=F("attempts") + 1,
-             started_at=now, updated_at=now)
-    job_refresh(job)
-    return bool(claimed)
+    ), status=Status.RUNNING, lease_until=now + lease, attempts=F("attempts") + 1,
+        started_at=now, updated_at=now)
 
 
 def job_claim_scoring(job: GenerationJob, *, lease: timedelta) -> bool:
     """Take over a job whose worker died while scoring it: its photos are all stored, its
     lease ran out (or, from before scoring held a lease, it has not moved for one)."""
     now = timezone.now()
-    claimed = GenerationJob.objects.for_company(job.company_id).filter(
+    return _update_and_load(job, GenerationJob.objects.for_company(job.company_id).filter(
         Q(lease_until__lt=now) | Q(lease_until__isnull=True, updated_at__lt=now - lease),
         pk=job.pk, status=Status.SCORING,
-    ).update(lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now)
-    job_refresh(job)
-    return bool(claimed)
+    ), lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now)
 
 
 def job_lease_renew(job: GenerationJob, *, lease: timedelta) -> bool:

@@ -222,7 +222,8 @@ def job_rescore(job: GenerationJob, *, backend: GenerationBackend | None = None)
     backend = backend or backend_for(job.backend)
     job_finish(job)
     backend.release(job)
-    job_refresh(job)
+    # Every move job_finish made left the job as the row now stands (job_transition):
+    # not read again for the word this returns.
     return job.status
 
 
@@ -245,5 +246,6 @@ def job_settle(job: GenerationJob, *, backend: GenerationBackend | None = None,
         return "rerouted"
     job_finish(job)
     backend.release(job)
-    job_refresh(job)
+    # Every move job_finish made left the job as the row now stands (job_transition):
+    # not read again for the word this returns.
     return job.status

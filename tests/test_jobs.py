@@ -68,6 +68,51 @@ def test_only_one_of_two_racing_claims_wins(job):
     assert job.attempts == 1
 
 
+def _row(job: GenerationJob) -> dict:
+    fresh = GenerationJob.objects.for_company(job.company_id).get(pk=job.pk)
+    return {f.attname: getattr(fresh, f.attname) for f in GenerationJob._meta.concrete_fields}
+
+
+def test_a_claim_and_a_transition_leave_the_job_as_its_row_stands_in_one_statement(
+        job, django_assert_num_queries):
+    job.company  # loaded, as the task loads it with the job  # noqa: B018
+    with django_assert_num_queries(1):  # the UPDATE returns the row: no SELECT after it
+        assert job_claim(job, lease=timedelta(minutes=5))
+    assert _row(job) == {f.attname: getattr(job, f.attname)
+                         for f in GenerationJob._meta.concrete_fields}
+    assert job.attempts == 1 and job.lease_until > timezone.now()  # F() and a datetime
+    with django_assert_num_queries(1):
+        assert job_transition(job, Status.SCORING)
+        # The look version and the company stay loaded (a job never changes either).
+        assert job.company.pk == job.company_id and job.look_version.pk == job.look_version_id
+    assert _row(job) == {f.attname: getattr(job, f.attname)
+                         for f in GenerationJob._meta.concrete_fields}
+
+
+def test_a_lost_race_reads_the_job_again(job):
+    assert job_claim(job, lease=timedelta(minutes=5))
+    GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).update(
+        status=Status.CANCELLED, failure_reason="Cancelled meanwhile")
+    with pytest.raises(IllegalTransition):  # judged on the job as it now stands
+        job_transition(job, Status.SCORING)
+    assert (job.status, job.failure_reason) == (Status.CANCELLED, "Cancelled meanwhile")
+    twin = GenerationJob.objects.for_company(job.company_id).get(pk=job.pk)
+    assert not job_claim(twin, lease=timedelta(minutes=5))
+    assert twin.status == Status.CANCELLED and twin.attempts == 1
+
+
+def test_without_update_returning_a_claim_reads_the_job_after_it(job, monkeypatch,
+                                                                  django_assert_num_queries):
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_columns_from_insert", False)
+    with django_assert_num_queries(2):
+        assert job_claim(job, lease=timedelta(minutes=5))
+    assert job.status == Status.RUNNING and job.attempts == 1
+    assert _row(job) == {f.attname: getattr(job, f.attname)
+                         for f in GenerationJob._meta.concrete_fields}
+
+
 def test_a_dead_workers_job_is_taken_over_after_its_lease(job):
     assert job_claim(job, lease=timedelta(minutes=5))
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):

@@ -195,6 +195,27 @@ def test_unsubscribed_inactive_and_other_companies_endpoints_receive_nothing(
     assert not _deliveries(tenant_a).exists() and not _deliveries(tenant_b).exists()
 
 
+def test_an_event_reaches_endpoints_through_the_company_id_and_reads_the_company_only_then(
+        tenant_a, receiver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.events import JOB_READY, event_emit
+
+    with CaptureQueriesContext(connection) as queries:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            event_emit(JOB_READY, company_id=tenant_a.company.pk, job=7)
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    # The endpoints are read: there are none, so the company is not.
+    assert '"teams_webhookendpoint"' in read and '"teams_company"' not in read
+    _endpoint(tenant_a, receiver, "/ready", events=[EVENT_JOB_READY])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        event_emit(JOB_READY, company_id=tenant_a.company.pk, job=8)
+    (request,) = receiver.requests
+    assert request.verified and request.event["company"] == "alpha"
+    assert request.event["data"]["job"] == 8
+
+
 def test_a_failed_delivery_is_retried_later_and_then_succeeds(tenant_a, receiver):
     delivery = _first_attempt(tenant_a, receiver, 500)
     assert delivery.status == Status.PENDING and delivery.attempts == 1

@@ -34,7 +34,8 @@ def test_unscoped_queries_fail_closed(db, model):
     qs = model.objects.all()
     for evaluate in (list, len, bool, lambda q: q.count(), lambda q: q.exists(),
                      lambda q: q.first(), lambda q: list(q.values("pk")),
-                     lambda q: q.update(pk=0), lambda q: q.delete(),
+                     lambda q: q.update(pk=0), lambda q: q.update_returning(pk=0),
+                     lambda q: q.delete(),
                      lambda q: list(q.iterator())):
         with pytest.raises(UnscopedQueryError):
             evaluate(qs)
@@ -68,3 +69,27 @@ def test_unrelated_filters_do_not_scope(tenant_a):
 
 def test_unscoped_escape_hatch_is_explicit(tenant_a, tenant_b):
     assert Membership.objects.unscoped().count() == 6
+
+
+def test_update_returning_gives_back_only_its_companys_rows_as_they_now_stand(tenant_a,
+                                                                             tenant_b):
+    theirs = TeamFactory(company=tenant_b.company, name="Bravo")
+    # Another company's row is not matched, not changed, not returned.
+    assert Team.objects.for_company(tenant_a.company).filter(pk=theirs.pk).update_returning(
+        name="Taken") == []
+    theirs.refresh_from_db()
+    assert theirs.name == "Bravo"
+    (row,) = Team.objects.for_company(tenant_b.company).filter(pk=theirs.pk).update_returning(
+        name="Bravo team")
+    assert isinstance(row, Team) and row.pk == theirs.pk and row.name == "Bravo team"
+    assert row.company_id == tenant_b.company.pk and row.created_at == theirs.created_at
+
+
+def test_update_returning_says_so_where_the_database_cannot_return_rows(tenant_a,
+                                                                        monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_columns_from_insert", False)
+    scoped = Team.objects.for_company(tenant_a.company)
+    assert scoped.update_returning(name="Anything") is None
+    assert set(scoped.values_list("name", flat=True)) == {"Engineering"}  # nothing written

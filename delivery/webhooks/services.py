@@ -157,17 +157,20 @@ def _queue_on_commit(delivery_ids: list[int]) -> None:
     transaction.on_commit(queue)
 
 
-def webhook_event_emit(*, company: Company, event_type: str,
+def webhook_event_emit(*, company: Company | int, event_type: str,
                        data: dict[str, Any]) -> list[WebhookDelivery]:
     """Record one delivery per active endpoint subscribed to ``event_type``; they are sent
     once the current transaction commits. ``data`` must be JSON-serialisable (dates and
-    decimals are turned into strings); keep personal data in it to what receivers need."""
+    decimals are turned into strings); keep personal data in it to what receivers need.
+    ``company``: the company, or its id (then read only if an endpoint wants the event)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     endpoints = [e for e in WebhookEndpoint.objects.for_company(company).filter(active=True)
                  if event_type in e.events]
     if not endpoints:
         return []
+    if not isinstance(company, Company):
+        company = Company.objects.get(pk=company)
     now = timezone.now()
     event_id = "evt_" + secrets.token_hex(12)
     payload = {

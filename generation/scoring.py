@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ from .conformance import tolerances_for
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
 from .gates.quality import face_quality, quality_baseline
+from .intake.decode import cores_available
 from .intake.faces import faces_detect
 from .likeness import NoFaceToScore, face_embedding
 from .looks import look_spec
@@ -73,6 +75,17 @@ def _open(key: str) -> Image.Image:
         image = Image.open(io.BytesIO(handle.read()))
         image.load()
     return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
+
+
+def _open_all(keys: list[str]) -> list[Image.Image]:
+    """The stored photos in order, decoded side by side on up to ``SCORING_THREADS`` threads
+    (libjpeg releases the GIL). Storage is read from several threads: the local storage
+    opens a file per call, django-storages' S3 keeps a client per thread."""
+    threads = min(settings.SCORING_THREADS, len(keys), cores_available())
+    if threads < 2:
+        return [_open(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring-open") as pool:
+        return list(pool.map(_open, keys))
 
 
 def job_references(job: GenerationJob) -> References:
@@ -175,7 +188,7 @@ def _candidates_judge(job: GenerationJob, candidates: list[Candidate]) -> None:
     version = job.look_version
     look = look_spec(version)
     verdicts = candidates_gate(
-        [_open(c.image_key) for c in candidates], references=job_references(job), look=look,
+        _open_all([c.image_key for c in candidates]), references=job_references(job), look=look,
         tolerances=tolerances_for(look, version.tolerances),
         threshold=likeness_threshold(job.company),
         # A watermarked preview's mark covers the backdrop: colour cannot be judged.

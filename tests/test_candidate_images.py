@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from PIL import Image
 
@@ -18,3 +20,50 @@ def test_thumbnail_is_pillows_own(size):
     made = candidate_thumbnail(image)
     assert thumbnail_size(size) == expected.size == made.size
     assert made.tobytes() == expected.tobytes()
+
+
+def _photo(size=(640, 800)) -> Image.Image:
+    gradient = Image.linear_gradient("L").resize(size)
+    return Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                               gradient.rotate(90, expand=False)))
+
+
+def test_the_stored_pair_is_the_same_bytes_on_one_core_or_two(monkeypatch):
+    from generation import candidate_images
+
+    photo = _photo()
+    monkeypatch.setattr(candidate_images, "cores_available", lambda: 1)
+    one = candidate_images.candidate_jpegs(photo)
+    monkeypatch.setattr(candidate_images, "cores_available", lambda: 2)
+    two = candidate_images.candidate_jpegs(photo)
+    assert one == two
+    full, thumb = two
+    assert Image.open(io.BytesIO(full)).size == photo.size
+    assert Image.open(io.BytesIO(thumb)).size == thumbnail_size(photo.size)
+
+
+def test_scoring_reads_a_jobs_photos_in_order_on_one_thread_or_several(monkeypatch, settings,
+                                                                        tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from generation import scoring
+
+    keys = []
+    for index, size in enumerate([(300, 400), (400, 300), (320, 320), (200, 500)]):
+        out = io.BytesIO()
+        _photo(size).save(out, format="JPEG", quality=92)
+        keys.append(default_storage.save(f"tests/open-all-{tmp_path.name}-{index}.jpg",
+                                         ContentFile(out.getvalue())))
+    try:
+        settings.SCORING_THREADS = 1
+        one = scoring._open_all(keys)
+        settings.SCORING_THREADS = 3
+        monkeypatch.setattr(scoring, "cores_available", lambda: 4)
+        several = scoring._open_all(keys)
+    finally:
+        for key in keys:
+            default_storage.delete(key)
+    assert [i.size for i in several] == [(300, 400), (400, 300), (320, 320), (200, 500)]
+    assert [i.tobytes() for i in several] == [i.tobytes() for i in one]
+    assert all(i.mode == "RGB" for i in several)

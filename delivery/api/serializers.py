@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -13,6 +13,8 @@ from delivery.variants import Variant, variant_url, variant_url_maker
 from generation.models import GenerationJob, Headshot
 from generation.selectors import candidate_may_leave
 from teams.models import Membership, Team
+
+from .times import time_writer
 
 
 class TeamRefSerializer(serializers.ModelSerializer):
@@ -123,51 +125,51 @@ class JobSerializer(serializers.ModelSerializer):
 # serve the single-object views. tests/test_api.py compares a list's rows with the detail
 # view's.
 
-PERSON_COLUMNS = ("id", "updated_at", "user__email", "user__full_name", "job_title", "role",
-                  "status", "team_id", "team__name", "joined_at", "headshot__id",
-                  "headshot__approved_at", "headshot__candidate__visible",
+# Times are read as UTC text and written by slicing (delivery/api/times.py says why): a
+# `*_TIMES` field `updated_at` is the row's `updated_at_utc`.
+PERSON_COLUMNS = ("id", "user__email", "user__full_name", "job_title", "role", "status",
+                  "team_id", "team__name", "headshot__id", "headshot__candidate__visible",
                   "headshot__candidate__gates_passed")
-HEADSHOT_COLUMNS = ("id", "company_id", "candidate_id", "approved_at", "membership_id",
+PERSON_TIMES = ("joined_at", "updated_at", "headshot__approved_at")
+HEADSHOT_COLUMNS = ("id", "company_id", "candidate_id", "membership_id",
                     "membership__user__email", "membership__user__full_name",
                     "membership__team_id", "membership__team__name", "candidate__width",
                     "candidate__height")
+HEADSHOT_TIMES = ("approved_at",)
 JOB_COLUMNS = ("id", "membership_id", "kind", "status", "backend", "backend_reason",
-               "queued_at", "started_at", "finished_at", "failure_reason", "updated_at")
-
-
-def _time(value: datetime | None, zone: tzinfo) -> str | None:
-    """As DRF's DateTimeField writes it (ISO 8601 in the current time zone, "Z" for UTC)."""
-    if not value:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+               "failure_reason")
+JOB_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
 
 
 def person_rows(rows: Iterable[Any]) -> list[dict]:
-    """PersonSerializer's JSON for rows of PERSON_COLUMNS."""
-    zone = timezone.get_current_timezone()
+    """PersonSerializer's JSON for rows of PERSON_COLUMNS and PERSON_TIMES."""
+    time = time_writer(timezone.get_current_timezone())
+    as_read = time_writer(UTC)
     out = []
     for row in rows:
         team = row.team_id
         headshot = row.headshot__id
         may_leave = headshot is not None and bool(
             row.headshot__candidate__visible and row.headshot__candidate__gates_passed)
+        approved = row.headshot_approved_at_utc
         out.append({
             "id": row.id, "email": row.user__email, "full_name": row.user__full_name,
             "job_title": row.job_title, "role": row.role, "status": row.status,
             "team": {"id": team, "name": row.team__name} if team is not None else None,
-            "joined_at": _time(row.joined_at, zone),
-            "updated_at": _time(row.updated_at, zone),
-            # As get_headshot returns it: the time as is, written out by the JSON renderer.
-            "headshot": {"id": headshot, "approved_at": row.headshot__approved_at}
+            "joined_at": time(row.joined_at_utc),
+            "updated_at": time(row.updated_at_utc),
+            # As get_headshot returns it: the time as read, which the JSON renderer writes
+            # in the database's zone, UTC ("Z"); a datetime (not read as text) goes as is.
+            "headshot": {"id": headshot, "approved_at": approved
+                         if isinstance(approved, datetime) else as_read(approved)}
             if may_leave else None,
         })
     return out
 
 
 def headshot_rows(rows: Iterable[Any], variant: Variant) -> list[dict]:
-    """HeadshotSerializer's JSON for rows of HEADSHOT_COLUMNS."""
-    zone = timezone.get_current_timezone()
+    """HeadshotSerializer's JSON for rows of HEADSHOT_COLUMNS and HEADSHOT_TIMES."""
+    time = time_writer(timezone.get_current_timezone())
     url = variant_url_maker(variant)  # the signer and the path made once a page
     out = []
     for row in rows:
@@ -178,7 +180,7 @@ def headshot_rows(rows: Iterable[Any], variant: Variant) -> list[dict]:
                        "full_name": row.membership__user__full_name,
                        "team": {"id": team, "name": row.membership__team__name}
                        if team is not None else None},
-            "approved_at": _time(row.approved_at, zone),
+            "approved_at": time(row.approved_at_utc),
             "width": row.candidate__width, "height": row.candidate__height,
             "url": url(company_id=row.company_id, headshot_id=row.id,
                        candidate_id=row.candidate_id),
@@ -187,13 +189,13 @@ def headshot_rows(rows: Iterable[Any], variant: Variant) -> list[dict]:
 
 
 def job_rows(rows: Iterable[Any]) -> list[dict]:
-    """JobSerializer's JSON for rows of JOB_COLUMNS."""
-    zone = timezone.get_current_timezone()
+    """JobSerializer's JSON for rows of JOB_COLUMNS and JOB_TIMES."""
+    time = time_writer(timezone.get_current_timezone())
     return [{
         "id": row.id, "person": row.membership_id, "kind": row.kind,
         "status": row.status, "backend": row.backend,
-        "backend_reason": row.backend_reason, "queued_at": _time(row.queued_at, zone),
-        "started_at": _time(row.started_at, zone),
-        "finished_at": _time(row.finished_at, zone),
-        "failure_reason": row.failure_reason, "updated_at": _time(row.updated_at, zone),
+        "backend_reason": row.backend_reason, "queued_at": time(row.queued_at_utc),
+        "started_at": time(row.started_at_utc),
+        "finished_at": time(row.finished_at_utc),
+        "failure_reason": row.failure_reason, "updated_at": time(row.updated_at_utc),
     } for row in rows]

@@ -25,8 +25,11 @@ from teams.services.invitations import invitation_create
 from .base import CompanyScopedMixin, UpdatedCursor, ValuesListMixin
 from .serializers import (
     HEADSHOT_COLUMNS,
+    HEADSHOT_TIMES,
     JOB_COLUMNS,
+    JOB_TIMES,
     PERSON_COLUMNS,
+    PERSON_TIMES,
     HeadshotSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
@@ -111,6 +114,7 @@ class PeopleList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     model = Membership
     serializer_class = PersonSerializer
     list_columns = PERSON_COLUMNS
+    list_times = PERSON_TIMES
 
     def list_rows(self, rows: list) -> list[dict]:
         return person_rows(rows)
@@ -145,6 +149,7 @@ class HeadshotList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     # Only what a row shows: the columns of five tables, never the user's password hash or
     # the candidate's scores.
     list_columns = HEADSHOT_COLUMNS
+    list_times = HEADSHOT_TIMES
 
     def list_rows(self, rows: list) -> list[dict]:
         return headshot_rows(rows, _variant(self.request))
@@ -202,6 +207,7 @@ class JobList(ValuesListMixin, CompanyScopedMixin, generics.ListAPIView):
     model = GenerationJob
     serializer_class = JobSerializer
     list_columns = JOB_COLUMNS
+    list_times = JOB_TIMES
 
     def list_rows(self, rows: list) -> list[dict]:
         return job_rows(rows)

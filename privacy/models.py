@@ -70,9 +70,10 @@ class ConsentRecord(TenantModel):
             models.UniqueConstraint(fields=["company", "prev_hash"], name="consent_chain_no_fork")
         ]
         # A person's latest record (who may be in a team order, per person on the batches
-        # page) is the first entry read backwards: no sort per person.
-        indexes = [models.Index(fields=["company", "subject_user_id", "id"],
-                                name="consent_by_subject")]
+        # page) is the first entry read backwards, and its event is in the entry: the record
+        # itself is not read (an index-only scan on PostgreSQL: the ledger is append-only).
+        indexes = [models.Index(fields=["company", "subject_user_id", "id", "event"],
+                                name="consent_latest_event")]
 
     def __str__(self) -> str:
         return f"Consent {self.event} by {self.subject_email}"

@@ -14,8 +14,9 @@ from generation.models import Selfie
 from privacy.deletion import receipt_write
 from privacy.models import DeletionReceipt, DeletionTally
 from teams.models import Membership
+from teams.selectors import team_choices, team_menu
 
-from .factories import MembershipFactory, UserFactory
+from .factories import MembershipFactory, TeamFactory, UserFactory
 from .helpers import db_fingerprint
 
 Status = Membership.Status
@@ -119,3 +120,21 @@ def test_every_paged_admin_list_answers_a_garbled_link_with_a_400(tenant_a, tena
     assert member.get(f"{url}?page=last").status_code == 403
     assert outsider.get(f"{url}?page=last").status_code == 404
     assert db_fingerprint() == before
+
+
+def test_a_team_menu_without_sizes_is_the_team_choices_menu(tenant_a, tenant_b):
+    # Review, uniformity and batches read team_menu (no tally per team) for a menu that
+    # shows no sizes: the same teams, in the same order, the same <option>s.
+    from django.template import engines
+
+    for name in ("beta", "Alpha", "Ærø <&> \"q\"", "zeta", "Mid"):
+        TeamFactory(company=tenant_a.company, name=name)
+    TeamFactory(company=tenant_b.company, name="Other company")
+    choices = team_choices(company=tenant_a.company)
+    menu = team_menu(company=tenant_a.company)
+    assert menu == [(pk, name, None) for pk, name, _size in choices]
+    assert "Other company" not in {name for _pk, name, _size in menu}
+    options = engines["django"].from_string("{% load lists %}{% team_options teams chosen %}")
+    for chosen in (None, "", menu[2][0]):
+        assert options.render({"teams": menu, "chosen": chosen}) == options.render(
+            {"teams": choices, "chosen": chosen})

@@ -100,6 +100,24 @@ def test_the_export_pages_team_links_are_the_loops_markup():
     assert new.render({"slug": "acme-1", "teams": []}) == ""
 
 
+def test_the_batches_pages_name_lists_are_the_loops_markup():
+    # templates/generation/batches.html wrote who is in and who is left out in loops before
+    # {% name_items %} and {% reason_items %}.
+    old = engines["django"].from_string(
+        "{% for name in included %}<li>{{ name }}</li>{% endfor %}|"
+        "{% for name, why in excluded %}<li>{{ name }}: {{ why }}</li>{% endfor %}")
+    new = engines["django"].from_string(
+        "{% load lists %}{% name_items included %}|{% reason_items excluded %}")
+    names = ["Ada Allen", "R&D <labs>", "\"Quotes\" & 'apostrophes'", "Équipe 💡",
+             "a@example.com", "&amp;", ""]
+    whys = ["has not given consent", "2 of 4 usable selfies", "<b>not</b> & \"why\"", ""]
+    context = {"included": names,
+               "excluded": [(name, whys[k % len(whys)]) for k, name in enumerate(names)]}
+    assert new.render(context) == old.render(context)
+    assert "&lt;labs&gt;" in new.render(context)
+    assert new.render({"included": [], "excluded": []}) == "|"
+
+
 # The review page's cards as templates/generation/review.html wrote them before
 # generation/templatetags/review_cards.py.
 _OLD_REVIEW_CARDS = (

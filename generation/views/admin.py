@@ -18,7 +18,7 @@ from core.pagination import BadCursor, bad_cursor_response, keyset_page
 from core.widgets import FastSelect
 from teams.decorators import company_view
 from teams.models import Membership, MemberTally, Team
-from teams.selectors import team_choices, team_list
+from teams.selectors import team_list, team_menu
 
 from ..backends.gpu.estimate import batch_estimate
 from ..eligibility import batch_eligibility_summary, outdated_names
@@ -232,7 +232,7 @@ def review(request: HttpRequest) -> HttpResponse:
         })
     return render(request, "generation/review.html", {
         "rows": cards, "page": page, "here": request.get_full_path(),
-        "teams": team_choices(company=company), "team_id": team_id,
+        "teams": team_menu(company=company), "team_id": team_id,
         "history": review_history(company=company),
         "in_progress": jobs_in_progress(company=company, team_id=team_id),
     })
@@ -280,7 +280,7 @@ def uniformity(request: HttpRequest) -> HttpResponse:
     the spreads and outliers are over the whole team."""
     company = request.company
     team_id, no_team = _team_filter(request)
-    teams = team_choices(company=company)
+    teams = team_menu(company=company)
     if team_id is None and not no_team:
         with_photos = set(MemberTally.objects.for_company(company).filter(
             status__in=[Membership.Status.REVIEW, Membership.Status.APPROVED], n__gt=0,
@@ -324,7 +324,7 @@ def batches(request: HttpRequest) -> HttpResponse:
         "more_included": max(0, ready - len(summary.included)),
         "page": summary.excluded,
         "estimate": batch_estimate(people=ready),
-        "gpu_available": gpu_workers_available(), "teams": team_choices(company=company),
+        "gpu_available": gpu_workers_available(), "teams": team_menu(company=company),
         "team_id": team_id, "jobs": batch_progress(company=company, team_id=team_id),
     })
 

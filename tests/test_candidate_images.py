@@ -28,20 +28,6 @@ def _photo(size=(640, 800)) -> Image.Image:
                                gradient.rotate(90, expand=False)))
 
 
-def test_the_stored_pair_is_the_same_bytes_on_one_core_or_two(monkeypatch):
-    from generation import candidate_images
-
-    photo = _photo()
-    monkeypatch.setattr(candidate_images, "cores_available", lambda: 1)
-    one = candidate_images.candidate_jpegs(photo)
-    monkeypatch.setattr(candidate_images, "cores_available", lambda: 2)
-    two = candidate_images.candidate_jpegs(photo)
-    assert one == two
-    full, thumb = two
-    assert Image.open(io.BytesIO(full)).size == photo.size
-    assert Image.open(io.BytesIO(thumb)).size == thumbnail_size(photo.size)
-
-
 def test_scoring_reads_a_jobs_photos_in_order_on_one_thread_or_several(monkeypatch, settings,
                                                                         tmp_path):
     from django.core.files.base import ContentFile

@@ -108,12 +108,17 @@ class TenantQuerySet(models.QuerySet):
         statement is Django's own (its compiler), with RETURNING added and the rows read
         through ``raw()``, which applies every field's converters."""
         self._check_scoped()
+        # As QuerySet.update: no slice, no union, the database written to.
+        self._not_support_combined_queries("update_returning")
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        self._for_write = True
         connection = connections[self.db]
         if not connection.features.can_return_columns_from_insert:
             return None
         query = self.query.chain(UpdateQuery)
         query.add_update_values(kwargs)
-        query.annotations = {}
+        query.clear_select_clause()
         statement, params = query.get_compiler(self.db).as_sql()
         if not statement:
             return []

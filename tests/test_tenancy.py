@@ -83,6 +83,10 @@ def test_update_returning_gives_back_only_its_companys_rows_as_they_now_stand(te
         name="Bravo team")
     assert isinstance(row, Team) and row.pk == theirs.pk and row.name == "Bravo team"
     assert row.company_id == tenant_b.company.pk and row.created_at == theirs.created_at
+    with pytest.raises(TypeError):  # as update(): a slice is not updated
+        Team.objects.for_company(tenant_b.company)[:1].update_returning(name="Sliced")
+    theirs.refresh_from_db()
+    assert theirs.name == "Bravo team"
 
 
 def test_update_returning_says_so_where_the_database_cannot_return_rows(tenant_a,

@@ -512,12 +512,49 @@ def _gc_timed() -> Iterator[list[float]]:
         gc.callbacks.remove(callback)
 
 
+# Who has selfies (each with its face embedding) in a company, as in a real one: everyone
+# past consent, two photos each. Scoring compares each candidate with all of them.
+WITH_SELFIES = ("uploaded", "generating", "review", "approved", "withdrawn")
+
+
+def seed_colleague_selfies(seeded: Seeded) -> int:
+    """Two accepted selfies with embeddings for each person past consent (no files: scoring
+    reads only their embeddings)."""
+    from generation.models import Selfie
+    from teams.models import Membership
+
+    rng = random.Random(seeded.company.slug)
+    people = (Membership.objects.for_company(seeded.company).filter(status__in=WITH_SELFIES)
+              .exclude(pk=seeded.subject.pk).values_list("pk", flat=True))
+    rows = [Selfie(company=seeded.company, membership_id=pk, image_key=f"bench/{pk}-{n}.jpg",
+                   thumb_key=f"bench/{pk}-{n}_thumb.jpg", width=768, height=1024,
+                   size_bytes=1, source_format="JPEG", content_sha256=f"bench-{pk}-{n}",
+                   status=Selfie.Status.ACCEPTED,
+                   face_embedding=[rng.uniform(-0.2, 0.2) for _ in range(128)])
+            for pk in people for n in range(2)]
+    for batch in _batched(rows):
+        Selfie.objects.bulk_create(batch)
+    return len(rows)
+
+
 def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> None:
     from generation import runner, tasks
+    from generation.colleagues import colleague_centroids
     from generation.models import Candidate, GenerationJob
     from generation.services.jobs import job_create
     from teams.models import Membership
 
+    built: dict[str, str] = {}
+    for label, seeded in (("small", small), ("large", large)):
+        selfies = seed_colleague_selfies(seeded)
+        _analyze()
+        started = time.perf_counter()
+        known = colleague_centroids(company_id=seeded.company.pk,
+                                    exclude_membership=seeded.subject.pk)
+        built[label] = (f"{_ms((time.perf_counter() - started) * 1000)} ({selfies:,} selfies, "
+                        f"{len(known):,} people)")
+    results.add("Colleague index made (the first job after the company's selfies changed)",
+                built["small"], built["large"])
     per: dict[str, list[dict[str, float]]] = {}
     for label, seeded in (("small", small), ("large", large)):
         subject = Membership.objects.for_company(seeded.company).select_related(

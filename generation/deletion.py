@@ -13,6 +13,7 @@ from privacy.deletion import receipt_make, receipt_write, receipts_write, subjec
 from privacy.storage import storage_delete_many, storage_delete_prefix
 from teams.models import Membership
 
+from .colleagues import index_drop
 from .models import Candidate, GenerationJob, Headshot, Selfie
 
 
@@ -56,6 +57,8 @@ def _photos_delete(photos: Sequence[Selfie] | Sequence[Candidate], *, kind: str,
     with transaction.atomic():
         model.objects.for_company(company_id).filter(
             pk__in=[photo.pk for photo in photos]).delete()
+        if model is Selfie:
+            index_drop(company_id)  # the colleague centroids made from them go with them
         receipts_write(receipts)
 
 
@@ -65,6 +68,8 @@ def embedding_clear(obj: Selfie | Candidate, *, rule: str) -> None:
     label = "selfie" if model is Selfie else "candidate"
     with transaction.atomic():
         model.objects.for_company(obj.company_id).filter(pk=obj.pk).update(face_embedding=None)
+        if model is Selfie:
+            index_drop(obj.company_id)
         receipt_write(company_id=obj.company_id, kind="face_embedding",
                       object_ref=f"{label}:{obj.pk}",
                       subject_user_id=subject_of(obj.company_id, obj.membership_id), rule=rule)

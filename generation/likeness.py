@@ -143,6 +143,18 @@ class IdentityResult:
                 "colleague_drop": round(self.colleague_drop, 3), "identity_failed": self.failed}
 
 
+def _near(candidate: np.ndarray, colleagues: Sequence[Sequence[float]] | np.ndarray,
+          ) -> list[np.ndarray]:
+    """The colleagues that may be near enough to matter, found for thousands at once; each
+    is tested on its own after (``identity_check``), with a margin here so that a distance
+    computed the other way, a rounding apart, cannot drop one that is within reach."""
+    if not len(colleagues):
+        return []
+    every = np.asarray(colleagues, dtype=np.float64)
+    reach = np.linalg.norm(every - candidate, axis=1) <= COLLEAGUE_NEAR + 1e-9
+    return list(every[reach])
+
+
 def identity_check(candidate: Sequence[float], references: Sequence[Sequence[float]], *,
                    threshold: float = DEFAULT_THRESHOLD,
                    colleagues: Sequence[Sequence[float]] = ()) -> IdentityResult:
@@ -161,8 +173,7 @@ def identity_check(candidate: Sequence[float], references: Sequence[Sequence[flo
         failed.append("max")
     pull = drop = 0.0
     own = refs.mean(axis=0)
-    for colleague in colleagues:
-        k = np.asarray(colleague, dtype=np.float64)
+    for k in _near(c, colleagues):
         if float(np.linalg.norm(c - k)) > COLLEAGUE_NEAR:
             continue
         direction = k - own

@@ -16,6 +16,7 @@ from privacy.dsr import ExportArchive
 from privacy.registry import (
     PersonalData,
     RetentionRule,
+    company_records_register,
     personal_data_register,
     processing_stop_register,
 )
@@ -23,6 +24,7 @@ from privacy.storage import storage_list_folders, storage_walk
 from teams.models import Company, Membership
 from teams.services.companies import membership_hold_register
 
+from .colleagues import index_drop
 from .deletion import (
     candidate_delete,
     candidates_delete,
@@ -279,10 +281,17 @@ def _rule(name: str, clock: str, due, delete, delete_many=None) -> RetentionRule
                          else None)
 
 
+def _colleague_index_erase(company: Company, rule: str) -> None:
+    """A closed company's colleague index (its people's selfies took it with them already;
+    this is for one made after)."""
+    index_drop(company.pk)
+
+
 def register() -> None:
     """Registration order is erasure order: a headshot goes before the photo it protects."""
     processing_stop_register(processing_stop_for_member)
     membership_hold_register(_holds_a_headshot)
+    company_records_register(_colleague_index_erase)
     personal_data_register(PersonalData(
         kind="headshot", of_person=_of_person(Headshot), erase=_erase(headshot_delete),
         export=_export_headshot, kept_with_headshot=_kept_headshots,

@@ -34,6 +34,7 @@ from django.utils import timezone
 from PIL import Image
 
 from .candidate_images import candidate_jpegs
+from .colleagues import colleague_centroids
 from .conformance import tolerances_for
 from .gates import codes
 from .gates.candidate import CandidateVerdict, References, candidates_gate
@@ -51,8 +52,6 @@ HIDDEN_LIKENESS = "not a good enough likeness"
 HIDDEN_NO_FACE = "no face found"
 HIDDEN_GATES = "failed a quality or look check"
 HIDDEN_NOT_BEST = "not among the best of the job"
-# How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
-MAX_COLLEAGUES = 5000
 
 
 @dataclass(frozen=True)
@@ -126,19 +125,6 @@ def _selfie_backfill(selfie: Selfie) -> None:
     Selfie.objects.for_company(selfie.company_id).filter(pk=selfie.pk).update(
         face_embedding=vector, qa_metrics=metrics)
     selfie.face_embedding, selfie.qa_metrics = vector, metrics
-
-
-def colleague_centroids(*, company_id: int, exclude_membership: int) -> list[list[float]]:
-    """Mean selfie embedding of each other person of the company who has one."""
-    rows = (Selfie.objects.for_company(company_id)
-            .filter(status=Selfie.Status.ACCEPTED, face_embedding__isnull=False)
-            .exclude(membership_id=exclude_membership)
-            .order_by("membership_id").values_list("membership_id", "face_embedding"))
-    groups: dict[int, list] = {}
-    for membership_id, vector in rows[:MAX_COLLEAGUES * 4]:
-        groups.setdefault(membership_id, []).append(vector)
-    return [np.mean(np.asarray(v, dtype=np.float64), axis=0).tolist()
-            for v in list(groups.values())[:MAX_COLLEAGUES]]
 
 
 def _replace_image(candidate: Candidate, image: Image.Image) -> None:

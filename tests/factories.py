@@ -36,6 +36,7 @@ from delivery.models import (
 )
 from generation.models import (
     Candidate,
+    ColleagueIndex,
     GenerationJob,
     Headshot,
     JobSelfie,
@@ -185,6 +186,18 @@ class SelfieFactory(factory.django.DjangoModelFactory):
     source_format = "JPEG"
     content_sha256 = factory.LazyFunction(_hash)
     status = Selfie.Status.ACCEPTED
+
+
+class ColleagueIndexFactory(factory.django.DjangoModelFactory):
+    """A company's colleague index, empty (scoring fills it from the selfies)."""
+
+    class Meta:
+        model = ColleagueIndex
+        django_get_or_create = ("company",)
+
+    company = factory.SubFactory(CompanyFactory)
+    fingerprint = ""
+    members = selfies = centroids = b""
 
 
 class LookFactory(factory.django.DjangoModelFactory):

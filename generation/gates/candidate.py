@@ -15,6 +15,7 @@ In order, every check run (so the audit view lists every reason, not just the fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,8 @@ class References:
 
     embeddings: list[list[float]]
     quality: dict[str, float] | None = None
-    colleagues: list[list[float]] = field(default_factory=list)
+    # One row each (``generation.colleagues``: an array of them).
+    colleagues: Sequence[Sequence[float]] = field(default_factory=list)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from privacy.deletion import receipt_write
 from privacy.services import consent_is_granted
 from teams.models import Company, Membership
 
+from ..colleagues import index_drop
 from ..gates import codes
 from ..intake.background import IntakeResult, intake_run, intake_submit
 from ..intake.decode import IntakeLimits, mb
@@ -256,6 +257,7 @@ def selfie_delete(*, company: Company, actor: Membership, selfie: Selfie) -> Non
     _storage_delete(selfie.image_key, selfie.thumb_key)
     with transaction.atomic():
         Selfie.objects.for_company(company).filter(pk=selfie.pk).delete()
+        index_drop(company.pk)  # the colleague centroids made from it go with it
         receipt_write(company_id=company.pk, kind="selfie", object_ref=f"selfie:{selfie.pk}",
                       subject_user_id=Membership.objects.for_company(company).filter(
                           pk=selfie.membership_id).values_list("user_id", flat=True).first(),

@@ -1,0 +1,114 @@
+"""The colleagues a candidate is checked against (the identity gate's "pulled towards a
+colleague", ``generation.likeness``): each other person's selfie-embedding centroid.
+
+Read from the company's ``ColleagueIndex`` row, not from every colleague's selfies: at 5,000
+people that read cost each job about a second of parsing embeddings. The row says which
+selfies it was made from (``fingerprint``: their count, highest and summed id, one indexed
+aggregate). When they changed, only the people whose own selfies changed are read again;
+the centroid of every other person is kept as it was.
+
+Nothing can make the row hold a stale colleague: a selfie accepted or given its embedding
+changes the count, a new selfie's id is higher than any before, and a deleted selfie or
+embedding drops the whole row in the deletion's own transaction (``index_drop``), so no
+biometric data outlives what it came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from .models import ColleagueIndex, Selfie
+
+# How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
+MAX_COLLEAGUES = 5000
+_NO_ROWS = np.zeros((0, 128), dtype=np.float64)  # likeness.EMBEDDING_SIZE (not imported: dlib)
+
+
+def _embedded(company_id: int):
+    return Selfie.objects.for_company(company_id).filter(status=Selfie.Status.ACCEPTED,
+                                                          face_embedding__isnull=False)
+
+
+def fingerprint(company_id: int) -> str:
+    """Which embedded selfies the company has, in a few numbers (one index-only aggregate)."""
+    found = _embedded(company_id).aggregate(n=Count("id"), top=Max("id"), total=Sum("id"))
+    return f"{found['n']}:{found['top'] or 0}:{found['total'] or 0}"
+
+
+def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarray:
+    """Mean selfie embedding of each other person of the company who has one (at most
+    ``MAX_COLLEAGUES``, lowest membership ids first), one row each."""
+    now = fingerprint(company_id)
+    index = ColleagueIndex.objects.for_company(company_id).first()
+    if index is None or index.fingerprint != now:
+        index = _index_refresh(company_id, index, now)
+    members = np.frombuffer(index.members, dtype=np.int64)
+    if not len(members):
+        return _NO_ROWS
+    centroids = np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
+    return centroids[members != exclude_membership][:MAX_COLLEAGUES]
+
+
+def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
+    groups: dict[int, list[int]] = {}
+    for member, selfie in pairs.reshape(-1, 2).tolist():
+        groups.setdefault(member, []).append(selfie)
+    return {member: tuple(ids) for member, ids in groups.items()}
+
+
+def _index_refresh(company_id: int, index: ColleagueIndex | None,
+                   now: str) -> ColleagueIndex:
+    """The index brought up to date: the people whose selfies changed are read again.
+
+    A company without an index first gets an empty row, committed, and every refresh then
+    writes by that row's id: a deletion that drops the row meanwhile leaves the refresh
+    nothing to write to (and one that comes after it waits for the write, then drops it),
+    so a refresh never brings back what a deletion dropped."""
+    if index is None:
+        try:
+            with transaction.atomic():
+                ColleagueIndex.objects.create(company_id=company_id, fingerprint="",
+                                              members=b"", selfies=b"", centroids=b"")
+        except IntegrityError:
+            pass  # another worker made it meanwhile
+        index = ColleagueIndex.objects.for_company(company_id).first() or ColleagueIndex(
+            company_id=company_id, members=b"", selfies=b"", centroids=b"")
+    pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
+                          .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
+    current = _groups(pairs)
+    before = _groups(np.frombuffer(index.selfies, dtype=np.int64))
+    old_members = np.frombuffer(index.members, dtype=np.int64).tolist()
+    old = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(old_members), -1)
+           if old_members else _NO_ROWS)
+    kept = {m: old[i] for i, m in enumerate(old_members) if before.get(m) == current.get(m)}
+    changed = [m for m in current if m not in kept]
+    vectors: dict[int, list] = {}
+    for member, vector in (_embedded(company_id).filter(membership_id__in=changed)
+                           .order_by("membership_id", "id")
+                           .values_list("membership_id", "face_embedding")):
+        vectors.setdefault(member, []).append(vector)
+    for member, group in vectors.items():
+        kept[member] = np.mean(np.asarray(group, dtype=np.float64), axis=0)
+    members = sorted(m for m in current if m in kept)
+    fields = {
+        "fingerprint": now, "updated_at": timezone.now(),
+        "members": np.asarray(members, dtype=np.int64).tobytes(),
+        "selfies": pairs[np.isin(pairs[:, 0], members)].tobytes(),
+        "centroids": (np.stack([kept[m] for m in members]) if members else _NO_ROWS)
+        .astype(np.float64).tobytes(),
+    }
+    if index.pk is not None:
+        ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(index, name, value)
+    return index
+
+
+def index_drop(company_id: int) -> None:
+    """Forget the company's index (a selfie or an embedding is being deleted); the next job
+    makes it again from the selfies that are left. Call it inside the deletion's
+    transaction."""
+    ColleagueIndex.objects.for_company(company_id).delete()

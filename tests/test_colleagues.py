@@ -1,0 +1,170 @@
+"""The colleague index: each job reads every colleague's centroid from one kept row, brought
+up to date for the people whose selfies changed, and dropped with any selfie or embedding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from generation import colleagues
+from generation.colleagues import colleague_centroids, index_drop
+from generation.deletion import embedding_clear, selfies_delete
+from generation.likeness import COLLEAGUE_NEAR, identity_check
+from generation.models import ColleagueIndex, Selfie
+from generation.services.selfies import selfie_delete
+from privacy.erasure import person_erase
+from teams.models import Membership
+
+from .factories import CompanyFactory, MembershipFactory, SelfieFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _vector(seed: int) -> list[float]:
+    return np.random.default_rng(seed).uniform(-0.2, 0.2, 128).tolist()
+
+
+def _person(company, *seeds: int) -> Membership:
+    member = MembershipFactory(company=company)
+    for seed in seeds:
+        SelfieFactory(membership=member, face_embedding=_vector(seed))
+    return member
+
+
+def _expected(company, exclude: int) -> np.ndarray:
+    """What scoring computed before the index: every other person's mean, by membership id."""
+    groups: dict[int, list] = {}
+    for member, vector in (Selfie.objects.for_company(company)
+                           .filter(status=Selfie.Status.ACCEPTED, face_embedding__isnull=False)
+                           .exclude(membership_id=exclude).order_by("membership_id", "id")
+                           .values_list("membership_id", "face_embedding")):
+        groups.setdefault(member, []).append(vector)
+    return np.array([np.mean(np.asarray(v, dtype=np.float64), axis=0)
+                     for v in groups.values()]).reshape(-1, 128)
+
+
+def _index(company) -> ColleagueIndex | None:
+    return ColleagueIndex.objects.for_company(company).first()
+
+
+def test_the_centroids_are_every_other_persons_mean_and_no_one_elses():
+    company, other = CompanyFactory(), CompanyFactory()
+    subject = _person(company, 1, 2)
+    _person(company, 3, 4, 5)
+    _person(company, 6)
+    MembershipFactory(company=company)  # no selfie: no centroid
+    SelfieFactory(membership=_person(company), face_embedding=None)  # no embedding either
+    SelfieFactory(membership=_person(company, 7), face_embedding=_vector(8),
+                  status=Selfie.Status.REJECTED)  # a rejected selfie does not count
+    _person(other, 9)  # another company's people are not colleagues
+
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    assert found.shape == (3, 128)
+    assert np.array_equal(found, _expected(company, subject.pk))  # to the last bit
+    assert _index(other) is None
+
+
+def test_a_second_job_reads_the_kept_row_and_one_aggregate():
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    first = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    assert len(queries) == 2  # the fingerprint and the row
+    assert np.array_equal(first, again)
+
+
+def test_only_the_people_whose_selfies_changed_are_read_again():
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    steady, changing = _person(company, 2), _person(company, 3)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    # Mark the steady person's kept centroid: a refresh that read them again would lose it.
+    index = _index(company)
+    members = np.frombuffer(index.members, dtype=np.int64).tolist()
+    centroids = np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1).copy()
+    centroids[members.index(steady.pk)] = 0.5
+    ColleagueIndex.objects.for_company(company).update(centroids=centroids.tobytes())
+
+    SelfieFactory(membership=changing, face_embedding=_vector(4))
+    newcomer = _person(company, 5)
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    expected = _expected(company, subject.pk)
+    order = sorted([steady.pk, changing.pk, newcomer.pk])
+    assert np.all(found[order.index(steady.pk)] == 0.5)  # kept, not read again
+    for member in (changing, newcomer):
+        assert np.array_equal(found[order.index(member.pk)], expected[order.index(member.pk)])
+
+
+@pytest.mark.parametrize("how", ["retention", "embedding", "by the person", "erasure"])
+def test_deleting_a_selfie_or_its_embedding_drops_the_index(how):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    leaving = _person(company, 2, 3)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert _index(company) is not None
+    selfie = Selfie.objects.for_company(company).filter(membership=leaving).first()
+
+    if how == "retention":
+        selfies_delete([selfie], rule="selfies.max_age")
+    elif how == "embedding":
+        embedding_clear(selfie, rule="embeddings.selfie")
+    elif how == "by the person":
+        selfie_delete(company=company, actor=leaving, selfie=selfie)
+    else:
+        person_erase(company=company, membership=leaving, rule="erasure_request")
+
+    assert _index(company) is None
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+
+
+def test_a_refresh_never_brings_back_an_index_a_deletion_dropped(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    real = colleagues._groups
+
+    def deleted_meanwhile(pairs):
+        index_drop(company.pk)  # a deletion commits while the refresh reads the selfies
+        return real(pairs)
+
+    monkeypatch.setattr(colleagues, "_groups", deleted_meanwhile)
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    assert found.shape == (1, 128)  # this job still has its colleagues...
+    assert _index(company) is None  # ...but nothing was written back
+
+
+def test_a_refresh_with_nobody_left_keeps_an_empty_index():
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert found.shape == (0, 128)
+    assert colleague_centroids(company_id=company.pk, exclude_membership=0).shape == (1, 128)
+
+
+def test_the_colleague_rule_is_the_same_for_an_array_and_a_list():
+    rng = np.random.default_rng(7)
+    own = [rng.uniform(-0.2, 0.2, 128) for _ in range(3)]
+    candidate = own[0] + rng.normal(0, 0.01, 128)
+    far = [rng.uniform(-0.2, 0.2, 128) + 1.0 for _ in range(500)]
+    # A blend: halfway to a colleague, within reach of both.
+    colleague = own[0] + rng.normal(0, 0.05, 128)
+    colleague *= 0.4 / np.linalg.norm(colleague - own[0])
+    blend = (np.mean(own, axis=0) + colleague) / 2
+    at_the_edge = blend + (np.ones(128) / np.sqrt(128)) * COLLEAGUE_NEAR  # exactly at reach
+    everyone = [*far, colleague, at_the_edge]
+
+    for probe in (candidate, blend):
+        as_lists = identity_check(probe, own, colleagues=[list(v) for v in everyone])
+        as_array = identity_check(probe, own, colleagues=np.array(everyone))
+        assert as_lists == as_array
+    assert "colleague" in identity_check(blend, own, colleagues=np.array(everyone)).failed

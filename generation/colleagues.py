@@ -20,6 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
+from core.pg_binary import first_row_binary
+
 from .models import ColleagueIndex, Selfie
 
 # How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
@@ -42,7 +44,7 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
     """Mean selfie embedding of each other person of the company who has one (at most
     ``MAX_COLLEAGUES``, lowest membership ids first), one row each."""
     now = fingerprint(company_id)
-    index = ColleagueIndex.objects.for_company(company_id).first()
+    index = _index(company_id)
     if index is None or index.fingerprint != now:
         index = _index_refresh(company_id, index, now)
     members = np.frombuffer(index.members, dtype=np.int64)
@@ -50,6 +52,15 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
         return _NO_ROWS
     centroids = np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
     return centroids[members != exclude_membership][:MAX_COLLEAGUES]
+
+
+def _index(company_id: int) -> ColleagueIndex | None:
+    """The company's index row, its bytes read as bytes (``first_row_binary``)."""
+    names = ("pk", "fingerprint", "members", "selfies", "centroids")
+    row = first_row_binary(ColleagueIndex.objects.for_company(company_id).order_by()
+                           .values_list(*names))
+    return None if row is None else ColleagueIndex(company_id=company_id,
+                                                   **dict(zip(names, row, strict=True)))
 
 
 def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
@@ -74,8 +85,8 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
                                               members=b"", selfies=b"", centroids=b"")
         except IntegrityError:
             pass  # another worker made it meanwhile
-        index = ColleagueIndex.objects.for_company(company_id).first() or ColleagueIndex(
-            company_id=company_id, members=b"", selfies=b"", centroids=b"")
+        index = _index(company_id) or ColleagueIndex(company_id=company_id, members=b"",
+                                                      selfies=b"", centroids=b"")
     pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
                           .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
     current = _groups(pairs)

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from core.pg_binary import first_row_binary
+from core.pg_binary import first_row_binary, update_binary
 
 from .models import ColleagueIndex, Selfie
 
@@ -112,7 +112,8 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
         .astype(np.float64).tobytes(),
     }
     if index.pk is not None:
-        ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk).update(**fields)
+        update_binary(ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk),
+                      **fields)
     for name, value in fields.items():
         setattr(index, name, value)
     return index

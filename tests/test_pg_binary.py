@@ -1,4 +1,5 @@
-"""One row read in PostgreSQL's binary format gives what Django's own read gives."""
+"""One row read, or an update written, in PostgreSQL's binary format: what Django's own
+read or update gives, inside the same walls."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 import pytest
 from django.db import connection
 
-from core.pg_binary import first_row_binary
+from core.pg_binary import first_row_binary, update_binary
 from core.rls import company_scope
+from core.tenancy import UnscopedQueryError
 from generation.models import ColleagueIndex
 
 from .factories import ColleagueIndexFactory, CompanyFactory
@@ -54,3 +56,30 @@ def test_the_tenant_wall_holds_for_it_as_for_django(settings):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
+
+
+def test_an_update_writes_bytes_as_django_would_and_says_how_many_rows():
+    index = ColleagueIndexFactory(members=b"old")
+    other = ColleagueIndexFactory(members=b"other's")
+    blob = os.urandom(200_000)
+
+    changed = update_binary(ColleagueIndex.objects.for_company(index.company_id),
+                            members=blob, fingerprint="1:2:3")
+
+    assert changed == 1
+    index.refresh_from_db()
+    other.refresh_from_db()
+    assert (bytes(index.members), index.fingerprint) == (blob, "1:2:3")
+    assert bytes(other.members) == b"other's"
+    assert update_binary(ColleagueIndex.objects.for_company(CompanyFactory()),
+                         members=b"x") == 0
+
+
+def test_an_update_fails_closed_without_a_company_and_refuses_a_slice():
+    index = ColleagueIndexFactory(members=b"kept")
+    with pytest.raises(UnscopedQueryError):
+        update_binary(ColleagueIndex.objects.filter(pk=index.pk), members=b"gone")
+    with pytest.raises(TypeError):
+        update_binary(ColleagueIndex.objects.for_company(index.company_id)[:1], members=b"gone")
+    index.refresh_from_db()
+    assert bytes(index.members) == b"kept"

@@ -89,28 +89,35 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
                                                       selfies=b"", centroids=b"")
     pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
                           .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
-    current = _groups(pairs)
+    # The first MAX_COLLEAGUES + 1 people: whoever the job is for, MAX_COLLEAGUES are left.
+    everyone = _groups(pairs)
+    current = {m: everyone[m] for m in sorted(everyone)[:MAX_COLLEAGUES + 1]}
+    pairs = pairs[np.isin(pairs[:, 0], list(current))]
     before = _groups(np.frombuffer(index.selfies, dtype=np.int64))
     old_members = np.frombuffer(index.members, dtype=np.int64).tolist()
     old = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(old_members), -1)
            if old_members else _NO_ROWS)
     kept = {m: old[i] for i, m in enumerate(old_members) if before.get(m) == current.get(m)}
     changed = [m for m in current if m not in kept]
-    vectors: dict[int, list] = {}
-    for member, vector in (_embedded(company_id).filter(membership_id__in=changed)
-                           .order_by("membership_id", "id")
-                           .values_list("membership_id", "face_embedding")):
-        vectors.setdefault(member, []).append(vector)
-    for member, group in vectors.items():
-        kept[member] = np.mean(np.asarray(group, dtype=np.float64), axis=0)
-    members = sorted(m for m in current if m in kept)
-    fields = {
-        "fingerprint": now, "updated_at": timezone.now(),
-        "members": np.asarray(members, dtype=np.int64).tobytes(),
-        "selfies": pairs[np.isin(pairs[:, 0], members)].tobytes(),
-        "centroids": (np.stack([kept[m] for m in members]) if members else _NO_ROWS)
-        .astype(np.float64).tobytes(),
-    }
+    fields: dict = {"fingerprint": now, "updated_at": timezone.now()}
+    if changed or len(kept) != len(old_members):
+        chosen = _embedded(company_id).order_by("membership_id", "id")
+        # A few people: by their ids; many (a first index): everyone up to the last of them.
+        chosen = (chosen.filter(membership_id__in=changed) if len(changed) <= 500
+                  else chosen.filter(membership_id__lte=changed[-1]))
+        wanted = set(changed)
+        vectors: dict[int, list] = {}
+        for member, vector in chosen.values_list("membership_id", "face_embedding"):
+            if member in wanted:
+                vectors.setdefault(member, []).append(vector)
+        for member, group in vectors.items():
+            kept[member] = np.mean(np.asarray(group, dtype=np.float64), axis=0)
+        members = sorted(m for m in current if m in kept)
+        fields.update(
+            members=np.asarray(members, dtype=np.int64).tobytes(),
+            selfies=pairs[np.isin(pairs[:, 0], members)].tobytes(),
+            centroids=(np.stack([kept[m] for m in members]) if members else _NO_ROWS)
+            .astype(np.float64).tobytes())
     if index.pk is not None:
         update_binary(ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk),
                       **fields)

@@ -172,3 +172,35 @@ def test_the_colleague_rule_is_the_same_for_an_array_and_a_list():
         as_array = identity_check(probe, own, colleagues=np.array(everyone))
         assert as_lists == as_array
     assert "colleague" in identity_check(blend, own, colleagues=np.array(everyone)).failed
+
+
+def test_at_most_max_colleagues_are_kept_lowest_ids_first(monkeypatch):
+    monkeypatch.setattr(colleagues, "MAX_COLLEAGUES", 2)
+    company = CompanyFactory()
+    people = [_person(company, seed) for seed in range(4)]  # ids ascending
+    expected = _expected(company, exclude=0)  # everyone's centroid, by membership id
+
+    for_second = colleague_centroids(company_id=company.pk, exclude_membership=people[1].pk)
+    for_last = colleague_centroids(company_id=company.pk, exclude_membership=people[3].pk)
+
+    assert np.array_equal(for_second, expected[[0, 2]])
+    assert np.array_equal(for_last, expected[[0, 1]])
+    assert np.frombuffer(_index(company).members, dtype=np.int64).tolist() == [
+        p.pk for p in people[:3]]
+
+
+def test_a_change_past_the_cap_only_moves_the_fingerprint(monkeypatch):
+    monkeypatch.setattr(colleagues, "MAX_COLLEAGUES", 1)
+    company = CompanyFactory()
+    first, _second, third = (_person(company, seed) for seed in range(3))  # third: past it
+    colleague_centroids(company_id=company.pk, exclude_membership=first.pk)
+    before = _index(company)
+
+    SelfieFactory(membership=third, face_embedding=_vector(9))
+    with CaptureQueriesContext(connection) as queries:
+        colleague_centroids(company_id=company.pk, exclude_membership=first.pk)
+
+    after = _index(company)
+    assert after.fingerprint == colleagues.fingerprint(company.pk) != before.fingerprint
+    assert bytes(after.centroids) == bytes(before.centroids)
+    assert not [q for q in queries.captured_queries if "face_embedding\" FROM" in q["sql"]]

@@ -11,9 +11,19 @@ Nothing can make the row hold a stale colleague: a selfie accepted or given its 
 changes the count, a new selfie's id is higher than any before, and a deleted selfie or
 embedding drops the whole row in the deletion's own transaction (``index_drop``), so no
 biometric data outlives what it came from.
+
+A worker keeps the rows it read last in memory for ``CACHE_SECONDS`` (a minute), so that a
+company's jobs one after another do not read its megabytes each time. Every job still
+checks that the row is there and made from the selfies there are now: a copy whose row was
+dropped is never used, and goes at that company's next job or when its minute is up,
+whichever comes first.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -27,6 +37,12 @@ from .models import ColleagueIndex, Selfie
 # How many colleagues' selfie centroids a job compares with (the identity rule's blend check).
 MAX_COLLEAGUES = 5000
 _NO_ROWS = np.zeros((0, 128), dtype=np.float64)  # likeness.EMBEDDING_SIZE (not imported: dlib)
+CACHE_SECONDS = 60.0
+CACHE_COMPANIES = 8
+# company id -> (read at, row id, fingerprint, members, centroids)
+_cache: OrderedDict[int, tuple[float, int, str, np.ndarray, np.ndarray]] = OrderedDict()
+_cache_lock = threading.Lock()
+_sweeper: threading.Timer | None = None
 
 
 def _embedded(company_id: int):
@@ -44,14 +60,68 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
     """Mean selfie embedding of each other person of the company who has one (at most
     ``MAX_COLLEAGUES``, lowest membership ids first), one row each."""
     now = fingerprint(company_id)
-    index = _index(company_id)
-    if index is None or index.fingerprint != now:
-        index = _index_refresh(company_id, index, now)
-    members = np.frombuffer(index.members, dtype=np.int64)
-    if not len(members):
-        return _NO_ROWS
-    centroids = np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
+    head = ColleagueIndex.objects.for_company(company_id).values_list("pk", "fingerprint").first()
+    found = _cached(company_id, head=head, now=now)
+    if found is None:
+        index = _index(company_id) if head is not None else None
+        if index is None or index.fingerprint != now:
+            index, written = _index_refresh(company_id, index, now)
+        else:
+            written = True
+        members = np.frombuffer(index.members, dtype=np.int64)
+        centroids = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
+                     if len(members) else _NO_ROWS)
+        if written:
+            _remember(company_id, (index.pk, now, members, centroids))
+        found = members, centroids
+    members, centroids = found
     return centroids[members != exclude_membership][:MAX_COLLEAGUES]
+
+
+def _cached(company_id: int, *, head: tuple[int, str] | None,
+            now: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """This worker's copy of the row, if the row is still there, made from the selfies there
+    are now, and the copy is under ``CACHE_SECONDS`` old; any other copy goes."""
+    with _cache_lock:
+        entry = _cache.get(company_id)
+        if entry is None:
+            return None
+        read_at, pk, made_from, members, centroids = entry
+        if (head != (pk, made_from) or made_from != now
+                or time.monotonic() - read_at > CACHE_SECONDS):
+            del _cache[company_id]
+            return None
+        _cache.move_to_end(company_id)
+        return members, centroids
+
+
+def _remember(company_id: int, entry: tuple[int, str, np.ndarray, np.ndarray]) -> None:
+    with _cache_lock:
+        _cache[company_id] = (time.monotonic(), *entry)
+        _cache.move_to_end(company_id)
+        while len(_cache) > CACHE_COMPANIES:
+            _cache.popitem(last=False)
+        _sweep_later()
+
+
+def _sweep_later() -> None:
+    """One timer (under the lock): the minute is kept by a worker that gets no other job."""
+    global _sweeper
+    if _sweeper is None and _cache:
+        due = min(entry[0] for entry in _cache.values()) + CACHE_SECONDS - time.monotonic()
+        _sweeper = threading.Timer(max(due, 0.0) + 0.01, _sweep)
+        _sweeper.daemon = True
+        _sweeper.start()
+
+
+def _sweep() -> None:
+    global _sweeper
+    with _cache_lock:
+        _sweeper = None
+        limit = time.monotonic() - CACHE_SECONDS
+        for company_id in [c for c, entry in _cache.items() if entry[0] <= limit]:
+            del _cache[company_id]
+        _sweep_later()
 
 
 def _index(company_id: int) -> ColleagueIndex | None:
@@ -71,8 +141,9 @@ def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
 
 
 def _index_refresh(company_id: int, index: ColleagueIndex | None,
-                   now: str) -> ColleagueIndex:
-    """The index brought up to date: the people whose selfies changed are read again.
+                   now: str) -> tuple[ColleagueIndex, bool]:
+    """The index brought up to date: the people whose selfies changed are read again. And
+    whether it was written (not when a deletion dropped the row meanwhile).
 
     A company without an index first gets an empty row, committed, and every refresh then
     writes by that row's id: a deletion that drops the row meanwhile leaves the refresh
@@ -118,12 +189,11 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
             selfies=pairs[np.isin(pairs[:, 0], members)].tobytes(),
             centroids=(np.stack([kept[m] for m in members]) if members else _NO_ROWS)
             .astype(np.float64).tobytes())
-    if index.pk is not None:
-        update_binary(ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk),
-                      **fields)
+    written = index.pk is not None and bool(update_binary(
+        ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk), **fields))
     for name, value in fields.items():
         setattr(index, name, value)
-    return index
+    return index, written
 
 
 def index_drop(company_id: int) -> None:

@@ -3,6 +3,8 @@ up to date for the people whose selfies changed, and dropped with any selfie or 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from django.db import connection
@@ -20,6 +22,16 @@ from teams.models import Membership
 from .factories import CompanyFactory, MembershipFactory, SelfieFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_copies_from_other_tests():
+    """A worker's copies (and the timer that ends them) start afresh for each story."""
+    with colleagues._cache_lock:
+        if colleagues._sweeper is not None:
+            colleagues._sweeper.cancel()
+            colleagues._sweeper = None
+        colleagues._cache.clear()
 
 
 def _vector(seed: int) -> list[float]:
@@ -204,3 +216,34 @@ def test_a_change_past_the_cap_only_moves_the_fingerprint(monkeypatch):
     assert after.fingerprint == colleagues.fingerprint(company.pk) != before.fingerprint
     assert bytes(after.centroids) == bytes(before.centroids)
     assert not [q for q in queries.captured_queries if "face_embedding\" FROM" in q["sql"]]
+
+
+def test_a_workers_next_job_of_the_company_uses_its_copy_while_the_row_stands(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    first = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    def unread(_company_id):
+        raise AssertionError("the row was read again")
+
+    monkeypatch.setattr(colleagues, "_index", unread)
+    assert np.array_equal(
+        colleague_centroids(company_id=company.pk, exclude_membership=subject.pk), first)
+    SelfieFactory(membership=_person(company), face_embedding=_vector(3))  # the row is stale
+    with pytest.raises(AssertionError, match="read again"):
+        colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+
+def test_a_copy_is_gone_after_its_minute_even_without_another_job(monkeypatch):
+    monkeypatch.setattr(colleagues, "CACHE_SECONDS", 0.05)
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert company.pk in colleagues._cache
+
+    deadline = time.monotonic() + 5
+    while company.pk in colleagues._cache and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert company.pk not in colleagues._cache

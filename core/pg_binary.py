@@ -34,7 +34,9 @@ def first_row_binary(queryset: QuerySet) -> tuple[Any, ...] | None:
     # Not Django's cursor: its client-side binding cannot ask for binary results. So this
     # statement is not in Django's query log (connection.queries, CaptureQueriesContext).
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
+        # Never a named prepared statement (psycopg makes one at the fifth run): Django's
+        # own statements are not prepared either, and a transaction pooler loses them.
+        cursor.execute(sql, params, binary=True, prepare=False)
         return cursor.fetchone()
 
 
@@ -59,5 +61,5 @@ def update_binary(queryset: QuerySet, **values: Any) -> int:
     connection.ensure_connection()
     with transaction.mark_for_rollback_on_error(using=queryset.db), \
             psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement, params, prepare=False)
         return cursor.rowcount

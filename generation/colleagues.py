@@ -26,8 +26,10 @@ import time
 from collections import OrderedDict
 
 import numpy as np
+import orjson
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Sum, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core.pg_binary import first_row_binary, update_binary
@@ -178,9 +180,12 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
                   else chosen.filter(membership_id__lte=changed[-1]))
         wanted = set(changed)
         vectors: dict[int, list] = {}
-        for member, vector in chosen.values_list("membership_id", "face_embedding"):
+        # As text, parsed by orjson: the same floats as the JSONField's own json.loads, in
+        # 0.5 s rather than 1.1-1.5 s for 13,714 embeddings (measured).
+        for member, text in chosen.annotate(text=Cast("face_embedding", TextField())) \
+                .values_list("membership_id", "text"):
             if member in wanted:
-                vectors.setdefault(member, []).append(vector)
+                vectors.setdefault(member, []).append(orjson.loads(text))
         for member, group in vectors.items():
             kept[member] = np.mean(np.asarray(group, dtype=np.float64), axis=0)
         members = sorted(m for m in current if m in kept)

@@ -16,7 +16,10 @@ A worker keeps the rows it read last in memory for ``CACHE_SECONDS`` (a minute),
 company's jobs one after another do not read its megabytes each time. Every job still
 checks that the row is there and made from the selfies there are now: a copy whose row was
 dropped is never used, and goes at that company's next job or when its minute is up,
-whichever comes first.
+whichever comes first. A refresh that changes people's centroids writes the row back at
+most every ``WRITE_BACK_SECONDS`` (five minutes): during a roll-out nearly every job follows
+someone's upload, and each would otherwise rewrite megabytes; in between, a worker brings
+its copy up to date from the row as it stands.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ MAX_COLLEAGUES = 5000
 _NO_ROWS = np.zeros((0, 128), dtype=np.float64)  # likeness.EMBEDDING_SIZE (not imported: dlib)
 CACHE_SECONDS = 60.0
 CACHE_COMPANIES = 8
-# company id -> (read at, row id, fingerprint, members, centroids)
-_cache: OrderedDict[int, tuple[float, int, str, np.ndarray, np.ndarray]] = OrderedDict()
+# A refresh that changes some people's centroids writes the row (megabytes) back at most
+# this often; in between, each worker brings its copy up to date from the row it read.
+WRITE_BACK_SECONDS = 300.0
+# company id -> (read at, row id, the row's fingerprint, the copy's, members, centroids)
+_cache: OrderedDict[int, tuple[float, int, str, str, np.ndarray, np.ndarray]] = OrderedDict()
 _cache_lock = threading.Lock()
 _sweeper: threading.Timer | None = None
 
@@ -66,15 +72,14 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
     found = _cached(company_id, head=head, now=now)
     if found is None:
         index = _index(company_id) if head is not None else None
+        row = index.fingerprint if index is not None else None  # what the row says it holds
         if index is None or index.fingerprint != now:
-            index, written = _index_refresh(company_id, index, now)
-        else:
-            written = True
+            index, row = _index_refresh(company_id, index, now)
         members = np.frombuffer(index.members, dtype=np.int64)
         centroids = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
                      if len(members) else _NO_ROWS)
-        if written:
-            _remember(company_id, (index.pk, now, members, centroids))
+        if row is not None:
+            _remember(company_id, (index.pk, row, now, members, centroids))
         found = members, centroids
     members, centroids = found
     return centroids[members != exclude_membership][:MAX_COLLEAGUES]
@@ -82,14 +87,15 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
 
 def _cached(company_id: int, *, head: tuple[int, str] | None,
             now: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """This worker's copy of the row, if the row is still there, made from the selfies there
-    are now, and the copy is under ``CACHE_SECONDS`` old; any other copy goes."""
+    """This worker's copy, if the row it came from is still there as it was, the copy is
+    made from the selfies there are now, and it is under ``CACHE_SECONDS`` old; any other
+    copy goes."""
     with _cache_lock:
         entry = _cache.get(company_id)
         if entry is None:
             return None
-        read_at, pk, made_from, members, centroids = entry
-        if (head != (pk, made_from) or made_from != now
+        read_at, pk, row, made_from, members, centroids = entry
+        if (head != (pk, row) or made_from != now
                 or time.monotonic() - read_at > CACHE_SECONDS):
             del _cache[company_id]
             return None
@@ -97,7 +103,7 @@ def _cached(company_id: int, *, head: tuple[int, str] | None,
         return members, centroids
 
 
-def _remember(company_id: int, entry: tuple[int, str, np.ndarray, np.ndarray]) -> None:
+def _remember(company_id: int, entry: tuple[int, str, str, np.ndarray, np.ndarray]) -> None:
     with _cache_lock:
         _cache[company_id] = (time.monotonic(), *entry)
         _cache.move_to_end(company_id)
@@ -128,7 +134,7 @@ def _sweep() -> None:
 
 def _index(company_id: int) -> ColleagueIndex | None:
     """The company's index row, its bytes read as bytes (``first_row_binary``)."""
-    names = ("pk", "fingerprint", "members", "selfies", "centroids")
+    names = ("pk", "fingerprint", "members", "selfies", "centroids", "updated_at")
     row = first_row_binary(ColleagueIndex.objects.for_company(company_id).order_by()
                            .values_list(*names))
     return None if row is None else ColleagueIndex(company_id=company_id,
@@ -143,9 +149,10 @@ def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
 
 
 def _index_refresh(company_id: int, index: ColleagueIndex | None,
-                   now: str) -> tuple[ColleagueIndex, bool]:
+                   now: str) -> tuple[ColleagueIndex, str | None]:
     """The index brought up to date: the people whose selfies changed are read again. And
-    whether it was written (not when a deletion dropped the row meanwhile).
+    the fingerprint the row holds now: ``now`` when it was written, its own when writing
+    it back could wait (``WRITE_BACK_SECONDS``), None when a deletion dropped it meanwhile.
 
     A company without an index first gets an empty row, committed, and every refresh then
     writes by that row's id: a deletion that drops the row meanwhile leaves the refresh
@@ -158,8 +165,8 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
                                               members=b"", selfies=b"", centroids=b"")
         except IntegrityError:
             pass  # another worker made it meanwhile
-        index = _index(company_id) or ColleagueIndex(company_id=company_id, members=b"",
-                                                      selfies=b"", centroids=b"")
+        index = _index(company_id) or ColleagueIndex(company_id=company_id, fingerprint="",
+                                                      members=b"", selfies=b"", centroids=b"")
     pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
                           .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
     # The first MAX_COLLEAGUES + 1 people: whoever the job is for, MAX_COLLEAGUES are left.
@@ -173,7 +180,8 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
     kept = {m: old[i] for i, m in enumerate(old_members) if before.get(m) == current.get(m)}
     changed = [m for m in current if m not in kept]
     fields: dict = {"fingerprint": now, "updated_at": timezone.now()}
-    if changed or len(kept) != len(old_members):
+    reshaped = bool(changed) or len(kept) != len(old_members)
+    if reshaped:
         chosen = _embedded(company_id).order_by("membership_id", "id")
         # A few people: by their ids; many (a first index): everyone up to the last of them.
         chosen = (chosen.filter(membership_id__in=changed) if len(changed) <= 500
@@ -194,11 +202,21 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
             selfies=pairs[np.isin(pairs[:, 0], members)].tobytes(),
             centroids=(np.stack([kept[m] for m in members]) if members else _NO_ROWS)
             .astype(np.float64).tobytes())
-    written = index.pk is not None and bool(update_binary(
-        ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk), **fields))
+    row = index.fingerprint
+    # New, or written back longer ago than WRITE_BACK_SECONDS: the megabytes go back now.
+    # Otherwise this worker's copy carries the change, and the row only when nothing but
+    # its fingerprint moves (a few bytes).
+    due = (not row or index.updated_at is None
+           or (fields["updated_at"] - index.updated_at).total_seconds() > WRITE_BACK_SECONDS)
+    if index.pk is None:
+        row = None
+    elif due or not reshaped:
+        written = update_binary(
+            ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk), **fields)
+        row = now if written else None
     for name, value in fields.items():
         setattr(index, name, value)
-    return index, written
+    return index, row
 
 
 def index_drop(company_id: int) -> None:

@@ -247,3 +247,49 @@ def test_a_copy_is_gone_after_its_minute_even_without_another_job(monkeypatch):
     while company.pk in colleagues._cache and time.monotonic() < deadline:
         time.sleep(0.02)
     assert company.pk not in colleagues._cache
+
+
+def test_between_write_backs_a_change_lives_in_the_workers_copy_not_the_row(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    written = _index(company).fingerprint
+
+    newcomer = _person(company, 3)  # an upload, then the next job
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert _index(company).fingerprint == written  # the megabytes were not rewritten
+    monkeypatch.setattr(colleagues, "_index", lambda _company_id: pytest.fail("row read"))
+    again = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(again, found)  # the next job: the worker's copy
+    monkeypatch.undo()
+
+    # A worker without the copy reads the row as it stands and brings it up to date too.
+    colleagues._cache.clear()
+    cold = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(cold, found)
+
+    # Once the row is older than WRITE_BACK_SECONDS, the next change is written back.
+    monkeypatch.setattr(colleagues, "WRITE_BACK_SECONDS", 0.0)
+    SelfieFactory(membership=newcomer, face_embedding=_vector(4))
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert _index(company).fingerprint == colleagues.fingerprint(company.pk) != written
+
+
+def test_a_deletion_after_an_unwritten_change_still_takes_it_away():
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    newcomer = _person(company, 3)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)  # copy only
+
+    selfies_delete(list(Selfie.objects.for_company(company).filter(membership=newcomer)),
+                   rule="erasure_request")
+
+    assert _index(company) is None
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert found.shape == (1, 128)
+    assert np.array_equal(found, _expected(company, subject.pk))

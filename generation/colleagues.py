@@ -27,6 +27,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import orjson
@@ -47,8 +49,36 @@ CACHE_COMPANIES = 8
 # A refresh that changes some people's centroids writes the row (megabytes) back at most
 # this often; in between, each worker brings its copy up to date from the row it read.
 WRITE_BACK_SECONDS = 300.0
-# company id -> (read at, row id, the row's fingerprint, the copy's, members, centroids)
-_cache: OrderedDict[int, tuple[float, int, str, str, np.ndarray, np.ndarray]] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class _State:
+    """The index as a row holds it, or as a worker's copy holds it."""
+
+    members: np.ndarray  # int64 membership ids, ascending
+    pairs: np.ndarray  # int64 (membership id, selfie id) rows, ascending
+    centroids: np.ndarray  # float64, one row per member
+
+    @classmethod
+    def of(cls, index: ColleagueIndex) -> _State:
+        members = np.frombuffer(index.members, dtype=np.int64)
+        return cls(members=members,
+                   pairs=np.frombuffer(index.selfies, dtype=np.int64).reshape(-1, 2),
+                   centroids=(np.frombuffer(index.centroids, dtype=np.float64)
+                              .reshape(len(members), -1) if len(members) else _NO_ROWS))
+
+
+@dataclass(frozen=True)
+class _Copy:
+    read_at: float
+    pk: int  # the row it came from...
+    row: str  # ...that row's fingerprint then, and when the row was last written
+    row_written: datetime | None
+    made_from: str  # the selfies the copy is made from (newer than the row's, at times)
+    state: _State
+
+
+_cache: OrderedDict[int, _Copy] = OrderedDict()
 _cache_lock = threading.Lock()
 _sweeper: threading.Timer | None = None
 
@@ -69,43 +99,44 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
     ``MAX_COLLEAGUES``, lowest membership ids first), one row each."""
     now = fingerprint(company_id)
     head = ColleagueIndex.objects.for_company(company_id).values_list("pk", "fingerprint").first()
-    found = _cached(company_id, head=head, now=now)
-    if found is None:
-        index = _index(company_id) if head is not None else None
-        row = index.fingerprint if index is not None else None  # what the row says it holds
-        if index is None or index.fingerprint != now:
-            index, row = _index_refresh(company_id, index, now)
-        members = np.frombuffer(index.members, dtype=np.int64)
-        centroids = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1)
-                     if len(members) else _NO_ROWS)
-        if row is not None:
-            _remember(company_id, (index.pk, row, now, members, centroids))
-        found = members, centroids
-    members, centroids = found
-    return centroids[members != exclude_membership][:MAX_COLLEAGUES]
+    copy = _cached(company_id, head=head)
+    if copy is not None and copy.made_from == now:
+        state = copy.state
+    else:
+        if copy is not None:  # the row as this worker last saw it, and what it made since
+            pk, row, row_written, state = copy.pk, copy.row, copy.row_written, copy.state
+        else:
+            index = _index(company_id) if head is not None else None
+            if index is None:
+                index = _index_new(company_id)
+            pk, row, row_written = index.pk, index.fingerprint, index.updated_at
+            state = _State.of(index)
+        if row != now or copy is not None:
+            state, row, row_written = _refresh(company_id, pk=pk, row=row,
+                                               row_written=row_written, state=state, now=now)
+        if pk is not None and row is not None:
+            _remember(company_id, _Copy(read_at=time.monotonic(), pk=pk, row=row,
+                                        row_written=row_written, made_from=now, state=state))
+    return state.centroids[state.members != exclude_membership][:MAX_COLLEAGUES]
 
 
-def _cached(company_id: int, *, head: tuple[int, str] | None,
-            now: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """This worker's copy, if the row it came from is still there as it was, the copy is
-    made from the selfies there are now, and it is under ``CACHE_SECONDS`` old; any other
-    copy goes."""
+def _cached(company_id: int, *, head: tuple[int, str] | None) -> _Copy | None:
+    """This worker's copy, if the row it came from is still there as it was and the copy is
+    under ``CACHE_SECONDS`` old; any other copy goes."""
     with _cache_lock:
-        entry = _cache.get(company_id)
-        if entry is None:
+        copy = _cache.get(company_id)
+        if copy is None:
             return None
-        read_at, pk, row, made_from, members, centroids = entry
-        if (head != (pk, row) or made_from != now
-                or time.monotonic() - read_at > CACHE_SECONDS):
+        if head != (copy.pk, copy.row) or time.monotonic() - copy.read_at > CACHE_SECONDS:
             del _cache[company_id]
             return None
         _cache.move_to_end(company_id)
-        return members, centroids
+        return copy
 
 
-def _remember(company_id: int, entry: tuple[int, str, str, np.ndarray, np.ndarray]) -> None:
+def _remember(company_id: int, copy: _Copy) -> None:
     with _cache_lock:
-        _cache[company_id] = (time.monotonic(), *entry)
+        _cache[company_id] = copy
         _cache.move_to_end(company_id)
         while len(_cache) > CACHE_COMPANIES:
             _cache.popitem(last=False)
@@ -116,7 +147,7 @@ def _sweep_later() -> None:
     """One timer (under the lock): the minute is kept by a worker that gets no other job."""
     global _sweeper
     if _sweeper is None and _cache:
-        due = min(entry[0] for entry in _cache.values()) + CACHE_SECONDS - time.monotonic()
+        due = min(copy.read_at for copy in _cache.values()) + CACHE_SECONDS - time.monotonic()
         _sweeper = threading.Timer(max(due, 0.0) + 0.01, _sweep)
         _sweeper.daemon = True
         _sweeper.start()
@@ -127,7 +158,7 @@ def _sweep() -> None:
     with _cache_lock:
         _sweeper = None
         limit = time.monotonic() - CACHE_SECONDS
-        for company_id in [c for c, entry in _cache.items() if entry[0] <= limit]:
+        for company_id in [c for c, copy in _cache.items() if copy.read_at <= limit]:
             del _cache[company_id]
         _sweep_later()
 
@@ -141,6 +172,33 @@ def _index(company_id: int) -> ColleagueIndex | None:
                                                    **dict(zip(names, row, strict=True)))
 
 
+def _index_new(company_id: int) -> ColleagueIndex:
+    """An empty row, committed, for a company without one: every refresh then writes by that
+    row's id, so a deletion that drops the row meanwhile leaves the refresh nothing to write
+    to (and one that comes after it waits for the write, then drops it): a refresh never
+    brings back what a deletion dropped. Without the row (dropped at once): pk None."""
+    try:
+        with transaction.atomic():
+            ColleagueIndex.objects.create(company_id=company_id, fingerprint="", members=b"",
+                                          selfies=b"", centroids=b"")
+    except IntegrityError:
+        pass  # another worker made it meanwhile
+    return _index(company_id) or ColleagueIndex(company_id=company_id, fingerprint="",
+                                                members=b"", selfies=b"", centroids=b"")
+
+
+def _changed(current: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """The people whose (membership id, selfie id) pairs differ between two sets of pairs."""
+    if not len(current) or not len(before):
+        return np.unique(np.concatenate([current[:, 0], before[:, 0]]))
+    if max(current.max(), before.max()) >= 2**31:  # keys below would not fit: one by one
+        a, b = _groups(current), _groups(before)
+        return np.array(sorted(m for m in a.keys() | b.keys() if a.get(m) != b.get(m)),
+                        dtype=np.int64)
+    keys = [pairs[:, 0] * 2**32 + pairs[:, 1] for pairs in (current, before)]
+    return np.unique(np.setxor1d(*keys, assume_unique=True) >> 32)
+
+
 def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
     groups: dict[int, list[int]] = {}
     for member, selfie in pairs.reshape(-1, 2).tolist():
@@ -148,45 +206,28 @@ def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
     return {member: tuple(ids) for member, ids in groups.items()}
 
 
-def _index_refresh(company_id: int, index: ColleagueIndex | None,
-                   now: str) -> tuple[ColleagueIndex, str | None]:
-    """The index brought up to date: the people whose selfies changed are read again. And
-    the fingerprint the row holds now: ``now`` when it was written, its own when writing
-    it back could wait (``WRITE_BACK_SECONDS``), None when a deletion dropped it meanwhile.
-
-    A company without an index first gets an empty row, committed, and every refresh then
-    writes by that row's id: a deletion that drops the row meanwhile leaves the refresh
-    nothing to write to (and one that comes after it waits for the write, then drops it),
-    so a refresh never brings back what a deletion dropped."""
-    if index is None:
-        try:
-            with transaction.atomic():
-                ColleagueIndex.objects.create(company_id=company_id, fingerprint="",
-                                              members=b"", selfies=b"", centroids=b"")
-        except IntegrityError:
-            pass  # another worker made it meanwhile
-        index = _index(company_id) or ColleagueIndex(company_id=company_id, fingerprint="",
-                                                      members=b"", selfies=b"", centroids=b"")
+def _refresh(company_id: int, *, pk: int | None, row: str, row_written: datetime | None,
+             state: _State, now: str) -> tuple[_State, str | None, datetime | None]:
+    """``state`` brought up to the selfies there are now: the people whose selfies changed
+    are read again. Returns it, and the row's fingerprint and time as they now stand:
+    written back when new or older than ``WRITE_BACK_SECONDS`` (or when only the
+    fingerprint moves); None when a deletion dropped the row meanwhile."""
     pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
                           .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
     # The first MAX_COLLEAGUES + 1 people: whoever the job is for, MAX_COLLEAGUES are left.
-    everyone = _groups(pairs)
-    current = {m: everyone[m] for m in sorted(everyone)[:MAX_COLLEAGUES + 1]}
-    pairs = pairs[np.isin(pairs[:, 0], list(current))]
-    before = _groups(np.frombuffer(index.selfies, dtype=np.int64))
-    old_members = np.frombuffer(index.members, dtype=np.int64).tolist()
-    old = (np.frombuffer(index.centroids, dtype=np.float64).reshape(len(old_members), -1)
-           if old_members else _NO_ROWS)
-    kept = {m: old[i] for i, m in enumerate(old_members) if before.get(m) == current.get(m)}
-    changed = [m for m in current if m not in kept]
-    fields: dict = {"fingerprint": now, "updated_at": timezone.now()}
-    reshaped = bool(changed) or len(kept) != len(old_members)
-    if reshaped:
+    within = np.unique(pairs[:, 0])[:MAX_COLLEAGUES + 1]
+    if len(within):
+        pairs = pairs[pairs[:, 0] <= within[-1]]
+    changed = _changed(pairs, state.pairs)
+    keep = np.isin(state.members, within) & ~np.isin(state.members, changed)
+    members, centroids = state.members[keep], state.centroids[keep]
+    reread = within[np.isin(within, changed)]
+    if len(reread):
         chosen = _embedded(company_id).order_by("membership_id", "id")
         # A few people: by their ids; many (a first index): everyone up to the last of them.
-        chosen = (chosen.filter(membership_id__in=changed) if len(changed) <= 500
-                  else chosen.filter(membership_id__lte=changed[-1]))
-        wanted = set(changed)
+        chosen = (chosen.filter(membership_id__in=reread.tolist()) if len(reread) <= 500
+                  else chosen.filter(membership_id__lte=int(reread[-1])))
+        wanted = set(reread.tolist())
         vectors: dict[int, list] = {}
         # As text, parsed by orjson: the same floats as the JSONField's own json.loads, in
         # 0.5 s rather than 1.1-1.5 s for 13,714 embeddings (measured).
@@ -194,29 +235,31 @@ def _index_refresh(company_id: int, index: ColleagueIndex | None,
                 .values_list("membership_id", "text"):
             if member in wanted:
                 vectors.setdefault(member, []).append(orjson.loads(text))
-        for member, group in vectors.items():
-            kept[member] = np.mean(np.asarray(group, dtype=np.float64), axis=0)
-        members = sorted(m for m in current if m in kept)
-        fields.update(
-            members=np.asarray(members, dtype=np.int64).tobytes(),
-            selfies=pairs[np.isin(pairs[:, 0], members)].tobytes(),
-            centroids=(np.stack([kept[m] for m in members]) if members else _NO_ROWS)
-            .astype(np.float64).tobytes())
-    row = index.fingerprint
-    # New, or written back longer ago than WRITE_BACK_SECONDS: the megabytes go back now.
-    # Otherwise this worker's copy carries the change, and the row only when nothing but
-    # its fingerprint moves (a few bytes).
-    due = (not row or index.updated_at is None
-           or (fields["updated_at"] - index.updated_at).total_seconds() > WRITE_BACK_SECONDS)
-    if index.pk is None:
-        row = None
-    elif due or not reshaped:
-        written = update_binary(
-            ColleagueIndex.objects.for_company(company_id).filter(pk=index.pk), **fields)
-        row = now if written else None
-    for name, value in fields.items():
-        setattr(index, name, value)
-    return index, row
+        if vectors:
+            fresh = sorted(vectors)
+            members = np.concatenate([members, np.asarray(fresh, dtype=np.int64)])
+            centroids = np.concatenate([centroids, np.stack(
+                [np.mean(np.asarray(vectors[m], dtype=np.float64), axis=0) for m in fresh])])
+            order = np.argsort(members, kind="stable")
+            members, centroids = members[order], centroids[order]
+    reshaped = not (np.array_equal(members, state.members) and len(changed) == 0)
+    state = _State(members=members, pairs=pairs[np.isin(pairs[:, 0], members)],
+                   centroids=centroids if len(members) else _NO_ROWS)
+    written_at = timezone.now()
+    due = (not row or row_written is None
+           or (written_at - row_written).total_seconds() > WRITE_BACK_SECONDS)
+    if pk is None:
+        return state, None, None
+    if not (due or not reshaped):
+        # This worker's copy carries the change; the row keeps its megabytes for now.
+        return state, row, row_written
+    fields: dict = {"fingerprint": now, "updated_at": written_at}
+    if reshaped:
+        fields.update(members=state.members.tobytes(), selfies=state.pairs.tobytes(),
+                      centroids=state.centroids.astype(np.float64).tobytes())
+    written = update_binary(ColleagueIndex.objects.for_company(company_id).filter(pk=pk),
+                            **fields)
+    return (state, now, written_at) if written else (state, None, None)
 
 
 def index_drop(company_id: int) -> None:

@@ -105,15 +105,17 @@ def colleague_centroids(*, company_id: int, exclude_membership: int) -> np.ndarr
     else:
         if copy is not None:  # the row as this worker last saw it, and what it made since
             pk, row, row_written, state = copy.pk, copy.row, copy.row_written, copy.state
+            made_from = copy.made_from
         else:
             index = _index(company_id) if head is not None else None
             if index is None:
                 index = _index_new(company_id)
             pk, row, row_written = index.pk, index.fingerprint, index.updated_at
-            state = _State.of(index)
-        if row != now or copy is not None:
+            state, made_from = _State.of(index), index.fingerprint
+        if made_from != now:
             state, row, row_written = _refresh(company_id, pk=pk, row=row,
-                                               row_written=row_written, state=state, now=now)
+                                               row_written=row_written, state=state,
+                                               made_from=made_from, now=now)
         if pk is not None and row is not None:
             _remember(company_id, _Copy(read_at=time.monotonic(), pk=pk, row=row,
                                         row_written=row_written, made_from=now, state=state))
@@ -206,14 +208,43 @@ def _groups(pairs: np.ndarray) -> dict[int, tuple[int, ...]]:
     return {member: tuple(ids) for member, ids in groups.items()}
 
 
+def _pairs(queryset) -> np.ndarray:
+    return np.array(list(queryset.order_by("membership_id", "id").values_list(
+        "membership_id", "id")), dtype=np.int64).reshape(-1, 2)
+
+
+def _added(company_id: int, *, made_from: str, now: str) -> np.ndarray | None:
+    """The selfies added since ``made_from`` if that is all that changed, else None.
+
+    Between two drops of the index the company's embedded selfies only grow (a deletion of
+    either drops it; intake only adds): if the selfies past the old highest id make up the
+    whole difference in count and in summed id, nothing else changed. A selfie accepted
+    late under an older id (background intake) breaks the count: then everyone is read."""
+    try:
+        (n0, top0, sum0), (n1, _top1, sum1) = (
+            tuple(int(part) for part in print_.split(":")) for print_ in (made_from, now))
+    except ValueError:  # a new row's empty fingerprint
+        return None
+    added = _pairs(_embedded(company_id).filter(id__gt=top0))
+    if n0 + len(added) != n1 or sum0 + int(added[:, 1].sum()) != sum1:
+        return None
+    return added
+
+
 def _refresh(company_id: int, *, pk: int | None, row: str, row_written: datetime | None,
-             state: _State, now: str) -> tuple[_State, str | None, datetime | None]:
-    """``state`` brought up to the selfies there are now: the people whose selfies changed
-    are read again. Returns it, and the row's fingerprint and time as they now stand:
-    written back when new or older than ``WRITE_BACK_SECONDS`` (or when only the
-    fingerprint moves); None when a deletion dropped the row meanwhile."""
-    pairs = np.array(list(_embedded(company_id).order_by("membership_id", "id")
-                          .values_list("membership_id", "id")), dtype=np.int64).reshape(-1, 2)
+             state: _State, made_from: str,
+             now: str) -> tuple[_State, str | None, datetime | None]:
+    """``state`` (made from the selfies ``made_from`` says) brought up to the selfies there
+    are now: the people whose selfies changed are read again. Returns it, and the row's
+    fingerprint and time as they now stand: written back when new or older than
+    ``WRITE_BACK_SECONDS`` (or when only the fingerprint moves); None when a deletion
+    dropped the row meanwhile."""
+    added = _added(company_id, made_from=made_from, now=now)
+    if added is None:
+        pairs = _pairs(_embedded(company_id))
+    else:  # the state's people (up to the cap) and the new selfies; the cap is applied below
+        pairs = np.concatenate([state.pairs, added])
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     # The first MAX_COLLEAGUES + 1 people: whoever the job is for, MAX_COLLEAGUES are left.
     within = np.unique(pairs[:, 0])[:MAX_COLLEAGUES + 1]
     if len(within):

@@ -307,3 +307,28 @@ def test_who_changed_is_everyone_whose_selfies_differ_and_no_one_else(base):
     assert colleagues._changed(current, before).tolist() == [base + 1, base + 2, base + 3]
     assert colleagues._changed(current, current).tolist() == []
     assert colleagues._changed(current[:0], before).tolist() == [base, base + 1, base + 2]
+
+
+def test_an_upload_is_read_alone_and_a_late_acceptance_reads_everyone(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    late = SelfieFactory(membership=_person(company), status=Selfie.Status.PENDING,
+                         face_embedding=None)  # background intake: an id now, a verdict later
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    read: list[str] = []
+    real = colleagues._pairs
+    monkeypatch.setattr(colleagues, "_pairs", lambda qs: read.append(str(qs.query)) or real(qs))
+
+    _person(company, 3)  # an upload: only the selfies past the last one known are read
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert len(read) == 1 and '"id" >' in read[0]
+
+    # The pending selfie is accepted now, under its older id: everyone's selfies are read.
+    Selfie.objects.for_company(company).filter(pk=late.pk).update(
+        status=Selfie.Status.ACCEPTED, face_embedding=_vector(4))
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert found.shape == (3, 128)
+    assert len(read) == 3 and '"id" >' not in read[2]

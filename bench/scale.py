@@ -537,6 +537,19 @@ def seed_colleague_selfies(seeded: Seeded) -> int:
     return len(rows)
 
 
+def _upload(seeded: Seeded, membership_id: int, n: int) -> None:
+    """One more accepted selfie with its embedding for a colleague, as intake stores it."""
+    from generation.models import Selfie
+
+    rng = random.Random(n)
+    Selfie.objects.create(
+        company=seeded.company, membership_id=membership_id, image_key=f"bench/u{n}.jpg",
+        thumb_key=f"bench/u{n}_thumb.jpg", width=768, height=1024, size_bytes=1,
+        source_format="JPEG", content_sha256=f"bench-upload-{membership_id}-{n}",
+        status=Selfie.Status.ACCEPTED,
+        face_embedding=[rng.uniform(-0.2, 0.2) for _ in range(128)])
+
+
 def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> None:
     from generation import runner, tasks
     from generation.colleagues import colleague_centroids
@@ -559,7 +572,14 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
     for label, seeded in (("small", small), ("large", large)):
         subject = Membership.objects.for_company(seeded.company).select_related(
             "user", "company").get(pk=seeded.subject.pk)
-        for run in range(jobs + 1):  # the first job is a warm-up
+        colleague = (Membership.objects.for_company(seeded.company)
+                     .filter(status__in=WITH_SELFIES).exclude(pk=seeded.subject.pk)
+                     .values_list("pk", flat=True).first())
+        # The first job is a warm-up; after the timed ones, as many again, each right after a
+        # colleague's upload (a roll-out: the colleague index changes before every job).
+        for run in range(2 * jobs + 1):
+            if run > jobs and colleague is not None:
+                _upload(seeded, colleague, run)
             model_time: list[float] = []
             model_cpu: list[float] = []
             marks: dict[str, float] = {}
@@ -589,7 +609,7 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
             assert made == len(job.seeds), (made, job.seeds)
             model = sum(model_time)
             if run:
-                per.setdefault(label, []).append({
+                per.setdefault(label if run <= jobs else f"{label}_upload", []).append({
                     "accept": marks["dispatched"] - started,
                     "store": marks["stored"] - marks["dispatched"] - model,
                     "finish": ready - marks["stored"],
@@ -600,6 +620,13 @@ def bench_jobs(results: Results, small: Seeded, large: Seeded, jobs: int) -> Non
                     # Of that CPU, the garbage collector's passes (their cost grows with
                     # every object the process holds, not with the job alone).
                     "gc_cpu": sum(collecting)})
+    if per.get("small_upload") and per.get("large_upload"):
+        s, big = (statistics.median(r["total"] for r in per[f"{label}_upload"]) * 1000
+                  for label in ("small", "large"))
+        results.values["job_total_after_upload_ms_small"] = s
+        results.values["job_total_after_upload_ms_large"] = big
+        results.add("Job overhead: total per job right after a colleague's upload (a roll-out)",
+                    _ms(s), _ms(big))
     parts = (("accept", "job_create → task started"),
              ("store", "task started → candidates stored"),
              ("finish", "stored → ready (scoring, notices)"),

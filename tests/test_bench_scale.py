@@ -62,6 +62,7 @@ def test_tiny_run_completes_and_query_counts_do_not_grow_with_the_company(tmp_pa
                   "API people, last page (10 a page): median (p95), queries",
                   "CSV import 200 rows, send later", "ZIP export of 20 headshots",
                   "Job overhead: total per job", "Colleague index made",
+                  "right after a colleague's upload",
                   "Retention sweep, 200 expired files"):
         assert label in text, f"{label!r} missing from:\n{text}"
 

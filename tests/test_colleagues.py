@@ -107,6 +107,7 @@ def test_only_the_people_whose_selfies_changed_are_read_again():
     centroids = np.frombuffer(index.centroids, dtype=np.float64).reshape(len(members), -1).copy()
     centroids[members.index(steady.pk)] = 0.5
     ColleagueIndex.objects.for_company(company).update(centroids=centroids.tobytes())
+    colleagues._cache.clear()  # a worker without a copy: it starts from the row
 
     SelfieFactory(membership=changing, face_embedding=_vector(4))
     newcomer = _person(company, 5)
@@ -146,13 +147,13 @@ def test_a_refresh_never_brings_back_an_index_a_deletion_dropped(monkeypatch):
     company = CompanyFactory()
     subject = _person(company, 1)
     _person(company, 2)
-    real = colleagues._groups
+    real = colleagues._changed
 
-    def deleted_meanwhile(pairs):
+    def deleted_meanwhile(current, before):
         index_drop(company.pk)  # a deletion commits while the refresh reads the selfies
-        return real(pairs)
+        return real(current, before)
 
-    monkeypatch.setattr(colleagues, "_groups", deleted_meanwhile)
+    monkeypatch.setattr(colleagues, "_changed", deleted_meanwhile)
     found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
 
     assert found.shape == (1, 128)  # this job still has its colleagues...
@@ -230,9 +231,11 @@ def test_a_workers_next_job_of_the_company_uses_its_copy_while_the_row_stands(mo
     monkeypatch.setattr(colleagues, "_index", unread)
     assert np.array_equal(
         colleague_centroids(company_id=company.pk, exclude_membership=subject.pk), first)
-    SelfieFactory(membership=_person(company), face_embedding=_vector(3))  # the row is stale
-    with pytest.raises(AssertionError, match="read again"):
-        colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    # Someone uploads: the copy is brought up to date from itself, the row not read.
+    SelfieFactory(membership=_person(company), face_embedding=_vector(3))
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert found.shape == (2, 128)
 
 
 def test_a_copy_is_gone_after_its_minute_even_without_another_job(monkeypatch):
@@ -247,3 +250,85 @@ def test_a_copy_is_gone_after_its_minute_even_without_another_job(monkeypatch):
     while company.pk in colleagues._cache and time.monotonic() < deadline:
         time.sleep(0.02)
     assert company.pk not in colleagues._cache
+
+
+def test_between_write_backs_a_change_lives_in_the_workers_copy_not_the_row(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    written = _index(company).fingerprint
+
+    newcomer = _person(company, 3)  # an upload, then the next job
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert _index(company).fingerprint == written  # the megabytes were not rewritten
+    monkeypatch.setattr(colleagues, "_index", lambda _company_id: pytest.fail("row read"))
+    again = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(again, found)  # the next job: the worker's copy
+    monkeypatch.undo()
+
+    # A worker without the copy reads the row as it stands and brings it up to date too.
+    colleagues._cache.clear()
+    cold = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(cold, found)
+
+    # Once the row is older than WRITE_BACK_SECONDS, the next change is written back.
+    monkeypatch.setattr(colleagues, "WRITE_BACK_SECONDS", 0.0)
+    SelfieFactory(membership=newcomer, face_embedding=_vector(4))
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert _index(company).fingerprint == colleagues.fingerprint(company.pk) != written
+
+
+def test_a_deletion_after_an_unwritten_change_still_takes_it_away():
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    newcomer = _person(company, 3)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)  # copy only
+
+    selfies_delete(list(Selfie.objects.for_company(company).filter(membership=newcomer)),
+                   rule="erasure_request")
+
+    assert _index(company) is None
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert found.shape == (1, 128)
+    assert np.array_equal(found, _expected(company, subject.pk))
+
+
+@pytest.mark.parametrize("base", [1, 2**31])  # the second: keys too big to pack, one by one
+def test_who_changed_is_everyone_whose_selfies_differ_and_no_one_else(base):
+    before = np.array([[base, 10], [base, 11], [base + 1, 12], [base + 2, 13]], dtype=np.int64)
+    current = np.array([[base, 10], [base, 11],  # the same
+                        [base + 1, 12], [base + 1, 20],  # one more selfie
+                        [base + 3, 21]], dtype=np.int64)  # new; base + 2 gone
+    assert colleagues._changed(current, before).tolist() == [base + 1, base + 2, base + 3]
+    assert colleagues._changed(current, current).tolist() == []
+    assert colleagues._changed(current[:0], before).tolist() == [base, base + 1, base + 2]
+
+
+def test_an_upload_is_read_alone_and_a_late_acceptance_reads_everyone(monkeypatch):
+    company = CompanyFactory()
+    subject = _person(company, 1)
+    late = SelfieFactory(membership=_person(company), status=Selfie.Status.PENDING,
+                         face_embedding=None)  # background intake: an id now, a verdict later
+    _person(company, 2)
+    colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    read: list[str] = []
+    real = colleagues._pairs
+    monkeypatch.setattr(colleagues, "_pairs", lambda qs: read.append(str(qs.query)) or real(qs))
+
+    _person(company, 3)  # an upload: only the selfies past the last one known are read
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert len(read) == 1 and '"id" >' in read[0]
+
+    # The pending selfie is accepted now, under its older id: everyone's selfies are read.
+    Selfie.objects.for_company(company).filter(pk=late.pk).update(
+        status=Selfie.Status.ACCEPTED, face_embedding=_vector(4))
+    found = colleague_centroids(company_id=company.pk, exclude_membership=subject.pk)
+    assert np.array_equal(found, _expected(company, subject.pk))
+    assert found.shape == (3, 128)
+    assert len(read) == 3 and '"id" >' not in read[2]

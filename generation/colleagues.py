@@ -7,19 +7,20 @@ selfies it was made from (``fingerprint``: their count, highest and summed id, o
 aggregate). When they changed, only the people whose own selfies changed are read again;
 the centroid of every other person is kept as it was.
 
-Nothing can make the row hold a stale colleague: a selfie accepted or given its embedding
-changes the count, a new selfie's id is higher than any before, and a deleted selfie or
-embedding drops the whole row in the deletion's own transaction (``index_drop``), so no
-biometric data outlives what it came from.
+No job uses a stale colleague: a selfie accepted or given its embedding changes the count,
+a new selfie's id is higher than any before, and a deleted selfie or embedding drops the
+whole row in the deletion's own transaction (``index_drop``), so no biometric data outlives
+what it came from.
 
-A worker keeps the rows it read last in memory for ``CACHE_SECONDS`` (a minute), so that a
-company's jobs one after another do not read its megabytes each time. Every job still
-checks that the row is there and made from the selfies there are now: a copy whose row was
-dropped is never used, and goes at that company's next job or when its minute is up,
-whichever comes first. A refresh that changes people's centroids writes the row back at
-most every ``WRITE_BACK_SECONDS`` (five minutes): during a roll-out nearly every job follows
-someone's upload, and each would otherwise rewrite megabytes; in between, a worker brings
-its copy up to date from the row as it stands.
+A worker keeps the index it read or made in memory for ``CACHE_SECONDS`` (a minute), so that
+a company's jobs one after another do not read its megabytes each time. Every job still
+checks that the row is there as the copy found it, and brings the copy up to the selfies
+there are now: a copy whose row was dropped is never used, and goes at that company's next
+job or when its minute is up, whichever comes first. A refresh that changes people's
+centroids writes the row back at most every ``WRITE_BACK_SECONDS`` (five minutes): during a
+roll-out nearly every job follows someone's upload, and each would otherwise rewrite
+megabytes. So the row may be behind by a few uploads (never ahead of a deletion): whoever
+reads it brings it up to date the same way.
 """
 
 from __future__ import annotations

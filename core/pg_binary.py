@@ -27,6 +27,7 @@ def first_row_binary(queryset: QuerySet) -> tuple[Any, ...] | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return queryset.first()
+    _fail_closed(queryset)  # Django's own read would check when it fetched; this one doesn't
     import psycopg
 
     sql, params = queryset[:1].query.sql_with_params()
@@ -43,12 +44,11 @@ def first_row_binary(queryset: QuerySet) -> tuple[Any, ...] | None:
 def update_binary(queryset: QuerySet, **values: Any) -> int:
     """``queryset.update(**values)`` (scoped as it is, unsliced), its parameters sent
     bound on the server: ``bytes`` travel as bytes. Returns the rows changed."""
+    queryset._for_write = True  # as QuerySet.update: the database written to
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return queryset.update(**values)
-    check_scoped = getattr(queryset, "_check_scoped", None)  # a TenantQuerySet fails closed
-    if check_scoped is not None:
-        check_scoped()
+    _fail_closed(queryset)
     if queryset.query.is_sliced:
         raise TypeError("Cannot update a query once a slice has been taken.")
     import psycopg
@@ -63,3 +63,10 @@ def update_binary(queryset: QuerySet, **values: Any) -> int:
             psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(statement, params, prepare=False)
         return cursor.rowcount
+
+
+def _fail_closed(queryset: QuerySet) -> None:
+    """A TenantQuerySet that names no company raises, as its own reads and writes do."""
+    check_scoped = getattr(queryset, "_check_scoped", None)
+    if check_scoped is not None:
+        check_scoped()

@@ -83,3 +83,9 @@ def test_an_update_fails_closed_without_a_company_and_refuses_a_slice():
         update_binary(ColleagueIndex.objects.for_company(index.company_id)[:1], members=b"gone")
     index.refresh_from_db()
     assert bytes(index.members) == b"kept"
+
+
+def test_a_read_fails_closed_without_a_company():
+    ColleagueIndexFactory(members=b"x")
+    with pytest.raises(UnscopedQueryError):
+        first_row_binary(ColleagueIndex.objects.values_list("pk"))

@@ -39,6 +39,7 @@ from .backends.protocol import (
     Output,
 )
 from .finish import NoFaceToFinish, finish_apply
+from .job_photos import photos_kept
 from .jobs import job_hold, job_lease_renew, job_refresh
 from .looks import LookSpec, look_spec
 from .models import Candidate, GenerationJob, Selfie
@@ -160,7 +161,14 @@ def job_run(job: GenerationJob, *, backend: GenerationBackend | None = None) -> 
     look = look_spec(job.look_version)
     stored = set(Candidate.objects.for_company(job.company_id).filter(job=job)
                  .values_list("seed", flat=True))
-    seeds = [seed for seed in job.seeds if seed not in stored]
+    with photos_kept():  # what is stored here is scored here, from the bytes in hand
+        return _outputs_settle(job, backend=backend, selfies=selfies, look=look,
+                               seeds=[seed for seed in job.seeds if seed not in stored],
+                               stored=stored)
+
+
+def _outputs_settle(job: GenerationJob, *, backend: GenerationBackend, selfies: list[Selfie],
+                    look: LookSpec, seeds: list[int], stored: set[int]) -> str:
     keepalive = _keepalive(job)
     renewed = False  # the last thing done: the lease renewed, so the job was still running
     try:
@@ -208,12 +216,13 @@ def job_receive(job: GenerationJob, *, external_id: str,
     the backend owes nothing more. Raises ``BackendFailed`` (transient: retry the receive)."""
     backend = backend or backend_for(job.backend)
     result = backend.receive(job, external_id)
-    if result.outputs and job.status == Status.RUNNING:
-        look = look_spec(job.look_version)
-        for output in result.outputs:
-            output_deliver(job, output, look=look)
-    backend.received(job, external_id, result)
-    job_settle(job, backend=backend)
+    with photos_kept():  # what is stored here is scored here, from the bytes in hand
+        if result.outputs and job.status == Status.RUNNING:
+            look = look_spec(job.look_version)
+            for output in result.outputs:
+                output_deliver(job, output, look=look)
+        backend.received(job, external_id, result)
+        job_settle(job, backend=backend)
     return result.status
 
 

@@ -41,6 +41,7 @@ from .gates.candidate import CandidateVerdict, References, candidates_gate
 from .gates.quality import face_quality, quality_baseline
 from .intake.decode import cores_available
 from .intake.faces import faces_detect
+from .job_photos import photo_forgotten, photo_taken
 from .likeness import NoFaceToScore, face_embedding
 from .looks import look_spec
 from .models import Candidate, GenerationJob, Selfie
@@ -69,22 +70,27 @@ def likeness_threshold(company) -> float:
     return float(settings.LIKENESS_THRESHOLD)
 
 
-def _open(key: str) -> Image.Image:
-    with default_storage.open(key, "rb") as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.load()
+def _open(key: str, data: bytes | None = None) -> Image.Image:
+    """The photo stored at ``key``, decoded; ``data``: its bytes, already in hand."""
+    if data is None:
+        with default_storage.open(key, "rb") as handle:
+            data = handle.read()
+    image = Image.open(io.BytesIO(data))
+    image.load()
     return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
 
 
 def _open_all(keys: list[str]) -> list[Image.Image]:
     """The stored photos in order, decoded side by side on up to ``SCORING_THREADS`` threads
-    (libjpeg releases the GIL). Storage is read from several threads: the local storage
-    opens a file per call, django-storages' S3 keeps a client per thread."""
+    (libjpeg releases the GIL). Those this job run stored are decoded from the bytes it
+    kept (``job_photos``); the rest are read from storage, from several threads: the local
+    storage opens a file per call, django-storages' S3 keeps a client per thread."""
+    kept = [photo_taken(key) for key in keys]  # here: the run's context is this thread's
     threads = min(settings.SCORING_THREADS, len(keys), cores_available())
     if threads < 2:
-        return [_open(key) for key in keys]
+        return [_open(key, data) for key, data in zip(keys, kept, strict=True)]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring-open") as pool:
-        return list(pool.map(_open, keys))
+        return list(pool.map(_open, keys, kept))
 
 
 def job_references(job: GenerationJob) -> References:
@@ -130,6 +136,7 @@ def _selfie_backfill(selfie: Selfie) -> None:
 def _replace_image(candidate: Candidate, image: Image.Image) -> None:
     """Store a re-cropped candidate in place of the original (same keys: nothing dangles)."""
     full, thumb = candidate_jpegs(image)
+    photo_forgotten(candidate.image_key)
     for key, data in ((candidate.image_key, full), (candidate.thumb_key, thumb)):
         default_storage.delete(key)
         saved = default_storage.save(key, ContentFile(data))

@@ -33,6 +33,7 @@ from teams.models import Company, Membership, User
 
 from ..backends.adapters import backend_for
 from ..candidate_images import candidate_jpegs
+from ..job_photos import photo_forgotten, photo_stored
 from ..jobs import job_transition
 from ..models import Candidate, GenerationJob, JobSelfie, LookVersion, Selfie
 from ..routing import Route, backend_route, fallback_route, job_route
@@ -199,6 +200,7 @@ def candidate_store(
     image_name, thumb_name = candidate_keys(company_id=job.company_id, job_id=job.pk, seed=seed,
                                             output_index=output_index)
     image_key = default_storage.save(image_name, ContentFile(full))
+    photo_stored(image_key, full)  # the run's scoring decodes these bytes, not storage's
     thumb_key = default_storage.save(thumb_name, ContentFile(thumb))
     try:
         # A savepoint only inside someone's transaction (a duplicate must not spoil it); on
@@ -211,6 +213,7 @@ def candidate_store(
                 thumb_key=thumb_key, width=image.width, height=image.height,
             )
     except IntegrityError:
+        photo_forgotten(image_key)
         default_storage.delete(image_key)
         default_storage.delete(thumb_key)
         return None

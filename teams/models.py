@@ -169,6 +169,10 @@ class Membership(TenantModel):
             # look) from the index alone: SQLite reads no table row per person.
             models.Index(fields=["company", "status", "accepted_selfies", "sort_name", "user",
                                  "team", "id"], name="member_ready_scan"),
+            # The company's admins (who is told a team is ready, a balance is low): a few
+            # index entries, not a pass over every member of a large company.
+            models.Index(fields=["company", "id"], name="member_admins",
+                         condition=models.Q(role__in=["owner", "admin"])),
         ]
 
     def __str__(self) -> str:

@@ -27,13 +27,16 @@ def membership_for_request(*, user: User, company_slug: str) -> Membership | Non
         return None
     # Finding the request's company: before it is known, so past the database's wall too.
     with rls_bypass("the signed-in person's own membership names the request's company"):
-        return (
+        membership = (
             Membership.objects.unscoped()
             .select_related("company", "team")
             .filter(user=user, company__slug=company_slug, joined_at__isnull=False,
                     company__closed_at__isnull=True)
             .first()
         )
+    if membership is not None:
+        membership.user = user  # the signed-in person, loaded already: not read again
+    return membership
 
 
 def member_list(

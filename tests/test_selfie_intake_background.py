@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generation.models import Selfie
@@ -49,8 +51,16 @@ def _verdict(client, url: str, seconds: float = 90) -> dict:
 def test_the_upload_answers_at_once_and_the_verdict_follows(tenant_a, background):
     consent_for(tenant_a.member)
     client = tenant_a.client_for(tenant_a.member)
-    response = _upload(client, face_bytes("obama.jpg"))
+    client.get(UPLOAD)  # the session exists before the upload
+    with CaptureQueriesContext(connection) as queries:
+        response = _upload(client, face_bytes("obama.jpg"))
     assert response.status_code == 200
+    # The upload answers with a pending row and nothing else written: not the session (the
+    # file's name travels with the photo), and the person is read once.
+    written = [q["sql"] for q in queries.captured_queries
+               if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert len(written) == 1 and "generation_selfie" in written[0], written
+    assert sum('FROM "teams_user"' in q["sql"] for q in queries.captured_queries) == 1
     pending = response.json()["results"][0]["selfie"]
     assert pending["status"] == "pending"
     row = Selfie.objects.for_company(tenant_a.company).get(pk=pending["id"])
@@ -81,6 +91,11 @@ def test_a_damaged_photo_is_refused_with_why_and_leaves_nothing(tenant_a, tenant
     verdict = _verdict(client, pending["status_url"])
     assert verdict["status"] == "refused" and "damaged or incomplete" in verdict["error"]
     assert not Selfie.objects.for_company(tenant_a.company).exists()
+    # A reload says which photo was not kept and why, once, however often it was asked.
+    assert client.get(pending["status_url"]).json()["status"] == "refused"
+    page = client.get(UPLOAD).content.decode()
+    assert page.count("<strong>IMG_0002.HEIC</strong>: ") == 1
+    assert "damaged or incomplete" in page
     # Nobody else learns anything about it, not even a colleague.
     assert tenant_a.client_for(tenant_a.admin).get(pending["status_url"]).status_code == 200
     assert tenant_a.client_for(tenant_a.owner).get(pending["status_url"]).status_code == 200

@@ -38,11 +38,13 @@ def intake_limits() -> IntakeLimits:
 
 
 def selfie_upload(
-    *, company: Company, actor: Membership, membership: Membership, data: bytes
+    *, company: Company, actor: Membership, membership: Membership, data: bytes,
+    name: str = "",
 ) -> Selfie:
     """Take one uploaded file for ``membership``: decode, normalise, QA, store.
 
-    ``actor`` is the person uploading: the employee, or an admin on their behalf.
+    ``actor`` is the person uploading: the employee, or an admin on their behalf. ``name``:
+    the file's name, for the uploader to be told which photo a later refusal is about.
     Raises ServiceError (with a message for the person) and stores nothing when
     the file is refused. With SELFIE_INTAKE_PROCESSES > 0 the work is handed to an intake
     process (generation.intake.background) and a *pending* selfie is returned at once; its
@@ -69,9 +71,11 @@ def selfie_upload(
             height=0, size_bytes=0, source_format="", status=Selfie.Status.PENDING,
             content_sha256=f"pending-{uuid.uuid4().hex}", uploaded_by=actor.user)
         # After the commit: the finisher must find the pending row.
+        # The file's name travels with the photo, in memory (not written to the session on
+        # every upload): a refusal remembers it for the uploader's page.
         transaction.on_commit(lambda: intake_submit(
             data, limits, settings.SELFIE_INTAKE_PROCESSES,
-            lambda done: _intake_finish(pending.pk, done)))
+            lambda done: _intake_finish(pending.pk, done, name=name)))
         return pending
     result = intake_run(data, limits)
     if result.refused:
@@ -145,12 +149,12 @@ def _refusal_key(company_id: int, pk: int) -> str:
     return f"selfie-intake-refused:{company_id}:{pk}"
 
 
-def _refusal_remember(pending: Selfie, message: str) -> None:
-    cache.set(_refusal_key(pending.company_id, pending.pk), (pending.membership_id, message),
-              _REFUSAL_TTL)
+def _refusal_remember(pending: Selfie, message: str, *, name: str = "") -> None:
+    cache.set(_refusal_key(pending.company_id, pending.pk),
+              (pending.membership_id, message, name[:120]), _REFUSAL_TTL)
 
 
-def _intake_finish(pk: int, done) -> None:
+def _intake_finish(pk: int, done, *, name: str = "") -> None:
     """The end of a background intake, in the web process's finisher thread: store the
     verdict, or drop the pending row and remember why. Never raises: there is no one to
     raise to."""
@@ -178,7 +182,7 @@ def _intake_finish(pk: int, done) -> None:
                     "This photo could not be checked. Please upload it again.")
                 if not isinstance(error, ServiceError):
                     log.exception("background intake failed for selfie %s", pk)
-                _refusal_remember(pending, message)
+                _refusal_remember(pending, message, name=name)
                 Selfie.objects.for_company(pending.company_id).filter(
                     pk=pk, status=Selfie.Status.PENDING).delete()
     except Exception:
@@ -192,6 +196,8 @@ class IntakeStatus:
     status: str  # pending, accepted, rejected, refused
     selfie: Selfie | None = None
     error: str = ""
+    owner_id: int | None = None  # refused: whose photo it was
+    name: str = ""  # refused: the file's name, when it is known
 
 
 def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> IntakeStatus | None:
@@ -203,7 +209,9 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         remembered = cache.get(_refusal_key(company.pk, pk))
         if not remembered or (remembered[0] != viewer.pk and not viewer.is_admin):
             return None
-        return IntakeStatus("refused", error=remembered[1])
+        owner_id, error, *rest = remembered  # (an entry from before names: no name)
+        return IntakeStatus("refused", error=error, owner_id=owner_id,
+                            name=rest[0] if rest else "")
     if selfie.membership_id != viewer.pk and not viewer.is_admin:
         return None
     if selfie.status != Selfie.Status.PENDING:
@@ -214,7 +222,7 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         Selfie.objects.for_company(company).filter(pk=pk, status=Selfie.Status.PENDING).delete()
         message = "The upload was interrupted before the photo was checked. Please upload it again."
         _refusal_remember(selfie, message)
-        return IntakeStatus("refused", error=message)
+        return IntakeStatus("refused", error=message, owner_id=selfie.membership_id)
     return IntakeStatus("pending", selfie=selfie)
 
 

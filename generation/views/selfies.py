@@ -54,12 +54,17 @@ def _refusals_key(company_id: int, owner_pk: int) -> str:
 
 
 def refusal_remember(request: HttpRequest, owner: Membership | int, *, name: str,
-                     error: str) -> None:
+                     error: str, photo: int | None = None) -> None:
+    """``photo``: the pending photo refused after its upload, remembered once however often
+    its status is asked for."""
     owner_pk = owner if isinstance(owner, int) else owner.pk
     key = _refusals_key(request.company.pk, owner_pk)
     now = int(time.time())
     kept = [r for r in request.session.get(key, []) if now - r["at"] < REFUSALS_KEPT_SECONDS]
-    kept.append({"name": (name or "A photo")[:120], "error": error[:500], "at": now})
+    if photo is not None and any(r.get("photo") == photo for r in kept):
+        return
+    kept.append({"name": (name or "A photo")[:120], "error": error[:500], "at": now,
+                 **({"photo": photo} if photo is not None else {})})
     request.session[key] = kept[-REFUSALS_KEPT:]
 
 
@@ -67,10 +72,6 @@ def refusals_recent(request: HttpRequest, owner: Membership) -> list[dict]:
     now = int(time.time())
     return [r for r in request.session.get(_refusals_key(request.company.pk, owner.pk), [])
             if now - r["at"] < REFUSALS_KEPT_SECONDS][::-1]
-
-
-def _pending_key(company_id: int) -> str:
-    return f"selfie-pending-names:{company_id}"
 
 
 def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | None:
@@ -89,17 +90,13 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
                 raise ServiceError(f"The file is {mb(upload.size)}; the limit is "
                                    f"{mb(settings.SELFIE_MAX_BYTES)}.")
             selfie = selfie_upload(company=request.company, actor=request.membership,
-                                   membership=owner, data=upload.read())
+                                   membership=owner, data=upload.read(),
+                                   name=upload.name or "")
         except ServiceError as error:
             results.append({"ok": False, "error": str(error)})
             refusal_remember(request, owner, name=upload.name, error=str(error))
         else:
             results.append({"ok": True, "selfie": _selfie_json(request, selfie)})
-            if selfie.status == Selfie.Status.PENDING:
-                # Its verdict comes later (selfie_status): remember the file's name for it.
-                names = request.session.get(_pending_key(owner.company_id), {})
-                names[str(selfie.pk)] = [owner.pk, (upload.name or "")[:120]]
-                request.session[_pending_key(owner.company_id)] = dict(list(names.items())[-50:])
     if _wants_json(request):
         failed = [r for r in results if not r["ok"]]
         status = 400 if len(failed) == len(results) else 200
@@ -192,11 +189,8 @@ def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
     state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
     state = object_or_404(state, "No such photo.")
     body = {"status": state.status, "error": state.error}
-    names = request.session.get(_pending_key(request.company.pk), {})
-    if state.status == "refused" and str(pk) in names:
-        owner_pk, name = names.pop(str(pk))
-        refusal_remember(request, int(owner_pk), name=name, error=state.error)
-        request.session[_pending_key(request.company.pk)] = names
+    if state.status == "refused" and state.owner_id is not None:
+        refusal_remember(request, state.owner_id, name=state.name, error=state.error, photo=pk)
     if state.selfie is not None:
         body["selfie"] = _selfie_json(request, state.selfie)
     response = JsonResponse(body)

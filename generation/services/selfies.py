@@ -150,8 +150,11 @@ def _refusal_key(company_id: int, pk: int) -> str:
 
 
 def _refusal_remember(pending: Selfie, message: str, *, name: str = "") -> None:
+    """Kept for a day: whose photo it was and who sent it (only the sender is told the file's
+    name again), why it was refused, and the file's name."""
     cache.set(_refusal_key(pending.company_id, pending.pk),
-              (pending.membership_id, message, name[:120]), _REFUSAL_TTL)
+              (pending.membership_id, message, name[:120], pending.uploaded_by_id),
+              _REFUSAL_TTL)
 
 
 def _intake_finish(pk: int, done, *, name: str = "") -> None:
@@ -198,6 +201,7 @@ class IntakeStatus:
     error: str = ""
     owner_id: int | None = None  # refused: whose photo it was
     name: str = ""  # refused: the file's name, when it is known
+    sender_id: int | None = None  # refused: the user who sent it, when it is known
 
 
 def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> IntakeStatus | None:
@@ -209,9 +213,10 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         remembered = cache.get(_refusal_key(company.pk, pk))
         if not remembered or (remembered[0] != viewer.pk and not viewer.is_admin):
             return None
-        owner_id, error, *rest = remembered  # (an entry from before names: no name)
-        return IntakeStatus("refused", error=error, owner_id=owner_id,
-                            name=rest[0] if rest else "")
+        owner_id, error, *rest = remembered  # an entry from before names: neither
+        name, sender_id = rest if len(rest) == 2 else ("", None)
+        return IntakeStatus("refused", error=error, owner_id=owner_id, name=name,
+                            sender_id=sender_id)
     if selfie.membership_id != viewer.pk and not viewer.is_admin:
         return None
     if selfie.status != Selfie.Status.PENDING:
@@ -222,7 +227,8 @@ def selfie_intake_status(*, company: Company, viewer: Membership, pk: int) -> In
         Selfie.objects.for_company(company).filter(pk=pk, status=Selfie.Status.PENDING).delete()
         message = "The upload was interrupted before the photo was checked. Please upload it again."
         _refusal_remember(selfie, message)
-        return IntakeStatus("refused", error=message, owner_id=selfie.membership_id)
+        return IntakeStatus("refused", error=message, owner_id=selfie.membership_id,
+                            sender_id=selfie.uploaded_by_id)
     return IntakeStatus("pending", selfie=selfie)
 
 

@@ -83,6 +83,9 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
             return JsonResponse({"ok": False, "error": error}, status=400)
         messages.error(request, error)
         return None
+    # Where file names waited for their verdict until 2026-12-06: nothing reads it now, so
+    # a session that still holds it lets it go on its next upload.
+    request.session.pop(f"selfie-pending-names:{owner.company_id}", None)
     results = []
     for upload in files:
         try:
@@ -189,7 +192,9 @@ def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
     state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
     state = object_or_404(state, "No such photo.")
     body = {"status": state.status, "error": state.error}
-    if state.status == "refused" and state.owner_id is not None:
+    # Listed after a reload in the session of whoever sent it, as the upload's own answer
+    # would have been: an admin looking at someone's photo learns no file name.
+    if state.status == "refused" and state.sender_id == request.user.pk:
         refusal_remember(request, state.owner_id, name=state.name, error=state.error, photo=pk)
     if state.selfie is not None:
         body["selfie"] = _selfie_json(request, state.selfie)

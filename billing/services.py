@@ -23,6 +23,7 @@ from core.emails import email_send
 from core.errors import NotAllowed, ServiceError
 from core.limits import LimitReached
 from teams.models import Company, Membership, User
+from teams.selectors import company_admins
 
 from . import stripe_api
 from .ledger import LEDGER_LOG, ledger_entry_hash
@@ -170,9 +171,7 @@ def seats_check(*, company: Company, additional: int) -> None:
 
 
 def _low_balance_notify(company: Company, balance: int) -> None:
-    admins = Membership.objects.for_company(company).filter(
-        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
-    for admin in admins:
+    for admin in company_admins(company=company):
         email_send(to=admin.user.email, template="low_balance",
                    context={"company": company, "balance": balance})
 

@@ -39,6 +39,13 @@ def membership_for_request(*, user: User, company_slug: str) -> Membership | Non
     return membership
 
 
+def company_admins(*, company: Company | int) -> QuerySet[Membership]:
+    """The company's owner and admins, with their users: read from an index of their own
+    (``member_admins``), a few entries however many people the company has."""
+    return Membership.objects.for_company(company).filter(
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
+
+
 def member_list(
     *, company: Company, team_id: int | None = None, status: str | None = None,
     query: str = "", no_team: bool = False,

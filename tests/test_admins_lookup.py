@@ -1,5 +1,6 @@
-"""Who is told a team is ready or a balance is low: a company's admins are found on an index
-of their own, a few entries however many people the company has (issue 19)."""
+"""Who is told a team is ready or a balance is low, and who the security page lists: a
+company's admins (``company_admins``) are found on an index of their own, a few entries
+however many people the company has (issue 19)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from django.db import connection
 
 from teams.models import Membership, User
+from teams.selectors import company_admins
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +22,7 @@ def test_a_large_companys_admins_are_read_from_their_own_index(tenant_a, tenant_
         for user in users)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE teams_membership")
-    admins = Membership.objects.for_company(tenant_a.company).filter(
-        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
+    admins = company_admins(company=tenant_a.company)
     plan = admins.explain()
     assert "member_admins" in plan, plan
     assert {m.pk for m in admins} == {tenant_a.owner.pk, tenant_a.admin.pk}

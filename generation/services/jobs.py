@@ -30,6 +30,7 @@ from core.storage import candidate_keys
 from core.tasks import task_enqueue
 from privacy.services import consent_is_granted
 from teams.models import Company, Membership, User
+from teams.selectors import company_admins
 
 from ..backends.adapters import backend_for
 from ..candidate_images import candidate_jpegs
@@ -383,9 +384,7 @@ def _notify_ready(job: GenerationJob) -> None:
         review=Count("pk", filter=Q(status=MStatus.REVIEW)))
     if team_now["generating"] or not team_now["review"]:
         return
-    admins = Membership.objects.for_company(job.company_id).filter(
-        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]).select_related("user")
-    for admin in admins:
+    for admin in company_admins(company=job.company_id):
         email_send(to=admin.user.email, template="team_ready_for_review",
                    context={"team": team, "company": membership.company,
                             "count": team_now["review"]})

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.errors import ServiceError
 from core.pages import form_page
 from teams.decorators import company_view
-from teams.models import Membership
+from teams.selectors import company_admins
 
 from ..audit import ACTIONS, action_label, audit_events
 from ..forms import Require2faForm
@@ -35,9 +35,7 @@ def security(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("identity:security_admin", company_slug=company.slug)
-    admins = (Membership.objects.for_company(company).select_related("user")
-              .filter(role__in=[Membership.Role.OWNER, Membership.Role.ADMIN])
-              .order_by("user__email"))
+    admins = company_admins(company=company).order_by("user__email")
     rows = [(admin, has_second_factor(user=admin.user)) for admin in admins]
     return form_page(request, "identity/security_admin.html",
                      {"form": form, "admins": rows, "required": current})

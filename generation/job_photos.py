@@ -6,9 +6,11 @@ a photo was stored as are the bytes storage holds, so scoring decodes those inst
 same pixels, without the round trip.
 
 Nothing here outlives the run (``photos_kept``): the bytes go when the block ends. A photo
-replaced in storage (scoring's re-crop) or deleted is forgotten, so scoring never judges
-bytes storage no longer holds; a photo this run did not store (a job resumed, rescored or
-settled by a later webhook) is read from storage as before.
+the run itself replaces (scoring's re-crop) or drops (a duplicate) is forgotten, so scoring
+never judges bytes the run knows storage no longer holds; a photo this run did not store (a
+job resumed, rescored or settled by a later webhook) is read from storage as before. A
+candidate erased by someone else during the run may still be judged from its bytes; its
+verdict then updates no row.
 """
 
 from __future__ import annotations

@@ -131,3 +131,20 @@ def test_bytes_are_kept_only_inside_a_run_and_handed_over_once():
         photo_stored("c", b"three")
     with photos_kept():
         assert photo_taken("c") is None  # nothing outlives its run
+
+
+@pytest.mark.usefixtures("files")
+def test_a_duplicate_photo_leaves_nothing_kept_but_the_first(tenant_a):
+    """The same (seed, output) stored twice at once: the second meets the unique constraint,
+    its files go, and so do its bytes (scoring must never decode a photo storage lost)."""
+    from generation import job_photos
+    from generation.services.jobs import candidate_store
+
+    job = _job(tenant_a, Backend.OFFLINE, seeds=[5])
+    with photos_kept():
+        first = candidate_store(job=job, seed=5, output_index=0, source_id="a",
+                                image=_raw_output())
+        again = candidate_store(job=job, seed=5, output_index=0, source_id="b",
+                                image=_raw_output().rotate(90), unseen=True)
+        kept = job_photos._kept.get()
+        assert again is None and list(kept) == [first.image_key]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -13,12 +12,16 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from PIL import Image
 
 from generation import scoring
-from generation.backends import replicate_api
 from generation.job_photos import photo_forgotten, photo_stored, photo_taken, photos_kept
-from generation.models import Candidate, GenerationJob, ReplicatePrediction
+from generation.models import Candidate, GenerationJob
 from generation.tasks import run_offline_job
 
-from .test_runner import _job, _raw_output, files  # noqa: F401 - the fixture, reused
+from .test_runner import (  # noqa: F401 - files: the fixture, reused
+    _job,
+    _raw_output,
+    files,
+    replicate_job_succeeded,
+)
 
 pytestmark = pytest.mark.django_db
 Status = GenerationJob.Status
@@ -69,16 +72,9 @@ def test_an_offline_run_judges_the_stored_jpegs_without_reading_them_back(tenant
 
 
 def test_a_replicate_delivery_is_judged_from_what_it_stored(tenant_a, watched, monkeypatch):
-    job = _job(tenant_a, Backend.REPLICATE, seeds=[11])
-    ReplicatePrediction.objects.create(company=tenant_a.company, job=job, seed=11,
-                                       prediction_id="p-11", model="m/x", status="processing")
-    buffer = io.BytesIO()
-    _raw_output().save(buffer, format="PNG")
-    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    monkeypatch.setattr(replicate_api, "prediction_get", lambda pid: replicate_api.Prediction(
-        id=pid, status="succeeded", output_urls=[uri], error=None, created_at=None))
     from generation import runner
 
+    job = replicate_job_succeeded(tenant_a, monkeypatch)
     runner.job_receive(job, external_id="p-11")
     candidate = Candidate.objects.for_company(job.company_id).get(job=job)
     assert candidate.scored_at is not None and candidate.image_key not in watched["read"]

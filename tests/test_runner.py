@@ -107,15 +107,22 @@ def test_every_backend_implements_the_one_protocol():
         assert backend.name == name
 
 
-def test_replicate_output_is_finished_to_the_look_and_gated(tenant_a, files, spies, monkeypatch):
-    job = _job(tenant_a, Backend.REPLICATE, seeds=[11])
-    ReplicatePrediction.objects.create(company=tenant_a.company, job=job, seed=11,
+def replicate_job_succeeded(tenant, monkeypatch) -> GenerationJob:
+    """A Replicate job whose one prediction ("p-11", seed 11) has succeeded with a raw
+    output, ready for ``runner.job_receive``."""
+    job = _job(tenant, Backend.REPLICATE, seeds=[11])
+    ReplicatePrediction.objects.create(company=tenant.company, job=job, seed=11,
                                        prediction_id="p-11", model="m/x", status="processing")
     buffer = io.BytesIO()
     _raw_output().save(buffer, format="PNG")
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     monkeypatch.setattr(replicate_api, "prediction_get", lambda pid: replicate_api.Prediction(
         id=pid, status="succeeded", output_urls=[uri], error=None, created_at=None))
+    return job
+
+
+def test_replicate_output_is_finished_to_the_look_and_gated(tenant_a, files, spies, monkeypatch):
+    job = replicate_job_succeeded(tenant_a, monkeypatch)
     assert runner.job_receive(job, external_id="p-11") == "succeeded"
     _assert_finished_and_gated(job, spies, 1)
     job.refresh_from_db()

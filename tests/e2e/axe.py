@@ -71,5 +71,16 @@ class AxeLog:
                 self.missed.append(f"{page.url}: {error.__class__.__name__}")
         page.on("load", on_load)
 
+    def settled(self, page, timeout_ms: int = 10_000) -> None:
+        """Wait until the page now shown has had its load scan. The scan runs when Playwright
+        next handles the page's events, which can be after the test's next click: a menu
+        opened over the page meanwhile was then scanned as obscuring its links."""
+        waited = 0
+        while not any(page.url in line for line in (*self.scanned, *self.missed)):
+            if waited >= timeout_ms:
+                raise AssertionError(f"no axe scan of {page.url} in {timeout_ms} ms")
+            page.wait_for_timeout(25)
+            waited += 25
+
     def report(self) -> str:
         return json.dumps(self.violations, indent=1)

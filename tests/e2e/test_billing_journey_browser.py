@@ -38,7 +38,7 @@ def _post_webhook(url: str, body: bytes, signature: str) -> int:
 
 
 def test_admin_buys_credits_through_checkout_and_opens_the_portal(live_server, browser,
-                                                                   screenshot, settings,
+                                                                   screenshot, settings, axe,
                                                                    fake_stripe):  # noqa: F811
     demo = demo_seed()
     company = demo.company
@@ -78,6 +78,7 @@ def test_admin_buys_credits_through_checkout_and_opens_the_portal(live_server, b
 
     # The owner signs in and opens Billing: no credits yet.
     sign_in(page, url=live_server.url, email="owner@acme.example")
+    axe.settled(page)  # the dashboard is scanned before its menu opens over it
     nav = page.get_by_role("navigation", name="Main")
     nav.locator("summary", has_text="Company").click()  # the admin's second-level pages
     nav.get_by_role("link", name="Billing").click()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("selfies/<int:pk>/image/", views.selfie_image, name="selfie_image"),
     path("selfies/<int:pk>/thumb/", views.selfie_thumb, name="selfie_thumb"),
     path("selfies/<int:pk>/status/", views.selfie_status, name="selfie_status"),
+    path("selfies/status/", views.selfie_statuses, name="selfie_statuses"),
     path("selfies/<int:pk>/delete/", views.selfie_delete_view, name="selfie_delete"),
     path("admin/people/<int:pk>/selfies/", views.member_selfies, name="member_selfies"),
     path("headshots/", headshots.headshots, name="headshots"),

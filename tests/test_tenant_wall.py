@@ -125,6 +125,7 @@ COMPANY_URLS: dict[str, Url] = {
     "generation:selfie_image": Url("member", methods=("GET",), pk=SELFIE),
     "generation:selfie_thumb": Url("member", methods=("GET",), pk=SELFIE),
     "generation:selfie_status": Url("member", methods=("GET",), pk=SELFIE),
+    "generation:selfie_statuses": Url("member", methods=("GET",)),
     "generation:selfie_delete": Url("member", methods=("POST",), pk=SELFIE, data=CONFIRMED),
     "generation:member_selfies": Url("admin", pk=MEMBER),
     "generation:headshots": Url("member", methods=("GET",)),

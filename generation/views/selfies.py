@@ -21,7 +21,7 @@ from ..intake.decode import mb
 from ..models import Selfie
 from ..selectors import selfie_get, selfie_list
 from ..services import selfie_delete, selfie_upload
-from ..services.selfies import selfie_intake_status
+from ..services.selfies import selfie_intake_status, selfie_intake_statuses
 from .access import own_or_admin, private_photo_view
 
 
@@ -185,12 +185,7 @@ selfie_image = private_photo_view(_visible_selfie, "image_key")
 selfie_thumb = private_photo_view(_visible_selfie, "thumb_key")
 
 
-@require_GET
-@company_view(role="member")
-def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The verdict of a photo being checked off the request path (JSON, for the uploader)."""
-    state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
-    state = object_or_404(state, "No such photo.")
+def _status_body(request: HttpRequest, pk: int, state) -> dict:
     body = {"status": state.status, "error": state.error}
     # Listed after a reload in the session of whoever sent it, as the upload's own answer
     # would have been: an admin looking at someone's photo learns no file name.
@@ -198,9 +193,46 @@ def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
         refusal_remember(request, state.owner_id, name=state.name, error=state.error, photo=pk)
     if state.selfie is not None:
         body["selfie"] = _selfie_json(request, state.selfie)
-    response = JsonResponse(body)
+    return body
+
+
+def _no_store(body: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_GET
+@company_view(role="member")
+def selfie_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The verdict of a photo being checked off the request path (JSON, for the uploader)."""
+    state = selfie_intake_status(company=request.company, viewer=request.membership, pk=pk)
+    state = object_or_404(state, "No such photo.")
+    return _no_store(_status_body(request, pk, state))
+
+
+STATUSES_AT_ONCE = 50
+GONE = {"status": "gone", "error": "No such photo."}
+
+
+@require_GET
+@company_view(role="member")
+def selfie_statuses(request: HttpRequest) -> HttpResponse:
+    """The verdicts of the photos a page is waiting for, ``?ids=12,13``, in one answer: the
+    uploader asks once for all of them, not once per photo (fifty people uploading ten
+    photos each kept the web processes busy answering status questions). A photo the viewer
+    may not see, or that never was, is ``gone``, as the one-photo answer's 404."""
+    parts = [p.strip() for p in request.GET.get("ids", "").split(",") if p.strip()]
+    if not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        return _no_store({"error": "ids: the photos' ids, comma-separated numbers."}, 400)
+    pks = list(dict.fromkeys(int(p) for p in parts))
+    if len(pks) > STATUSES_AT_ONCE:
+        return _no_store({"error": f"ids: at most {STATUSES_AT_ONCE} photos at once."}, 400)
+    states = selfie_intake_statuses(company=request.company, viewer=request.membership,
+                                    pks=pks) if pks else {}
+    return _no_store({"photos": {str(pk): GONE if state is None else
+                                 _status_body(request, pk, state)
+                                 for pk, state in states.items()}})
 
 
 @require_POST

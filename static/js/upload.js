@@ -36,29 +36,58 @@
     }
   }
 
-  function await_verdict(url, ui) {
-    return new Promise(function (resolve) {
-      var wait = 1000;
-      function ask() {
-        var xhr = new XMLHttpRequest();
-        xhr.open("GET", url);
-        xhr.setRequestHeader("Accept", "application/json");
-        xhr.onload = function () {
-          var body = {};
-          try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
-          if (xhr.status === 200 && body.status === "pending") {
-            wait = Math.min(wait * 1.5, 5000);
-            setTimeout(ask, wait);
-            return;
-          }
-          if (body.selfie) show(ui, body.selfie, "");
-          else show(ui, null, body.error || "This photo could not be checked. Please upload it again.");
-          resolve();
-        };
-        xhr.onerror = function () { setTimeout(ask, 5000); };
-        xhr.send();
+  // The verdicts still awaited, asked for together: one request for all of this page's
+  // photos (after 1 s, then 1.5x longer each time, at most 5 s apart), not one per photo.
+  var statusesUrl = form.getAttribute("data-statuses-url");
+  var waiting = {};  // photo id -> {url, ui, resolve}
+  var timer = null, wait = 1000;
+
+  function settle(id, body) {
+    var entry = waiting[id];
+    delete waiting[id];
+    if (body && body.selfie) show(entry.ui, body.selfie, "");
+    else show(entry.ui, null, (body && body.error) || "This photo could not be checked. Please upload it again.");
+    entry.resolve();
+  }
+
+  function ask_all() {
+    timer = null;
+    var ids = Object.keys(waiting);
+    if (!ids.length) return;
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", statusesUrl + "?ids=" + ids.join(","));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onload = function () {
+      var body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+      if (xhr.status >= 400 && xhr.status < 500) {
+        // Refused as asked (signed out, no longer a member): no later answer will differ.
+        ids.forEach(function (id) { if (waiting[id]) settle(id, { error: body.error }); });
+        return;
       }
-      setTimeout(ask, wait);
+      var photos = (xhr.status === 200 && body.photos) || {};
+      ids.forEach(function (id) {
+        var state = photos[id];
+        if (state && state.status !== "pending" && waiting[id]) settle(id, state);
+      });
+      wait = Math.min(wait * 1.5, 5000);
+      schedule(wait);
+    };
+    xhr.onerror = function () { schedule(5000); };
+    xhr.send();
+  }
+
+  function schedule(delay) {
+    if (timer === null && Object.keys(waiting).length) timer = setTimeout(ask_all, delay);
+  }
+
+  function await_verdict(selfie, ui) {
+    return new Promise(function (resolve) {
+      waiting[selfie.id] = { ui: ui, resolve: resolve };
+      // A photo just sent is first asked about a second later, as each one always was.
+      if (timer !== null && wait > 1000) { clearTimeout(timer); timer = null; }
+      wait = 1000;
+      schedule(wait);
     });
   }
 
@@ -83,7 +112,7 @@
           // Checked off the request path: the next photo goes up while this one's
           // verdict is awaited.
           ui.status.textContent = " Uploaded, being checked…";
-          verdicts.push(await_verdict(result.selfie.status_url, ui));
+          verdicts.push(await_verdict(result.selfie, ui));
         } else if (result.ok && result.selfie) {
           show(ui, result.selfie, "");
         } else {

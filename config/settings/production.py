@@ -22,6 +22,7 @@ if env.str("DATABASE_MIGRATE_URL", default=""):
 REDIS_URL = env.str("REDIS_URL")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": REDIS_URL}}
+SESSION_ENGINE = SHARED_CACHE_SESSIONS  # noqa: F405
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
 # Selfies are checked off the request path, one intake process per web process.

@@ -29,6 +29,7 @@ CACHES = {
         "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
+SESSION_ENGINE = SHARED_CACHE_SESSIONS  # noqa: F405  (as production, on the shared Redis)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
                                    "global_keyprefix": f"{REDIS_KEY_PREFIX}:"}

@@ -6,9 +6,15 @@ from .environment import env
 
 # --- Cache and Celery (queues and routes: config/celery.py) --------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Sessions are read from the cache and written through to the database where every process
+# shares one cache (Redis): a request no longer reads its session row, one of the few
+# statements each makes. Never with a cache of each process's own: a sign-out in one would
+# not reach the copy another still holds.
+SHARED_CACHE_SESSIONS = "django.contrib.sessions.backends.cached_db"
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = SHARED_CACHE_SESSIONS
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

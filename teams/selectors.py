@@ -27,13 +27,16 @@ def membership_for_request(*, user: User, company_slug: str) -> Membership | Non
         return None
     # Finding the request's company: before it is known, so past the database's wall too.
     with rls_bypass("the signed-in person's own membership names the request's company"):
-        membership = (
+        # One row at most (one membership per company): unordered, where ``first()`` would
+        # sort by id, and compiling that ordering was a fifth of this look-up's time (it runs
+        # on every request under /c/<company>/).
+        found = list(
             Membership.objects.unscoped()
             .select_related("company", "team")
             .filter(user=user, company__slug=company_slug, joined_at__isnull=False,
-                    company__closed_at__isnull=True)
-            .first()
+                    company__closed_at__isnull=True)[:1]
         )
+    membership = found[0] if found else None
     if membership is not None:
         membership.user = user  # the signed-in person, loaded already: not read again
     return membership

@@ -1,22 +1,35 @@
 """Concurrent employees uploading selfies against gunicorn on PostgreSQL, one command.
 
-    .venv/bin/python bench/load.py [--users 50] [--photos 10] [--database-url postgres://…/likeness_load_bench]
+    .venv/bin/python bench/load.py [--users 50] [--photos 10] [--uplink-mbit 20]
+                                   [--database-url postgres://…/likeness_load_bench]
 
 Creates a scratch PostgreSQL database (dropped at the end; its name must contain "bench"),
 migrates it, seeds one company whose employees have all given consent, starts gunicorn as
 production runs it (gthread, WEB_CONCURRENCY processes × GUNICORN_THREADS threads, DEBUG
-off, PostgreSQL with persistent connections, Redis cache) on a free port of 127.0.0.1, and
-then, as the page's uploader does (one request per photo, one after the other):
+off, PostgreSQL with persistent connections, Redis cache) on a free port of 127.0.0.1
+behind nginx set up as production's ingress-nginx (the whole request body buffered before
+gunicorn sees it), and then, as the page's uploader does (one request per photo, one after
+the other; the verdicts still awaited asked for together meanwhile), each employee's phone
+sending at `--uplink-mbit`:
 
 1. single user: one employee uploads `--photos` photos;
-2. concurrent: `--users` employees upload `--photos` photos each, all starting together.
+2. concurrent: `--users` employees upload `--photos` photos each, all starting together;
+3. capacity (`--stress`, on by default): other `--users` employees do the same with no
+   network at all (every byte at loopback speed, the next photo the moment the last is
+   answered): what the two cores can take, printed apart from the goal.
+
+Why the phones' uplink: with no network, `--users` clients that never pause keep every core
+busy by construction, and an answer then takes about users × CPU per request / cores
+whatever the server does (Little's law; the capacity phase shows it). A person's own upload
+time is mostly their own uplink, which their colleagues do not share; the goal asks what
+fifty colleagues add to it.
 
 Each upload is a distinct 12 MP phone photo of a real face (../shared/faces), as JPEG (or
-HEIC with --format heic). It prints the upload time per request (p50/p95) for both, the
-time until each photo's verdict is known, the errors (any non-200 answer, a refused photo
-that should have been accepted, a worker that crashed or timed out in gunicorn's log), the
-machine and its load. Everything it starts is stopped at the end or after --max-seconds.
-See bench/README.md.
+HEIC with --format heic). It prints the upload time per request (p50/p95) for each phase,
+the time until each photo's verdict is known, the errors (any non-200 answer, a refused
+photo that should have been accepted, a worker that crashed or timed out in gunicorn's log,
+an error in nginx's), the machine and its load. Everything it starts is stopped at the
+end or after --max-seconds. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,6 +188,7 @@ def server_start(args, env: dict[str, str], logdir: Path) -> Server:
         PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.web_processes), "--worker-class", "gthread",
         "--threads", str(args.web_threads), "--timeout", "60", "--graceful-timeout", "10",
+        "--keep-alive", "75",  # as platform/bin/start-web: longer than nginx keeps one idle
         "--worker-tmp-dir", "/dev/shm", "--error-logfile", "-",
     ]
     handle = log.open("w")
@@ -193,6 +208,144 @@ def server_start(args, env: dict[str, str], logdir: Path) -> Server:
         server.stop()
         raise SystemExit("gunicorn did not start within 60 s")
     return server
+
+
+NGINX_CONF = """\
+# As platform/k8s/ingress.yaml and ingress-nginx's defaults: the whole request body is read
+# (into memory up to 8k, then a temporary file) before gunicorn gets the request.
+{user}worker_processes auto;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 64m;
+    client_body_buffer_size 8k;
+    proxy_request_buffering on;
+    proxy_buffering off;
+    proxy_read_timeout 75s;
+    upstream web {{ server 127.0.0.1:{upstream}; keepalive 320; keepalive_timeout 60s; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://web;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Proxy:
+    process: subprocess.Popen
+    port: int
+    dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def problems(self) -> list[str]:
+        log = self.dir / "nginx-error.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return [line for line in text.splitlines() if "[error]" in line or "[crit]" in line
+                or "[alert]" in line or "[emerg]" in line]
+
+
+def proxy_start(upstream: int, logdir: Path) -> Proxy:
+    """nginx in front of gunicorn, as production has ingress-nginx (Debian: apt-get install
+    nginx-light)."""
+    binary = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+    if binary is None:
+        raise SystemExit("nginx not found: production answers through ingress-nginx, which "
+                         "reads each upload before gunicorn sees it. Install it (Debian: "
+                         "apt-get install nginx-light) or pass --proxy none (then every slow "
+                         "phone holds a gunicorn thread for its whole upload).")
+    folder = logdir / "nginx"
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = folder / "nginx.conf"
+    # Run as root, nginx's workers would be "nobody", shut out of this private folder.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(NGINX_CONF.format(dir=folder, upstream=upstream, port=port, user=user))
+    process = subprocess.Popen([binary, "-c", str(conf), "-e", str(folder / "nginx-error.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"nginx exited at start: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return Proxy(process, port, folder)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("nginx did not start within 15 s")
+
+
+# --- Where the cores go ------------------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[int, str, str, float]]:
+    """pid → (parent, name, command line, CPU seconds so far), read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry.name)] = (int(fields[1]), name, command,
+                                  (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_by_part(server: Server, proxy: Proxy | None) -> dict[str, float]:
+    """CPU seconds used so far by each part of the machine's load: gunicorn's web processes,
+    their intake processes, nginx, PostgreSQL, Redis, and the simulated phones (this
+    process). Taken before and after a phase, the difference says where the cores went."""
+    table = _processes()
+
+    def under(root: int) -> set[int]:
+        tree, grew = {root}, True
+        while grew:
+            more = {pid for pid, (parent, *_rest) in table.items()
+                    if parent in tree and pid not in tree}
+            tree |= more
+            grew = bool(more)
+        return tree & set(table)
+
+    web = under(server.process.pid)
+    intake = {pid for pid in web if "multiprocessing" in table[pid][2]}
+    parts = {"web": web - intake, "intake": intake,
+             "nginx": under(proxy.process.pid) if proxy else set(),
+             "PostgreSQL": {p for p, row in table.items() if row[1] == "postgres"},
+             "Redis": {p for p, row in table.items() if row[1].startswith("redis-server")},
+             "phones": {os.getpid()}}
+    return {part: sum(table[p][3] for p in pids) for part, pids in parts.items()}
 
 
 # --- Seeding (in this process, on the scratch database) ----------------------------------------
@@ -273,6 +426,39 @@ def _multipart(data: bytes, filename: str) -> tuple[bytes, str]:
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+class Uplink:
+    """A request body sent no faster than a phone's uplink: ``bits_per_second`` (0: as fast
+    as the socket takes it). File-like with a length and a position, so requests sends a
+    Content-Length (not chunks) and reads it in blocks; each block waits for its time."""
+
+    BLOCK = 64 * 1024
+
+    def __init__(self, body: bytes, bits_per_second: float) -> None:
+        self.body, self.rate, self.sent, self.began = body, bits_per_second / 8, 0, 0.0
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.read():
+            yield block
+
+    def tell(self) -> int:
+        return self.sent
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.sent:
+            self.began = time.monotonic()
+        block = self.body[self.sent:self.sent + self.BLOCK]
+        if self.rate and block:
+            due = self.began + (self.sent + len(block)) / self.rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        self.sent += len(block)
+        return block
+
+
 def _verdict_of(body: dict) -> tuple[str, dict]:
     result = (body.get("results") or [body])[0]
     if not result.get("ok"):
@@ -280,18 +466,89 @@ def _verdict_of(body: dict) -> tuple[str, dict]:
     return result["selfie"]["status"], result["selfie"]
 
 
-def upload_all(server: Server, employee: Employee, user: int, photos: list[bytes],
-               fmt: str, deadline: float, poll: float) -> list[Upload]:
-    """One employee's photos, one request each, one after the other (as upload.js does);
-    where a verdict is still pending, its status is polled until known."""
+def _session(employee: Employee):
     import requests
 
     session = requests.Session()
     session.cookies.set("sessionid", employee.session, domain="127.0.0.1")
     session.cookies.set("csrftoken", employee.csrf, domain="127.0.0.1")
-    url = f"{server.base}/c/{employee.slug}/selfies/"
+    return session
+
+
+class Verdicts:
+    """The verdicts of an employee's photos still being checked, asked for as upload.js
+    does: all of them in one request (``selfies/status/?ids=…``), a second after the latest
+    upload, then 1.5× longer each time, at most 5 s apart, while the next photos go up."""
+
+    FIRST, GROWTH, LONGEST = 1.0, 1.5, 5.0
+
+    def __init__(self, base: str, employee: Employee, deadline: float) -> None:
+        self.url = f"{base}/c/{employee.slug}/selfies/status/"
+        self.deadline = deadline
+        self.session = _session(employee)
+        self.waiting: dict[int, tuple[Upload, float]] = {}  # photo id → (upload, sent at)
+        self.lock = threading.Lock()
+        self.wait, self.due = self.FIRST, 0.0
+        self.uploading = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def add(self, upload: Upload, started: float, photo: int) -> None:
+        with self.lock:
+            self.waiting[photo] = (upload, started)
+            self.wait = self.FIRST
+            self.due = min(self.due or float("inf"), time.monotonic() + self.FIRST)
+
+    def finish(self) -> None:
+        self.uploading = False
+        self.thread.join()
+
+    def _run(self) -> None:
+        while time.monotonic() < self.deadline:
+            with self.lock:
+                if not self.waiting and not self.uploading:
+                    return
+                asking = list(self.waiting) if self.waiting and \
+                    time.monotonic() >= self.due else []
+            if asking:
+                self._ask(asking)
+            time.sleep(0.05)
+        with self.lock:
+            for upload, _ in self.waiting.values():
+                upload.error = "no verdict before the deadline"
+
+    def _ask(self, photos: list[int]) -> None:
+        try:
+            response = self.session.get(self.url, params={"ids": ",".join(map(str, photos))},
+                                        headers={"Accept": "application/json"}, timeout=60)
+            states = response.json().get("photos", {}) if response.status_code == 200 else {}
+            failed = "" if response.status_code == 200 else f"status {response.status_code}"
+        except (ValueError, OSError) as error:
+            states, failed = {}, str(error)[:200]
+        with self.lock:
+            for photo in photos:
+                state = (states.get(str(photo)) or {}).get("status", "error")
+                if state == "pending" or photo not in self.waiting:
+                    continue
+                upload, started = self.waiting.pop(photo)
+                upload.verdict, upload.error = state, failed
+                upload.verdict_seconds = time.monotonic() - started
+            self.wait = min(self.wait * self.GROWTH, self.LONGEST)
+            self.due = time.monotonic() + self.wait
+
+
+def upload_all(base: str, employee: Employee, user: int, photos: list[bytes], fmt: str,
+               deadline: float, uplink_bps: float) -> list[Upload]:
+    """One employee's photos, one request each, one after the other (as upload.js does),
+    each body sent at the phone's uplink; a photo still being checked has its verdict asked
+    for meanwhile, as the page does (``Verdicts``)."""
+    import requests
+
+    session = _session(employee)
+    url = f"{base}/c/{employee.slug}/selfies/"
     headers = {"Accept": "application/json", "X-CSRFToken": employee.csrf, "Referer": url}
-    done, pending = [], []
+    verdicts = Verdicts(base, employee, deadline)
+    done = []
     for n, data in enumerate(photos):
         if time.monotonic() > deadline:
             done.append(Upload(user, 0.0, 0, "error", error="not sent: out of time"))
@@ -299,8 +556,9 @@ def upload_all(server: Server, employee: Employee, user: int, photos: list[bytes
         body, content_type = _multipart(data, f"IMG_{n:04d}.{fmt.upper()}")
         started = time.monotonic()
         try:
-            response = session.post(url, data=body, timeout=120,
-                                    headers={**headers, "Content-Type": content_type})
+            response = session.post(url, data=Uplink(body, uplink_bps), timeout=120,
+                                    headers={**headers, "Content-Type": content_type,
+                                             "Content-Length": str(len(body))})
             seconds = time.monotonic() - started
             try:
                 verdict, selfie = _verdict_of(response.json())
@@ -311,34 +569,24 @@ def upload_all(server: Server, employee: Employee, user: int, photos: list[bytes
             if verdict in ("accepted", "rejected"):
                 upload.verdict_seconds = seconds
             elif verdict == "pending":
-                pending.append((upload, started, selfie.get("status_url")))
+                verdicts.add(upload, started, selfie["id"])
             done.append(upload)
         except requests.RequestException as error:
             done.append(Upload(user, time.monotonic() - started, 0, "error", error=str(error)))
-    for upload, started, status_url in pending:  # verdicts that arrive after the answer
-        while time.monotonic() < deadline:
-            response = session.get(f"{server.base}{status_url}", headers=headers, timeout=60)
-            state = response.json().get("status") if response.status_code == 200 else "error"
-            if state != "pending":
-                upload.verdict = state
-                upload.verdict_seconds = time.monotonic() - started
-                break
-            time.sleep(poll)
-        else:
-            upload.error = "no verdict before the deadline"
+    verdicts.finish()
     return done
 
 
-def run_phase(server: Server, employees: list[Employee], photos: list[bytes], fmt: str,
-              deadline: float, poll: float) -> Phase:
+def run_phase(base: str, employees: list[Employee], photos: list[bytes], fmt: str,
+              deadline: float, uplink_bps: float) -> Phase:
     phase = Phase()
     results: list[list[Upload]] = [[] for _ in employees]
     start = threading.Barrier(len(employees))
 
     def worker(index: int) -> None:
         start.wait()
-        results[index] = upload_all(server, employees[index], index, photos, fmt, deadline,
-                                    poll)
+        results[index] = upload_all(base, employees[index], index, photos, fmt, deadline,
+                                    uplink_bps)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True)
                for i in range(len(employees))]
@@ -378,11 +626,58 @@ def summary(phase: Phase, expected: int) -> dict:
     }
 
 
+def _report(args, figures: dict[str, dict], crashes: list[str], before: str, after: str,
+            goal: tuple[float, int, bool]) -> None:
+    network = (f"each phone sending at {args.uplink_mbit:g} Mbit/s" if args.uplink_mbit
+               else "no network (loopback speed)")
+    print(f"Load benchmark: {args.users} employees × {args.photos} {args.format.upper()} "
+          f"photos ({SIZE[0]}×{SIZE[1]}), {network}; "
+          + ("nginx as production's ingress, then " if args.proxy == "nginx" else "")
+          + f"gunicorn gthread {args.web_processes} processes × {args.web_threads} threads on "
+          "PostgreSQL, " + (f"{args.intake_processes} intake process(es) per web process"
+                            if args.intake_processes else "intake in the request"))
+    print(f"Machine: {machine()}, Python {platform.python_version()}; load average "
+          f"{before} before, {after} after")
+    print()
+    columns = list(figures)
+    print(f"{'':<28}" + "".join(f"{name:>16}" for name in columns))
+    rows = (("upload request p50", "p50_s"), ("upload request p95", "p95_s"),
+            ("upload request max", "max_s"), ("verdict known p50", "verdict_p50_s"),
+            ("verdict known p95", "verdict_p95_s"), ("phase wall time", "wall_s"))
+    for label, key in rows:
+        print(f"{label + ' (s)':<28}" + "".join(f"{figures[c][key]:>16.2f}" for c in columns))
+    print(f"{'uploads (errors)':<28}" + "".join(
+        f"{str(figures[c]['uploads']) + ' (' + str(figures[c]['errors']) + ')':>16}"
+        for c in columns))
+    for column in columns:
+        for kind in figures[column]["error_kinds"]:
+            print(f"  error ({column}): {kind}")
+    for line in crashes[:10]:
+        print(f"  server: {line[:160]}")
+    if "capacity" in figures:
+        done = figures["capacity"]
+        print(f"\ncapacity (no network, not the goal): {done['uploads'] / done['wall_s']:.1f} "
+              f"photos/s answered and checked; p95 answer {done['p95_s']:.2f} s "
+              f"(≈ users × CPU per request / cores when nobody pauses)")
+    ratio, errors, ok = goal
+    print()
+    print(f"goal: concurrent p95 ≤ 2 × single-user p95 (×{ratio:.2f}), 0 errors ({errors}): "
+          f"{'PASS' if ok else 'MISS'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--photos", type=int, default=10, help="photos per employee")
     parser.add_argument("--format", choices=("jpeg", "heic"), default="jpeg")
+    parser.add_argument("--uplink-mbit", type=float, default=20.0,
+                        help="each phone's upload speed (default 20 Mbit/s, above the mobile "
+                             "median); 0: no network, the old closed loop")
+    parser.add_argument("--proxy", choices=("nginx", "none"), default="nginx",
+                        help="nginx in front as production's ingress (default), or gunicorn "
+                             "alone")
+    parser.add_argument("--stress", action=argparse.BooleanOptionalAction, default=True,
+                        help="then the capacity phase: as many others with no network")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/"
                         "likeness_load_bench")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
@@ -397,12 +692,15 @@ def main() -> None:
                              "0 checks photos in the request")
     parser.add_argument("--max-seconds", type=int, default=900,
                         help="stop everything after this long (default 900)")
-    parser.add_argument("--poll", type=float, default=0.5, help="verdict polling interval")
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/likeness-bench"))
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     if not 1 <= args.users <= 200 or not 1 <= args.photos <= 20:
         parser.error("--users 1-200, --photos 1-20 (at most 20 selfies a person)")
+    if args.uplink_mbit < 0:
+        parser.error("--uplink-mbit must be 0 or more")
+    stress = args.stress and args.uplink_mbit > 0  # with no network the concurrent phase is it
+    uplink = args.uplink_mbit * 1_000_000
     deadline = time.monotonic() + args.max_seconds
 
     photos = phone_photos(args.photos, args.format, args.cache_dir)
@@ -413,60 +711,58 @@ def main() -> None:
                                            "DATABASE_URL", "REDIS_URL", "MEDIA_ROOT")})
     sys.path.insert(0, str(ROOT))
     database_create(args.database_url)
-    server = None
+    server = proxy = None
+    phases: dict[str, Phase] = {}
+    cpu: dict[str, float] = {}
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env,
                        check=True, timeout=300)
         warmers = args.web_processes * 4
-        employees = seed(args.users + 1 + warmers)
+        employees = seed(warmers + 1 + args.users * (2 if stress else 1))
         warm, employees = employees[:warmers], employees[warmers:]
+        single_one, employees = employees[:1], employees[1:]
         server = server_start(args, env, logdir)
+        if args.proxy == "nginx":
+            proxy = proxy_start(server.port, logdir)
+        base = f"http://127.0.0.1:{proxy.port}" if proxy else server.base
         # Warm-up, not counted: each web process starts its intake process and loads the
         # face models on its first photos.
-        run_phase(server, warm, photos[:3], args.format, deadline, args.poll)
+        run_phase(base, warm, photos[:3], args.format, deadline, 0)
         before = load_average()
-        single = run_phase(server, employees[-1:], photos, args.format, deadline, args.poll)
-        many = run_phase(server, employees[:-1], photos, args.format, deadline, args.poll)
+        phases["single user"] = run_phase(base, single_one, photos, args.format, deadline,
+                                          uplink)
+        cpu_before = cpu_by_part(server, proxy)
+        phases["concurrent"] = run_phase(base, employees[:args.users], photos, args.format,
+                                         deadline, uplink)
+        cpu = {part: seconds - cpu_before[part]
+               for part, seconds in cpu_by_part(server, proxy).items()}
+        if stress:
+            phases["capacity"] = run_phase(base, employees[args.users:], photos, args.format,
+                                           deadline, 0)
         after = load_average()
     finally:
+        if proxy is not None:
+            proxy.stop()
         if server is not None:
             server.stop()
         if not args.keep_db:
             database_drop(args.database_url)
         shutil.rmtree(media, ignore_errors=True)
-    crashes = server.problems() if server else []
-    figures = {"single": summary(single, args.photos),
-               "concurrent": summary(many, args.users * args.photos)}
-    print(f"Load benchmark: {args.users} employees × {args.photos} {args.format.upper()} "
-          f"photos ({SIZE[0]}×{SIZE[1]}), gunicorn gthread {args.web_processes} processes × "
-          f"{args.web_threads} threads on PostgreSQL, "
-          + (f"{args.intake_processes} intake process(es) per web process"
-             if args.intake_processes else "intake in the request"))
-    print(f"Machine: {machine()}, Python {platform.python_version()}; load average "
-          f"{before} before, {after} after")
-    print()
-    print(f"{'':<28}{'single user':>16}{'concurrent':>16}")
-    rows = (("upload request p50", "p50_s"), ("upload request p95", "p95_s"),
-            ("upload request max", "max_s"), ("verdict known p50", "verdict_p50_s"),
-            ("verdict known p95", "verdict_p95_s"), ("phase wall time", "wall_s"))
-    for label, key in rows:
-        print(f"{label + ' (s)':<28}{figures['single'][key]:>16.2f}"
-              f"{figures['concurrent'][key]:>16.2f}")
-    print(f"{'uploads (errors)':<28}"
-          f"{str(figures['single']['uploads']) + ' (' + str(figures['single']['errors']) + ')':>16}"
-          f"{str(figures['concurrent']['uploads']) + ' (' + str(figures['concurrent']['errors']) + ')':>16}")
-    for kind in figures["concurrent"]["error_kinds"] + figures["single"]["error_kinds"]:
-        print(f"  error: {kind}")
-    for line in crashes[:10]:
-        print(f"  gunicorn: {line[:160]}")
-    ratio = figures["concurrent"]["p95_s"] / figures["single"]["p95_s"]
-    errors = figures["single"]["errors"] + figures["concurrent"]["errors"] + len(crashes)
+    crashes = (server.problems() if server else []) + (proxy.problems() if proxy else [])
+    shutil.rmtree(logdir, ignore_errors=True)
+    figures = {name: summary(phase, args.photos * (1 if name == "single user" else args.users))
+               for name, phase in phases.items()}
+    ratio = figures["concurrent"]["p95_s"] / figures["single user"]["p95_s"]
+    errors = sum(f["errors"] for f in figures.values()) + len(crashes)
     ok = ratio <= 2.0 and errors == 0
-    print()
-    print(f"goal: concurrent p95 ≤ 2 × single-user p95 (×{ratio:.2f}), 0 errors ({errors}): "
-          f"{'PASS' if ok else 'MISS'}")
+    _report(args, figures, crashes, before, after, (ratio, errors, ok))
+    if cpu:
+        wall = phases["concurrent"].wall
+        print(f"CPU during the concurrent phase ({wall:.0f} s × {os.cpu_count()} cores = "
+              f"{wall * (os.cpu_count() or 1):.0f} core-seconds): " + ", ".join(
+                  f"{part} {seconds:.1f} s" for part, seconds in cpu.items()))
     print("BENCH_JSON " + json.dumps({"figures": figures, "crashes": crashes[:20],
-                                      "ratio": ratio, "machine": machine(),
+                                      "ratio": ratio, "machine": machine(), "cpu": cpu,
                                       "load_before": before, "load_after": after,
                                       "args": {k: str(v) for k, v in vars(args).items()}}))
     sys.exit(0 if ok else 1)

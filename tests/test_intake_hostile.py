@@ -317,6 +317,26 @@ def test_an_upload_without_consent_is_refused_and_stores_nothing(tenant_a):
     assert db_fingerprint() == before and stored_files() == files_before
 
 
+def test_a_plain_form_upload_without_consent_is_sent_to_the_consent_page(tenant_a):
+    client = tenant_a.client_for(tenant_a.member)
+    before, files_before = db_fingerprint(), stored_files()
+    response = client.post(UPLOAD_URL, {"photos": SimpleUploadedFile(
+        "photo.jpg", images.oriented_jpeg(1))})
+    assert db_fingerprint() == before and stored_files() == files_before
+    page = client.get(response["Location"], follow=True)  # the upload page sends them on
+    assert page.redirect_chain[-1][0].endswith("/consent/")
+    assert "Photos can only be uploaded after consent is given." in page.content.decode()
+
+
+def test_an_upload_reads_the_consent_once(tenant_a, member_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert upload(member_client, images.oriented_jpeg(1)).status_code == 200
+    assert sum("privacy_consentrecord" in q["sql"] for q in queries.captured_queries) == 1
+
+
 # --- Batches and failures half-way -----------------------------------------------------
 
 def test_a_batch_keeps_the_good_files_and_says_why_for_the_rest(tenant_a, member_client):

@@ -37,6 +37,10 @@ def intake_limits() -> IntakeLimits:
                         long_side=settings.SELFIE_LONG_SIDE)
 
 
+class ConsentMissing(ServiceError):
+    """The person has not given consent (or withdrew it): no photo of theirs is taken."""
+
+
 def selfie_upload(
     *, company: Company, actor: Membership, membership: Membership, data: bytes,
     name: str = "",
@@ -55,7 +59,7 @@ def selfie_upload(
     if actor.pk != membership.pk and not actor.is_admin:
         raise NotAllowed("Only an admin can upload for someone else.")
     if not consent_is_granted(company=company, user=membership.user):
-        raise ServiceError("Photos can only be uploaded after consent is given.")
+        raise ConsentMissing("Photos can only be uploaded after consent is given.")
     existing = Selfie.objects.for_company(company).filter(membership=membership)
     if existing.count() >= settings.SELFIES_MAX_PER_PERSON:  # photos being checked count too
         raise ServiceError(f"You already have {settings.SELFIES_MAX_PER_PERSON} photos. "

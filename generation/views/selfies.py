@@ -21,7 +21,11 @@ from ..intake.decode import mb
 from ..models import Selfie
 from ..selectors import selfie_get, selfie_list
 from ..services import selfie_delete, selfie_upload
-from ..services.selfies import selfie_intake_status, selfie_intake_statuses
+from ..services.selfies import (
+    ConsentMissing,
+    selfie_intake_status,
+    selfie_intake_statuses,
+)
 from .access import own_or_admin, private_photo_view
 
 
@@ -95,6 +99,11 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
             selfie = selfie_upload(company=request.company, actor=request.membership,
                                    membership=owner, data=upload.read(),
                                    name=upload.name or "")
+        except ConsentMissing as error:  # for every photo alike: none is taken
+            if _wants_json(request):
+                return JsonResponse({"ok": False, "error": str(error)}, status=403)
+            messages.error(request, str(error))
+            return None
         except ServiceError as error:
             results.append({"ok": False, "error": str(error)})
             refusal_remember(request, owner, name=upload.name, error=str(error))
@@ -124,6 +133,13 @@ def _handle_uploads(request: HttpRequest, owner: Membership) -> HttpResponse | N
 @company_view(role="member")
 def selfies(request: HttpRequest) -> HttpResponse:
     company, membership = request.company, request.membership
+    if request.method == "POST" and request.FILES.getlist("photos"):
+        # selfie_upload checks consent itself (ConsentMissing): asked once an upload, not
+        # twice.
+        response = _handle_uploads(request, membership)
+        if response is not None:
+            return response
+        return redirect("generation:selfies", company_slug=company.slug)
     if not consent_is_granted(company=company, user=request.user):
         if request.method == "POST":
             error = "Photos can only be uploaded after consent is given."

@@ -39,7 +39,7 @@
   // The verdicts still awaited, asked for together: one request for all of this page's
   // photos (after 1 s, then 1.5x longer each time, at most 5 s apart), not one per photo.
   var statusesUrl = form.getAttribute("data-statuses-url");
-  var waiting = {};  // photo id -> {url, ui, resolve}
+  var waiting = {};  // photo id -> {ui, resolve}
   var timer = null, wait = 1000;
 
   function settle(id, body) {
@@ -60,12 +60,13 @@
     xhr.onload = function () {
       var body = {};
       try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
-      if (xhr.status >= 400 && xhr.status < 500) {
-        // Refused as asked (signed out, no longer a member): no later answer will differ.
+      if ((xhr.status >= 400 && xhr.status < 500) || (xhr.status === 200 && !body.photos)) {
+        // Refused as asked, or a page instead of an answer (signed out, no longer a
+        // member): no later answer will differ.
         ids.forEach(function (id) { if (waiting[id]) settle(id, { error: body.error }); });
         return;
       }
-      var photos = (xhr.status === 200 && body.photos) || {};
+      var photos = body.photos || {};
       ids.forEach(function (id) {
         var state = photos[id];
         if (state && state.status !== "pending" && waiting[id]) settle(id, state);

@@ -6,11 +6,11 @@
 Creates a scratch PostgreSQL database (dropped at the end; its name must contain "bench"),
 migrates it, seeds one company whose employees have all given consent, starts gunicorn as
 production runs it (gthread, WEB_CONCURRENCY processes × GUNICORN_THREADS threads, DEBUG
-off, PostgreSQL with persistent connections, Redis cache) on a free port of 127.0.0.1
-behind nginx set up as production's ingress-nginx (the whole request body buffered before
-gunicorn sees it), and then, as the page's uploader does (one request per photo, one after
-the other; the verdicts still awaited asked for together meanwhile), each employee's phone
-sending at `--uplink-mbit`:
+off, PostgreSQL with persistent connections and the tenant wall on, Redis cache and
+sessions) on a free port of 127.0.0.1 behind nginx set up as production's ingress-nginx
+(the whole request body buffered before gunicorn sees it), and then, as the page's
+uploader does (one request per photo, one after the other; the verdicts still awaited
+asked for together meanwhile), each employee's phone sending at `--uplink-mbit`:
 
 1. single user: one employee uploads `--photos` photos;
 2. concurrent: `--users` employees upload `--photos` photos each, all starting together;
@@ -150,6 +150,10 @@ def server_environment(args, media: Path) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": tempfile.gettempdir(),
         "SELFIE_INTAKE_PROCESSES": str(args.intake_processes),
+        # As production: the database's tenant wall on, so each request names its company
+        # (and opens the wall for the membership look-up) as it does there. The bench's role
+        # owns the tables, so the policies let it through; the statements are what it costs.
+        "DB_ROW_LEVEL_SECURITY": "1",
     })
     env.pop("AWS_STORAGE_BUCKET_NAME", None)
     return env

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,19 +199,26 @@ def server_start(args, env: dict[str, str], logdir: Path) -> Server:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=handle,
                                start_new_session=True)
     server = Server(process, port, log)
-    deadline = time.monotonic() + 60
+    _listening(process, port, "gunicorn", 60, stop=server.stop,
+               output=lambda: log.read_text()[-3000:])
+    return server
+
+
+def _listening(process: subprocess.Popen, port: int, name: str, seconds: float, *,
+               stop: Callable[[], None], output: Callable[[], str]) -> None:
+    """Wait until ``process`` accepts connections on ``port``; stop it and exit if it does
+    not within ``seconds`` or exits first (``output``: what it said)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited at start:\n{log.read_text()[-3000:]}")
+            raise SystemExit(f"{name} exited at start:\n{output()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
+                return
         except OSError:
-            time.sleep(0.3)
-    else:
-        server.stop()
-        raise SystemExit("gunicorn did not start within 60 s")
-    return server
+            time.sleep(0.2)
+    stop()
+    raise SystemExit(f"{name} did not start within {seconds:g} s")
 
 
 NGINX_CONF = """\
@@ -292,17 +299,10 @@ def proxy_start(upstream: int, logdir: Path) -> Proxy:
     conf.write_text(NGINX_CONF.format(dir=folder, upstream=upstream, port=port, user=user))
     process = subprocess.Popen([binary, "-c", str(conf), "-e", str(folder / "nginx-error.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"nginx exited at start: {process.stderr.read().decode()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return Proxy(process, port, folder)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("nginx did not start within 15 s")
+    proxy = Proxy(process, port, folder)
+    _listening(process, port, "nginx", 15, stop=proxy.stop,
+               output=lambda: process.stderr.read().decode()[-2000:])
+    return proxy
 
 
 # --- Where the cores go ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..selectors import selfie_get, selfie_list
 from ..services import selfie_delete, selfie_upload
 from ..services.selfies import (
     ConsentMissing,
+    IntakeStatus,
     selfie_intake_status,
     selfie_intake_statuses,
 )
@@ -201,7 +202,7 @@ selfie_image = private_photo_view(_visible_selfie, "image_key")
 selfie_thumb = private_photo_view(_visible_selfie, "thumb_key")
 
 
-def _status_body(request: HttpRequest, pk: int, state) -> dict:
+def _status_body(request: HttpRequest, pk: int, state: IntakeStatus) -> dict:
     body = {"status": state.status, "error": state.error}
     # Listed after a reload in the session of whoever sent it, as the upload's own answer
     # would have been: an admin looking at someone's photo learns no file name.

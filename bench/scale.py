@@ -59,6 +59,12 @@ FIRST = ("Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Edsger", "Fran
 LAST = ("Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Liskov", "Dijkstra", "Allen",
         "Thompson", "Perlman", "Ritchie", "Lamarr", "Backus", "Johnson", "Wirth", "Wilson",
         "Berners-Lee", "Matsumoto")
+# The quality figures intake keeps on an accepted selfie (as measured on a real portrait).
+INTAKE_METRICS = {"faces": 1, "width": 768, "height": 1024, "face_fraction": 0.29,
+                  "face_pixels": 266, "roll_degrees": -0.5, "detector_score": 1.65,
+                  "other_faces": [], "sharpness": 552.4, "brightness": 146.2, "clipped": 0.001,
+                  "detail": 0.499, "texture": 0.857, "blockiness": 0.023, "codes": [],
+                  "too_tight_for": []}
 # Where people are in the flow (approved people get a headshot; the rest of the approved
 # share comes from the export size). Weights per 100.
 STATUS_MIX = (("invited", 15), ("joined", 10), ("consented", 10), ("uploaded", 15),
@@ -242,10 +248,15 @@ def seed_company(slug: str, people: int, *, teams: int, headshots: int, media: P
     key = f"selfies/c{company.pk}/m{subject.pk}/bench"
     _write(media, f"{key}.jpg", selfie)
     _write(media, f"{key}_thumb.jpg", thumb)
+    # With what intake keeps on an accepted selfie (its face embedding and quality figures,
+    # computed once at upload), as every selfie a job reads has: without them each job would
+    # decode the selfie and look for a face again (``scoring._selfie_backfill``, for selfies
+    # stored before those were kept), which no job after an upload does.
     Selfie.objects.create(
         company=company, membership=subject, image_key=f"{key}.jpg", thumb_key=f"{key}_thumb.jpg",
         width=768, height=1024, size_bytes=len(selfie), source_format="JPEG",
-        content_sha256=hashlib.sha256(selfie).hexdigest(), status=Selfie.Status.ACCEPTED)
+        content_sha256=hashlib.sha256(selfie).hexdigest(), status=Selfie.Status.ACCEPTED,
+        face_embedding=[rng.uniform(-0.2, 0.2) for _ in range(128)], qa_metrics=INTAKE_METRICS)
     Membership.objects.for_company(company).filter(pk=subject.pk).update(status="uploaded")
     from scale_pages import seed_page_data
 

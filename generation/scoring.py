@@ -103,7 +103,8 @@ def job_references(job: GenerationJob) -> References:
         references = [sample_selfie(job)]
     for selfie in references:
         if selfie.face_embedding is None or "detail" not in selfie.qa_metrics:
-            _selfie_backfill(selfie)
+            if not selfie.qa_metrics.get(BACKFILLED):
+                _selfie_backfill(selfie)
         if selfie.face_embedding is not None:
             embeddings.append(selfie.face_embedding)
         qualities.append(selfie.qa_metrics)
@@ -112,22 +113,28 @@ def job_references(job: GenerationJob) -> References:
                                                      exclude_membership=job.membership_id))
 
 
+# Set in a selfie's QA metrics once ``_selfie_backfill`` has looked at it, whatever it found.
+BACKFILLED = "backfilled"
+
+
 def _selfie_backfill(selfie: Selfie) -> None:
     """A selfie stored before embeddings and quality were kept at upload: compute them now,
-    once."""
+    once. Once even where no face is found (or no embedding can be made): what the photo
+    holds will not change, and every later job would decode it and look again."""
     try:
         image = _open(selfie.image_key)
     except OSError:
-        return
+        return  # unreadable now (storage may be down): tried again by the next job
     faces = faces_detect(image)
-    if not faces:
-        return
-    metrics = {**selfie.qa_metrics, **{k: v for k, v in face_quality(
-        np.asarray(image), faces[0]).as_dict().items() if k in ("detail", "texture")}}
-    try:
-        vector = face_embedding(image, face=faces[0])
-    except NoFaceToScore:
-        vector = None
+    metrics = {**selfie.qa_metrics, BACKFILLED: True}
+    vector = None
+    if faces:
+        metrics.update({k: v for k, v in face_quality(np.asarray(image), faces[0]).as_dict()
+                        .items() if k in ("detail", "texture")})
+        try:
+            vector = face_embedding(image, face=faces[0])
+        except NoFaceToScore:
+            pass
     Selfie.objects.for_company(selfie.company_id).filter(pk=selfie.pk).update(
         face_embedding=vector, qa_metrics=metrics)
     selfie.face_embedding, selfie.qa_metrics = vector, metrics

@@ -70,27 +70,31 @@ def likeness_threshold(company) -> float:
     return float(settings.LIKENESS_THRESHOLD)
 
 
-def _open(key: str, data: bytes | None = None) -> Image.Image:
-    """The photo stored at ``key``, decoded; ``data``: its bytes, already in hand."""
-    if data is None:
-        with default_storage.open(key, "rb") as handle:
-            data = handle.read()
+def _open(key: str) -> Image.Image:
+    """The photo stored at ``key``, decoded."""
+    with default_storage.open(key, "rb") as handle:
+        data = handle.read()
     image = Image.open(io.BytesIO(data))
     image.load()
     return image if image.mode == "RGB" else image.convert("RGB")  # RGB → RGB is a copy
 
 
 def _open_all(keys: list[str]) -> list[Image.Image]:
-    """The stored photos in order, decoded side by side on up to ``SCORING_THREADS`` threads
-    (libjpeg releases the GIL). Those this job run stored are decoded from the bytes it
-    kept (``job_photos``); the rest are read from storage, from several threads: the local
-    storage opens a file per call, django-storages' S3 keeps a client per thread."""
-    kept = [photo_taken(key) for key in keys]  # here: the run's context is this thread's
-    threads = min(settings.SCORING_THREADS, len(keys), cores_available())
+    """The stored photos in order. Those this job run stored are the images it kept
+    (``job_photos``); the rest are read from storage and decoded side by side on up to
+    ``SCORING_THREADS`` threads (libjpeg releases the GIL; the local storage opens a file
+    per call, django-storages' S3 keeps a client per thread)."""
+    images = [photo_taken(key) for key in keys]  # here: the run's context is this thread's
+    missing = [index for index, image in enumerate(images) if image is None]
+    threads = min(settings.SCORING_THREADS, len(missing), cores_available())
     if threads < 2:
-        return [_open(key, data) for key, data in zip(keys, kept, strict=True)]
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring-open") as pool:
-        return list(pool.map(_open, keys, kept))
+        opened = [_open(keys[index]) for index in missing]
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring-open") as pool:
+            opened = list(pool.map(_open, [keys[index] for index in missing]))
+    for index, image in zip(missing, opened, strict=True):
+        images[index] = image
+    return images
 
 
 def job_references(job: GenerationJob) -> References:

@@ -1,5 +1,6 @@
-"""A job run scores the photos it stored from the bytes it wrote, not by reading them back
-(on S3, a GET per candidate), and never from bytes storage no longer holds."""
+"""A job run scores the photos it stored from the images it encoded, not by reading them
+back (on S3, a GET per candidate) or decoding them again, and never a photo storage no longer
+holds."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def watched(request, monkeypatch):
     return seen
 
 
+def _within_jpeg_error(judged: np.ndarray, stored: np.ndarray) -> bool:
+    """The same picture, as a quality-92 JPEG of it is: within a level or two on average."""
+    difference = np.abs(judged.astype(np.int16) - stored.astype(np.int16))
+    return judged.shape == stored.shape and difference.mean() < 2.5
+
+
 def _stored_pixels(job: GenerationJob) -> list[np.ndarray]:
     pixels = []
     for candidate in Candidate.objects.for_company(job.company_id).filter(job=job).order_by(
@@ -57,7 +64,7 @@ def _stored_pixels(job: GenerationJob) -> list[np.ndarray]:
     return pixels
 
 
-def test_an_offline_run_judges_the_stored_jpegs_without_reading_them_back(tenant_a, watched):
+def test_an_offline_run_judges_what_it_stored_without_reading_it_back(tenant_a, watched):
     job = _job(tenant_a, Backend.OFFLINE, seeds=[5, 6])
     GenerationJob.objects.for_company(job.company_id).filter(pk=job.pk).update(
         status=Status.QUEUED, lease_until=None)
@@ -65,10 +72,10 @@ def test_an_offline_run_judges_the_stored_jpegs_without_reading_them_back(tenant
     keys = set(Candidate.objects.for_company(job.company_id).filter(job=job)
                .values_list("image_key", flat=True))
     assert len(keys) == 2 and not keys & set(watched["read"])
-    # What the gates judged is what storage holds, pixel for pixel (the JPEG, decoded).
+    # What the gates judged is what storage holds: the pixels its JPEG was made of.
     stored = _stored_pixels(job)
     assert len(watched["judged"]) == 2
-    assert all(np.array_equal(a, b) for a, b in zip(watched["judged"], stored, strict=True))
+    assert all(_within_jpeg_error(a, b) for a, b in zip(watched["judged"], stored, strict=True))
 
 
 def test_a_replicate_delivery_is_judged_from_what_it_stored(tenant_a, watched, monkeypatch):
@@ -78,7 +85,7 @@ def test_a_replicate_delivery_is_judged_from_what_it_stored(tenant_a, watched, m
     runner.job_receive(job, external_id="p-11")
     candidate = Candidate.objects.for_company(job.company_id).get(job=job)
     assert candidate.scored_at is not None and candidate.image_key not in watched["read"]
-    assert np.array_equal(watched["judged"][0], _stored_pixels(job)[0])
+    assert _within_jpeg_error(watched["judged"][0], _stored_pixels(job)[0])
 
 
 def test_photos_stored_by_an_earlier_run_are_read_from_storage(tenant_a, watched):
@@ -107,24 +114,25 @@ def test_a_recropped_photo_is_read_again_from_storage(tenant_a):
                           width=300, height=400)
     recropped = _raw_output().resize((200, 250))
     with photos_kept():
-        photo_stored(key, out.getvalue())
+        photo_stored(key, first)
         scoring._replace_image(candidate, recropped)
         [opened] = scoring._open_all([candidate.image_key])
     assert opened.size == (200, 250)
 
 
-def test_bytes_are_kept_only_inside_a_run_and_handed_over_once():
-    photo_stored("a", b"outside")  # no run: nothing is kept
+def test_photos_are_kept_only_inside_a_run_and_handed_over_once():
+    one, two, three = (Image.new("RGB", (4, 4), (n, n, n)) for n in (1, 2, 3))
+    photo_stored("a", one)  # no run: nothing is kept
     assert photo_taken("a") is None
     with photos_kept():
-        photo_stored("a", b"one")
-        photo_stored("b", b"two")
+        photo_stored("a", one)
+        photo_stored("b", two)
         with photos_kept():  # a nested block shares the run's photos
-            assert photo_taken("a") == b"one"
+            assert photo_taken("a") is one
         assert photo_taken("a") is None  # handed over once
         photo_forgotten("b")
         assert photo_taken("b") is None
-        photo_stored("c", b"three")
+        photo_stored("c", three)
     with photos_kept():
         assert photo_taken("c") is None  # nothing outlives its run
 
@@ -132,7 +140,7 @@ def test_bytes_are_kept_only_inside_a_run_and_handed_over_once():
 @pytest.mark.usefixtures("files")
 def test_a_duplicate_photo_leaves_nothing_kept_but_the_first(tenant_a):
     """The same (seed, output) stored twice at once: the second meets the unique constraint,
-    its files go, and so do its bytes (scoring must never decode a photo storage lost)."""
+    its files go, and so does its image (scoring must never judge a photo storage lost)."""
     from generation import job_photos
     from generation.services.jobs import candidate_store
 

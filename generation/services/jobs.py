@@ -201,7 +201,7 @@ def candidate_store(
     image_name, thumb_name = candidate_keys(company_id=job.company_id, job_id=job.pk, seed=seed,
                                             output_index=output_index)
     image_key = default_storage.save(image_name, ContentFile(full))
-    photo_stored(image_key, full)  # the run's scoring decodes these bytes, not storage's
+    photo_stored(image_key, image)  # the run's scoring judges these pixels, not storage's
     thumb_key = default_storage.save(thumb_name, ContentFile(thumb))
     try:
         # A savepoint only inside someone's transaction (a duplicate must not spoil it); on

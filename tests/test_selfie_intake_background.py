@@ -163,3 +163,22 @@ def test_an_intake_process_that_dies_is_replaced_and_uploads_go_on(tenant_a, bac
     second = _upload(client, face_bytes("obama2.jpg")).json()["results"][0]["selfie"]
     assert _verdict(client, second["status_url"])["status"] in ("accepted", "rejected")
     assert intake._pool is not pool
+
+
+@pytest.mark.parametrize("nice", [19, 4])
+def test_intake_processes_run_below_the_web_threads(background, nice):
+    """Answering requests comes first on a busy machine: the intake processes are
+    ``SELFIE_INTAKE_NICE`` below the process that started them."""
+    import os
+
+    from generation.intake import background as intake
+
+    background.SELFIE_INTAKE_NICE = nice
+    started_with = intake._pool
+    intake._pool = None  # a pool of this test's own, with this setting
+    try:
+        child = intake._executor(1).submit(os.nice, 0).result(timeout=60)
+    finally:
+        intake._pool.shutdown(wait=True)
+        intake._pool = started_with
+    assert child == min(19, os.nice(0) + nice)

@@ -15,10 +15,15 @@ interrupted after SELFIE_INTAKE_TIMEOUT_SECONDS (``selfie_intake_status``), and 
 uploads them again. A web process finishes its queue before it exits (gunicorn's graceful
 shutdown, ``atexit``).
 
-The intake processes run at a lower CPU priority (nice) than the web threads, so answering
-requests comes first when the machine is busy, and each has its own face models (dlib's are
-not safe to share between threads). ``SELFIE_INTAKE_PROCESSES = 0`` runs intake inline in
-the request (the embedded default and the tests).
+The intake processes run at a lower CPU priority than the web threads (``SELFIE_INTAKE_NICE``,
+19 by default: the kernel then gives a web thread about 68 times an intake process's share of
+a busy core), so answering requests comes first when the machine is busy, and intake takes
+the cores the web threads leave idle. Within a container or a Kubernetes pod the kernel
+weighs the nice only against the same container's processes; on a shared host it yields to
+everything else too, and an operator whose verdicts then come late lowers it. Each intake
+process has its own face models (dlib's are not safe to share between threads).
+``SELFIE_INTAKE_PROCESSES = 0`` runs intake inline in the request (the embedded default and
+the tests).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from PIL import Image
 
 from .decode import ImageRejected, image_normalise
@@ -42,7 +48,6 @@ from .qa import selfie_qa
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 320
-INTAKE_NICE = 5  # below the web threads (CFS gives them 3× its share), not starved
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,11 @@ def intake_run(data: bytes, limits) -> IntakeResult:
                         sha256=clean.sha256, qa=qa.as_dict())
 
 
-def _child_start() -> None:
-    """In each intake process: a lower priority than the web threads, and Django's settings
-    (the decoder reads none, but QA's model paths come from them)."""
+def _child_start(nice: int) -> None:
+    """In each intake process: a lower priority than the web threads (``nice`` more), and
+    Django's settings (the decoder reads none, but QA's model paths come from them)."""
     try:
-        os.nice(INTAKE_NICE)
+        os.nice(nice)
     except OSError:  # not permitted: run at the same priority
         pass
     import django
@@ -102,7 +107,8 @@ def _executor(processes: int) -> ProcessPoolExecutor:
             # web worker (forking one that holds locks can deadlock the child).
             context = multiprocessing.get_context("forkserver")
             _pool = ProcessPoolExecutor(max_workers=processes, mp_context=context,
-                                        initializer=_child_start)
+                                        initializer=_child_start,
+                                        initargs=(settings.SELFIE_INTAKE_NICE,))
             _pool_pid = os.getpid()
         return _pool
 

@@ -13,6 +13,8 @@ SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
 # Intake processes per web process: uploads are decoded and checked there, off the request
 # (generation/intake/background.py); 0 checks them in the request itself.
 SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=0)
+# How much lower the intake processes' CPU priority is than the web threads' (nice, 0–19).
+SELFIE_INTAKE_NICE = env.int("SELFIE_INTAKE_NICE", default=19)
 # A photo still being checked after this long was lost with its web process.
 SELFIE_INTAKE_TIMEOUT_SECONDS = env.int("SELFIE_INTAKE_TIMEOUT_SECONDS", default=600)
 # Uploads up to the selfie cap stay in memory: the original bytes never touch a disk

@@ -165,20 +165,50 @@ def test_an_intake_process_that_dies_is_replaced_and_uploads_go_on(tenant_a, bac
     assert intake._pool is not pool
 
 
-@pytest.mark.parametrize("nice", [19, 4])
-def test_intake_processes_run_below_the_web_threads(background, nice):
-    """Answering requests comes first on a busy machine: the intake processes are
-    ``SELFIE_INTAKE_NICE`` below the process that started them."""
-    import os
-
+def _child_priority(background, priority: str) -> tuple[int, int]:
+    """(scheduling policy, nice) of an intake process started with ``priority``."""
     from generation.intake import background as intake
 
-    background.SELFIE_INTAKE_NICE = nice
+    background.SELFIE_INTAKE_PRIORITY = priority
     started_with = intake._pool
     intake._pool = None  # a pool of this test's own, with this setting
     try:
-        child = intake._executor(1).submit(os.nice, 0).result(timeout=60)
+        return intake._executor(1).submit(_policy_and_nice).result(timeout=60)
     finally:
         intake._pool.shutdown(wait=True)
         intake._pool = started_with
-    assert child == min(19, os.nice(0) + nice)
+
+
+def _policy_and_nice() -> tuple[int, int]:
+    import os
+
+    return os.sched_getscheduler(0), os.nice(0)
+
+
+def test_intake_processes_run_only_on_cores_nobody_else_wants(background):
+    """By default the idle class: a web thread, or the database backend it waits on, takes a
+    core from intake the moment it wakes."""
+    import os
+
+    policy, _ = _child_priority(background, "idle")
+    assert policy == os.SCHED_IDLE
+
+
+def test_an_operator_may_run_intake_at_a_nice_instead(background):
+    import os
+
+    policy, nice = _child_priority(background, "4")
+    assert (policy, nice) == (os.SCHED_OTHER, min(19, os.nice(0) + 4))
+
+
+@pytest.mark.parametrize("value", ["", "20", "-1", "low"])
+def test_a_priority_that_is_neither_idle_nor_a_nice_stops_the_start(monkeypatch, value):
+    import importlib
+
+    from config.settings.components import generation
+
+    monkeypatch.setenv("SELFIE_INTAKE_PRIORITY", value)
+    with pytest.raises(ValueError, match="SELFIE_INTAKE_PRIORITY"):
+        importlib.reload(generation)
+    monkeypatch.delenv("SELFIE_INTAKE_PRIORITY")
+    importlib.reload(generation)

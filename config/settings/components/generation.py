@@ -13,8 +13,13 @@ SELFIES_MAX_PER_PERSON = env.int("SELFIES_MAX_PER_PERSON", default=20)
 # Intake processes per web process: uploads are decoded and checked there, off the request
 # (generation/intake/background.py); 0 checks them in the request itself.
 SELFIE_INTAKE_PROCESSES = env.int("SELFIE_INTAKE_PROCESSES", default=0)
-# How much lower the intake processes' CPU priority is than the web threads' (nice, 0–19).
-SELFIE_INTAKE_NICE = env.int("SELFIE_INTAKE_NICE", default=19)
+# The intake processes' CPU priority below the web threads': "idle" (Linux's SCHED_IDLE: they
+# run only on cores nobody else wants) or a nice, 0–19.
+SELFIE_INTAKE_PRIORITY = env.str("SELFIE_INTAKE_PRIORITY", default="idle")
+if SELFIE_INTAKE_PRIORITY != "idle" and not (
+        SELFIE_INTAKE_PRIORITY.isdigit() and int(SELFIE_INTAKE_PRIORITY) <= 19):
+    raise ValueError(f"SELFIE_INTAKE_PRIORITY must be 'idle' or a nice from 0 to 19, "
+                     f"not {SELFIE_INTAKE_PRIORITY!r}")
 # A photo still being checked after this long was lost with its web process.
 SELFIE_INTAKE_TIMEOUT_SECONDS = env.int("SELFIE_INTAKE_TIMEOUT_SECONDS", default=600)
 # Uploads up to the selfie cap stay in memory: the original bytes never touch a disk

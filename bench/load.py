@@ -28,8 +28,10 @@ Each upload is a distinct 12 MP phone photo of a real face (../shared/faces), as
 HEIC with --format heic). It prints the upload time per request (p50/p95) for each phase,
 the time until each photo's verdict is known, the errors (any non-200 answer, a refused
 photo that should have been accepted, a worker that crashed or timed out in gunicorn's log,
-an error in nginx's), the machine and its load. Everything it starts is stopped at the
-end or after --max-seconds. See bench/README.md.
+an error in nginx's), gunicorn's own share of the concurrent uploads (nginx's upstream
+time: from the whole photo in nginx's hands to the answer), where the cores went, the machine
+and its load. Everything it starts is stopped at the end or after --max-seconds. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -230,7 +232,10 @@ pid {dir}/nginx.pid;
 error_log {dir}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    # How long gunicorn took to answer once nginx had the whole body (the server's own
+    # share of an upload's time): printed for the concurrent phase.
+    log_format upstream '$request_method $upstream_response_time';
+    access_log {dir}/access.log upstream;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -271,6 +276,16 @@ class Proxy:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+    def upstream_seconds(self, method: str = "POST") -> list[float]:
+        """gunicorn's answer time for each ``method`` request since the last call."""
+        log = self.dir / "access.log"
+        if not log.exists():
+            return []
+        lines = log.read_text().splitlines()
+        log.write_text("")  # nginx appends (O_APPEND): the next call sees only what follows
+        return [float(time) for line in lines if (parts := line.split()) and
+                parts[0] == method for time in parts[1:2] if time != "-"]
 
     def problems(self) -> list[str]:
         log = self.dir / "nginx-error.log"
@@ -717,6 +732,7 @@ def main() -> None:
     database_create(args.database_url)
     server = proxy = None
     phases: dict[str, Phase] = {}
+    at_server: list[float] = []
     cpu: dict[str, float] = {}
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env,
@@ -736,8 +752,11 @@ def main() -> None:
         phases["single user"] = run_phase(base, single_one, photos, args.format, deadline,
                                           uplink)
         cpu_before = cpu_by_part(server, proxy)
+        if proxy:
+            proxy.upstream_seconds()
         phases["concurrent"] = run_phase(base, employees[:args.users], photos, args.format,
                                          deadline, uplink)
+        at_server = proxy.upstream_seconds() if proxy else []
         cpu = {part: seconds - cpu_before[part]
                for part, seconds in cpu_by_part(server, proxy).items()}
         if stress:
@@ -765,8 +784,12 @@ def main() -> None:
         print(f"CPU during the concurrent phase ({wall:.0f} s × {os.cpu_count()} cores = "
               f"{wall * (os.cpu_count() or 1):.0f} core-seconds): " + ", ".join(
                   f"{part} {seconds:.1f} s" for part, seconds in cpu.items()))
+    if at_server:
+        print(f"of which gunicorn, once nginx had the whole photo (concurrent phase): p50 "
+              f"{statistics.median(at_server):.2f} s, p95 {pct(at_server, 0.95):.2f} s")
     print("BENCH_JSON " + json.dumps({"figures": figures, "crashes": crashes[:20],
                                       "ratio": ratio, "machine": machine(), "cpu": cpu,
+                                      "gunicorn_p95_s": pct(at_server, 0.95) if at_server else None,
                                       "load_before": before, "load_after": after,
                                       "args": {k: str(v) for k, v in vars(args).items()}}))
     sys.exit(0 if ok else 1)

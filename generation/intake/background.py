@@ -19,7 +19,7 @@ The intake processes run below the web threads (``SELFIE_INTAKE_PRIORITY``). By 
 they are Linux's idle class (``SCHED_IDLE``): a web thread, or the PostgreSQL backend it
 waits on, takes a core from them the moment it wakes (a nice task may first finish its
 slice), and they get every cycle nobody else wants. Measured with ``bench/load.py`` (fifty
-people uploading, concurrent p95 over single-user p95): ×1.38–1.90, mean ×1.55, in five runs
+people uploading, concurrent p95 over single-user p95): ×1.38–1.90, mean ×1.57, in six runs
 in the idle class; ×1.42–2.52, mean ×1.82, in seven at nice 19; ×1.72–2.60 in three at nice
 5, as before. Within a container or a Kubernetes pod the class only yields to the same
 container's processes; on a shared host it yields to everything else too, and an operator

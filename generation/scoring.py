@@ -106,9 +106,9 @@ def job_references(job: GenerationJob) -> References:
         # Previews on the sample portrait must still look like the person in it.
         references = [sample_selfie(job)]
     for selfie in references:
-        if selfie.face_embedding is None or "detail" not in selfie.qa_metrics:
-            if not selfie.qa_metrics.get(BACKFILLED):
-                _selfie_backfill(selfie)
+        stored_before = selfie.face_embedding is None or "detail" not in selfie.qa_metrics
+        if stored_before and not selfie.qa_metrics.get(BACKFILLED):
+            _selfie_backfill(selfie)
         if selfie.face_embedding is not None:
             embeddings.append(selfie.face_embedding)
         qualities.append(selfie.qa_metrics)
